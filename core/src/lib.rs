@@ -1,0 +1,21 @@
+//! # latchkey-core
+//!
+//! The heart of Latchkey, an open authenticator in the style of IB Key.
+//!
+//! This crate knows nothing of UniFFI, HTTP, threads or async runtimes (see
+//! `ARCHITECTURE.md`). Today it holds:
+//!
+//! - [`otp`]: the one-time-password engine — RFC 6287 OCRA, RFC 4226 HOTP and
+//!   RFC 6238 TOTP — used by the offline challenge/response login, by push
+//!   approvals (whose proof is an OCRA response) and by the server's verifier.
+//! - [`secret`]: the secret-bytes type every key travels in (zeroized on drop,
+//!   redacted in `Debug`).
+//!
+//! Invariants kept by every module: no panics on input (every constructor that
+//! takes bytes or text from outside returns a `Result`), the wall clock is never
+//! read here (time is an argument), and secrets never appear in `Debug` output.
+#![warn(missing_docs)]
+
+pub mod encoding;
+pub mod otp;
+pub mod secret;
