@@ -2,6 +2,9 @@
 //! `tests/vectors/*.json`, the exact DataInput bytes, input refusals, and property
 //! tests over the public API.
 
+// Test helpers may unwrap: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use latchkey_core::otp::{
     ChallengeKind, HashAlgorithm, Hotp, InputKind, OcraChallenge, OcraInputs, OcraPin, OcraSuite,
     OcraTime, OtpError, OtpKey, Totp,
@@ -65,9 +68,8 @@ fn every_rfc6287_appendix_c_vector_reproduces() {
 fn pin_hash_input_equals_hashing_the_pin() {
     // RFC 6287's PIN "1234" given as its SHA-1 hash.
     let suite: OcraSuite = "OCRA-1:HOTP-SHA256-8:QN08-PSHA1".parse().unwrap();
-    let key =
-        OtpKey::from_hex("3132333435363738393031323334353637383930313233343536373839303132")
-            .unwrap();
+    let key = OtpKey::from_hex("3132333435363738393031323334353637383930313233343536373839303132")
+        .unwrap();
     let hash = HashAlgorithm::Sha1.digest(b"1234");
     assert_eq!(
         latchkey_core::encoding::encode_hex(&hash),
@@ -180,7 +182,10 @@ fn session_information_is_left_padded_and_hex_challenges_right_padded() {
     let message = suite
         .data_input(&OcraChallenge::OneWay("abc12"), &inputs)
         .unwrap();
-    assert_eq!(&message[message.len() - 8..], &[0, 0, 0, 0, 0, 0, 0xaa, 0xbb]);
+    assert_eq!(
+        &message[message.len() - 8..],
+        &[0, 0, 0, 0, 0, 0, 0xaa, 0xbb]
+    );
     // An odd hex challenge is padded with a zero nibble on the right.
     let q_start = "OCRA-1:HOTP-SHA1-6:QH08-S008".len() + 1;
     assert_eq!(&message[q_start..q_start + 4], &[0xab, 0xc1, 0x20, 0x00]);
@@ -255,11 +260,19 @@ fn challenges_outside_the_suite_are_refused() {
     let respond = |q: &str| suite.response(&key, &OcraChallenge::OneWay(q), &at);
     assert_eq!(
         respond("1234567"),
-        Err(OtpError::ChallengeLength { len: 7, min: 4, max: 6 })
+        Err(OtpError::ChallengeLength {
+            len: 7,
+            min: 4,
+            max: 6
+        })
     );
     assert_eq!(
         respond("123"),
-        Err(OtpError::ChallengeLength { len: 3, min: 4, max: 6 })
+        Err(OtpError::ChallengeLength {
+            len: 3,
+            min: 4,
+            max: 6
+        })
     );
     assert_eq!(
         respond("12a456"),
@@ -282,8 +295,16 @@ fn challenges_outside_the_suite_are_refused() {
 
     let alpha: OcraSuite = "OCRA-1:HOTP-SHA256-8:QA08".parse().unwrap();
     assert!(matches!(
-        alpha.response(&key, &OcraChallenge::OneWay("AB CD"), &OcraInputs::default()),
-        Err(OtpError::ChallengeCharacter { position: 2, found: ' ', .. })
+        alpha.response(
+            &key,
+            &OcraChallenge::OneWay("AB CD"),
+            &OcraInputs::default()
+        ),
+        Err(OtpError::ChallengeCharacter {
+            position: 2,
+            found: ' ',
+            ..
+        })
     ));
     assert!(matches!(
         alpha.response(
@@ -311,9 +332,21 @@ fn inputs_must_match_the_suite_exactly() {
     };
     assert!(full.response(&key, &q, &all).is_ok());
     for (without, kind) in [
-        (OcraInputs { counter: None, ..all }, InputKind::Counter),
+        (
+            OcraInputs {
+                counter: None,
+                ..all
+            },
+            InputKind::Counter,
+        ),
         (OcraInputs { pin: None, ..all }, InputKind::Pin),
-        (OcraInputs { session: None, ..all }, InputKind::Session),
+        (
+            OcraInputs {
+                session: None,
+                ..all
+            },
+            InputKind::Session,
+        ),
         (OcraInputs { time: None, ..all }, InputKind::Timestamp),
     ] {
         assert_eq!(
@@ -324,10 +357,34 @@ fn inputs_must_match_the_suite_exactly() {
     let bare: OcraSuite = "OCRA-1:HOTP-SHA1-6:QN08".parse().unwrap();
     let none = OcraInputs::default();
     for (with, kind) in [
-        (OcraInputs { counter: Some(0), ..none }, InputKind::Counter),
-        (OcraInputs { pin: Some(OcraPin::Pin(b"1")), ..none }, InputKind::Pin),
-        (OcraInputs { session: Some(b"s"), ..none }, InputKind::Session),
-        (OcraInputs { time: Some(OcraTime::Steps(1)), ..none }, InputKind::Timestamp),
+        (
+            OcraInputs {
+                counter: Some(0),
+                ..none
+            },
+            InputKind::Counter,
+        ),
+        (
+            OcraInputs {
+                pin: Some(OcraPin::Pin(b"1")),
+                ..none
+            },
+            InputKind::Pin,
+        ),
+        (
+            OcraInputs {
+                session: Some(b"s"),
+                ..none
+            },
+            InputKind::Session,
+        ),
+        (
+            OcraInputs {
+                time: Some(OcraTime::Steps(1)),
+                ..none
+            },
+            InputKind::Timestamp,
+        ),
     ] {
         assert_eq!(
             bare.response(&key, &q, &with),
@@ -335,11 +392,25 @@ fn inputs_must_match_the_suite_exactly() {
         );
     }
     assert_eq!(
-        full.response(&key, &q, &OcraInputs { session: Some(&[0u8; 17]), ..all }),
+        full.response(
+            &key,
+            &q,
+            &OcraInputs {
+                session: Some(&[0u8; 17]),
+                ..all
+            }
+        ),
         Err(OtpError::SessionTooLong { len: 17, max: 16 })
     );
     assert_eq!(
-        full.response(&key, &q, &OcraInputs { pin: Some(OcraPin::Hash(&[0u8; 32])), ..all }),
+        full.response(
+            &key,
+            &q,
+            &OcraInputs {
+                pin: Some(OcraPin::Hash(&[0u8; 32])),
+                ..all
+            }
+        ),
         Err(OtpError::PinHashLength {
             len: 32,
             expected: 20,
@@ -378,9 +449,15 @@ fn time_window_reports_the_offset_that_matched() {
         );
     }
     // A wrong response matches nowhere in the window.
-    let wrong = if phone.as_str() == "00000000" { "00000001" } else { "00000000" };
+    let wrong = if phone.as_str() == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
     assert_eq!(
-        suite.verify_time_window(&key, &q, &at(1000), wrong, 2, 2).unwrap(),
+        suite
+            .verify_time_window(&key, &q, &at(1000), wrong, 2, 2)
+            .unwrap(),
         None
     );
     // Unix seconds are divided by the step.

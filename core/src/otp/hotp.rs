@@ -40,7 +40,10 @@ impl Hotp {
 
     /// The code for `counter`.
     pub fn generate(&self, key: &OtpKey, counter: u64) -> OtpCode {
-        truncate(&self.algorithm.hmac(key, &counter.to_be_bytes()), self.digits)
+        truncate(
+            &self.algorithm.hmac(key, &counter.to_be_bytes()),
+            self.digits,
+        )
     }
 
     /// Checks `candidate` against the counters `counter ..= counter + look_ahead`
@@ -80,7 +83,10 @@ mod tests {
     fn hotp_window_at_the_end_of_the_counter_space_does_not_overflow() {
         let hotp = Hotp::new(HashAlgorithm::Sha256, 8).unwrap();
         let code = hotp.generate(&rfc_key(), u64::MAX);
-        assert_eq!(hotp.verify(&rfc_key(), code.as_str(), u64::MAX - 1, 10), Some(u64::MAX));
+        assert_eq!(
+            hotp.verify(&rfc_key(), code.as_str(), u64::MAX - 1, 10),
+            Some(u64::MAX)
+        );
     }
 
     #[test]
@@ -92,7 +98,9 @@ mod tests {
             ));
         }
         for digits in 6..=8 {
-            let code = Hotp::new(HashAlgorithm::Sha512, digits).unwrap().generate(&rfc_key(), 7);
+            let code = Hotp::new(HashAlgorithm::Sha512, digits)
+                .unwrap()
+                .generate(&rfc_key(), 7);
             assert_eq!(code.as_str().len(), digits as usize);
         }
     }

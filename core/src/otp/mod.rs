@@ -12,6 +12,24 @@
 //! - malformed input — a suite string, a challenge, a key, a missing or surplus
 //!   input — is refused with an [`OtpError`] that names the problem; nothing panics;
 //! - only ASCII digits count as digits (no Unicode numerals sneak in).
+//!
+//! ```
+//! use latchkey_core::otp::{OcraChallenge, OcraInputs, OcraSuite, OcraTime, OtpKey};
+//!
+//! // Latchkey's default suite: SHA-256, 8 digits, a 6-digit numeric challenge,
+//! // one-minute time steps.
+//! let suite: OcraSuite = "OCRA-1:HOTP-SHA256-8:QN06-T1M".parse()?;
+//! let key = OtpKey::from_hex("3132333435363738393031323334353637383930313233343536373839303132")?;
+//! let inputs = OcraInputs { time: Some(OcraTime::UnixSeconds(1_800_000_000)), ..Default::default() };
+//! let response = suite.response(&key, &OcraChallenge::OneWay("418205"), &inputs)?;
+//! assert_eq!(response.as_str().len(), 8);
+//!
+//! // The verifier accepts it within ±2 steps and says how far off the phone was.
+//! let later = OcraInputs { time: Some(OcraTime::UnixSeconds(1_800_000_000 + 60)), ..inputs };
+//! let offset = suite.verify_time_window(&key, &OcraChallenge::OneWay("418205"), &later, response.as_str(), 2, 2)?;
+//! assert_eq!(offset, Some(-1));
+//! # Ok::<(), latchkey_core::otp::OtpError>(())
+//! ```
 
 mod hotp;
 mod ocra;
@@ -215,7 +233,9 @@ impl HashAlgorithm {
 
     /// The plain hash of `data` (used for OCRA's `P` input from a PIN).
     pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        digest::digest(self.digest_algorithm(), data).as_ref().to_vec()
+        digest::digest(self.digest_algorithm(), data)
+            .as_ref()
+            .to_vec()
     }
 
     /// HMAC of `message` under `key`.

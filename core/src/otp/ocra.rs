@@ -19,7 +19,9 @@
 //! - an input the suite needs but was not given, or was given but the suite does
 //!   not use, is an error — never silently ignored.
 
-use super::{HashAlgorithm, InputKind, OtpCode, OtpError, OtpKey, parse_canonical_decimal, truncate};
+use super::{
+    HashAlgorithm, InputKind, OtpCode, OtpError, OtpKey, parse_canonical_decimal, truncate,
+};
 use crate::encoding::hex_value;
 
 /// The field width of `Q` in the DataInput, in bytes (RFC 6287 §5.1).
@@ -242,13 +244,24 @@ impl OcraSuite {
     /// Checks a challenge against the suite's alphabet and length limits.
     pub fn check_challenge(&self, challenge: &str) -> Result<(), OtpError> {
         let len = challenge.chars().count();
-        let (min, max) = (*CHALLENGE_LEN_RANGE.start() as usize, self.challenge.max_len as usize);
+        let (min, max) = (
+            *CHALLENGE_LEN_RANGE.start() as usize,
+            self.challenge.max_len as usize,
+        );
         if !(min..=max).contains(&len) {
             return Err(OtpError::ChallengeLength { len, min, max });
         }
         let kind = self.challenge.kind;
-        if let Some((position, found)) = challenge.chars().enumerate().find(|(_, c)| !kind.accepts(*c)) {
-            return Err(OtpError::ChallengeCharacter { position, found, expected: kind.alphabet() });
+        if let Some((position, found)) = challenge
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !kind.accepts(*c))
+        {
+            return Err(OtpError::ChallengeCharacter {
+                position,
+                found,
+                expected: kind.alphabet(),
+            });
         }
         Ok(())
     }
@@ -259,7 +272,9 @@ impl OcraSuite {
         let mut field = [0u8; QUESTION_FIELD_LEN];
         let bytes = match self.challenge.kind {
             ChallengeKind::Alphanumeric => question.as_bytes().to_vec(),
-            ChallengeKind::Hex => nibbles_to_bytes(question.bytes().filter_map(hex_value).collect()),
+            ChallengeKind::Hex => {
+                nibbles_to_bytes(question.bytes().filter_map(hex_value).collect())
+            }
             ChallengeKind::Numeric => nibbles_to_bytes(decimal_to_hex_nibbles(question)),
         };
         // At most 2 × 64 characters, which never exceeds 128 bytes in any alphabet.
@@ -327,7 +342,10 @@ impl OcraSuite {
         if let (Some(max), Some(session)) = (self.session, session) {
             let max = max as usize;
             if session.len() > max {
-                return Err(OtpError::SessionTooLong { len: session.len(), max });
+                return Err(OtpError::SessionTooLong {
+                    len: session.len(),
+                    max,
+                });
             }
             message.resize(message.len() + (max - session.len()), 0);
             message.extend_from_slice(session);
@@ -377,22 +395,37 @@ impl OcraSuite {
         behind: u32,
         ahead: u32,
     ) -> Result<Option<i64>, OtpError> {
-        let step = self.time_step.ok_or(OtpError::UnexpectedInput(InputKind::Timestamp))?;
-        let center = match inputs.time.ok_or(OtpError::MissingInput(InputKind::Timestamp))? {
+        let step = self
+            .time_step
+            .ok_or(OtpError::UnexpectedInput(InputKind::Timestamp))?;
+        let center = match inputs
+            .time
+            .ok_or(OtpError::MissingInput(InputKind::Timestamp))?
+        {
             OcraTime::Steps(steps) => steps,
             OcraTime::UnixSeconds(seconds) => seconds / step.seconds(),
         };
         for distance in 0..=u64::from(behind.max(ahead)) {
             let candidates = [
-                (center.checked_add(distance).filter(|_| distance <= u64::from(ahead)), distance as i64),
                 (
-                    center.checked_sub(distance).filter(|_| distance > 0 && distance <= u64::from(behind)),
+                    center
+                        .checked_add(distance)
+                        .filter(|_| distance <= u64::from(ahead)),
+                    distance as i64,
+                ),
+                (
+                    center
+                        .checked_sub(distance)
+                        .filter(|_| distance > 0 && distance <= u64::from(behind)),
                     -(distance as i64),
                 ),
             ];
             for (steps, offset) in candidates {
                 let Some(steps) = steps else { continue };
-                let at = OcraInputs { time: Some(OcraTime::Steps(steps)), ..*inputs };
+                let at = OcraInputs {
+                    time: Some(OcraTime::Steps(steps)),
+                    ..*inputs
+                };
                 if self.verify(key, challenge, &at, candidate)? {
                     return Ok(Some(offset));
                 }
@@ -440,7 +473,10 @@ fn decimal_to_hex_nibbles(digits: &str) -> Vec<u8> {
 /// Packs nibbles (most significant first) into bytes, padding an odd last nibble
 /// with a zero on the right (RFC 6287's reference code appends `"0"`).
 fn nibbles_to_bytes(nibbles: Vec<u8>) -> Vec<u8> {
-    nibbles.chunks(2).map(|pair| pair[0] << 4 | pair.get(1).copied().unwrap_or(0)).collect()
+    nibbles
+        .chunks(2)
+        .map(|pair| pair[0] << 4 | pair.get(1).copied().unwrap_or(0))
+        .collect()
 }
 
 impl std::fmt::Display for OcraSuite {
@@ -449,7 +485,12 @@ impl std::fmt::Display for OcraSuite {
         if self.counter {
             f.write_str("C-")?;
         }
-        write!(f, "Q{}{:02}", self.challenge.kind.letter(), self.challenge.max_len)?;
+        write!(
+            f,
+            "Q{}{:02}",
+            self.challenge.kind.letter(),
+            self.challenge.max_len
+        )?;
         if let Some(pin) = self.pin {
             write!(f, "-P{}", pin.suite_name())?;
         }
@@ -482,7 +523,9 @@ impl std::str::FromStr for OcraSuite {
         let (Some(version), Some(function), Some(data), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(malformed("expected three parts separated by ':' (OCRA-1:HOTP-…:…)"));
+            return Err(malformed(
+                "expected three parts separated by ':' (OCRA-1:HOTP-…:…)",
+            ));
         };
         if version != "OCRA-1" {
             return Err(malformed(format!("version {version:?} is not OCRA-1")));
@@ -507,7 +550,12 @@ impl std::str::FromStr for OcraSuite {
             return Err(OtpError::UntruncatedResponse);
         }
         if !(4..=10).contains(&digits) {
-            return Err(OtpError::DigitsOutOfRange { algorithm: "OCRA", digits, min: 4, max: 10 });
+            return Err(OtpError::DigitsOutOfRange {
+                algorithm: "OCRA",
+                digits,
+                min: 4,
+                max: 10,
+            });
         }
 
         // DataInput: [C-]QFxx[-PH][-Snnn][-TG], in that order.
@@ -547,35 +595,61 @@ impl std::str::FromStr for OcraSuite {
                 return Err(malformed(format!("unknown data input part {token:?}")));
             }
         }
-        Ok(OcraSuite { hash, digits, counter, challenge, pin, session, time_step })
+        Ok(OcraSuite {
+            hash,
+            digits,
+            counter,
+            challenge,
+            pin,
+            session,
+            time_step,
+        })
     }
 }
 
 fn parse_challenge(token: &str) -> Result<ChallengeFormat, OtpError> {
     let mut chars = token.chars();
     if chars.next() != Some('Q') {
-        return Err(malformed(format!("expected the challenge part QFxx, found {token:?}")));
+        return Err(malformed(format!(
+            "expected the challenge part QFxx, found {token:?}"
+        )));
     }
     let kind = match chars.next() {
         Some('A') => ChallengeKind::Alphanumeric,
         Some('N') => ChallengeKind::Numeric,
         Some('H') => ChallengeKind::Hex,
-        _ => return Err(malformed(format!("challenge format in {token:?} is not A, N or H"))),
+        _ => {
+            return Err(malformed(format!(
+                "challenge format in {token:?} is not A, N or H"
+            )));
+        }
     };
     let length = chars.as_str();
     let max_len = match length.parse::<u32>() {
         Ok(n) if length.len() == 2 && length.bytes().all(|b| b.is_ascii_digit()) => n,
-        _ => return Err(malformed(format!("challenge length in {token:?} is not two digits"))),
+        _ => {
+            return Err(malformed(format!(
+                "challenge length in {token:?} is not two digits"
+            )));
+        }
     };
     if !CHALLENGE_LEN_RANGE.contains(&max_len) {
-        return Err(malformed(format!("challenge length {max_len} is outside 04–64")));
+        return Err(malformed(format!(
+            "challenge length {max_len} is outside 04–64"
+        )));
     }
     Ok(ChallengeFormat { kind, max_len })
 }
 
 fn parse_session(length: &str) -> Result<u32, OtpError> {
     match length.parse::<u32>() {
-        Ok(n) if length.len() == 3 && length.bytes().all(|b| b.is_ascii_digit()) && (1..=MAX_SESSION_LEN).contains(&n) => Ok(n),
+        Ok(n)
+            if length.len() == 3
+                && length.bytes().all(|b| b.is_ascii_digit())
+                && (1..=MAX_SESSION_LEN).contains(&n) =>
+        {
+            Ok(n)
+        }
         _ => Err(malformed(format!(
             "session length S{length} is not three digits from 001 to {MAX_SESSION_LEN}"
         ))),
@@ -590,12 +664,18 @@ fn parse_time_step(step: &str) -> Result<TimeStep, OtpError> {
         'S' => (TimeUnit::Seconds, 59),
         'M' => (TimeUnit::Minutes, 59),
         'H' => (TimeUnit::Hours, 48),
-        _ => return Err(malformed(format!("time step T{step} does not end in S, M or H"))),
+        _ => {
+            return Err(malformed(format!(
+                "time step T{step} does not end in S, M or H"
+            )));
+        }
     };
     let number = &step[..step.len() - 1];
     match parse_canonical_decimal(number) {
         Some(count) if (1..=max).contains(&count) => Ok(TimeStep { count, unit }),
-        _ => Err(malformed(format!("time step T{step} needs a number from 1 to {max} before {unit_char}"))),
+        _ => Err(malformed(format!(
+            "time step T{step} needs a number from 1 to {max} before {unit_char}"
+        ))),
     }
 }
 
@@ -623,7 +703,10 @@ mod tests {
         assert_eq!(decimal_to_hex_nibbles("255"), vec![0xf, 0xf]);
         assert_eq!(decimal_to_hex_nibbles("00256"), vec![1, 0, 0]);
         // 12345678 = 0xBC614E
-        assert_eq!(decimal_to_hex_nibbles("12345678"), vec![0xb, 0xc, 6, 1, 4, 0xe]);
+        assert_eq!(
+            decimal_to_hex_nibbles("12345678"),
+            vec![0xb, 0xc, 6, 1, 4, 0xe]
+        );
         assert_eq!(nibbles_to_bytes(vec![1, 0, 0]), vec![0x10, 0x00]);
     }
 }

@@ -22,11 +22,20 @@ pub struct TotpMatch {
 
 impl Totp {
     /// A generator; `period` is in seconds and must be at least 1, `t0` is a Unix time.
-    pub fn new(algorithm: HashAlgorithm, digits: u32, period: u64, t0: u64) -> Result<Self, OtpError> {
+    pub fn new(
+        algorithm: HashAlgorithm,
+        digits: u32,
+        period: u64,
+        t0: u64,
+    ) -> Result<Self, OtpError> {
         if period == 0 {
             return Err(OtpError::ZeroPeriod);
         }
-        Ok(Self { hotp: Hotp::new(algorithm, digits)?, period, t0 })
+        Ok(Self {
+            hotp: Hotp::new(algorithm, digits)?,
+            period,
+            t0,
+        })
     }
 
     /// The RFC's usual parameters: 30-second steps from the Unix epoch.
@@ -38,7 +47,10 @@ impl Totp {
     pub fn step_at(&self, unix_seconds: u64) -> Result<u64, OtpError> {
         let since = unix_seconds
             .checked_sub(self.t0)
-            .ok_or(OtpError::TimeBeforeEpoch { time: unix_seconds, t0: self.t0 })?;
+            .ok_or(OtpError::TimeBeforeEpoch {
+                time: unix_seconds,
+                t0: self.t0,
+            })?;
         Ok(since / self.period)
     }
 
@@ -60,8 +72,15 @@ impl Totp {
         let now = self.step_at(unix_seconds)?;
         for distance in 0..=behind.max(ahead) {
             for (step, offset) in [
-                (now.checked_add(distance).filter(|_| distance <= ahead), distance as i64),
-                (now.checked_sub(distance).filter(|_| distance <= behind && distance > 0), -(distance as i64)),
+                (
+                    now.checked_add(distance).filter(|_| distance <= ahead),
+                    distance as i64,
+                ),
+                (
+                    now.checked_sub(distance)
+                        .filter(|_| distance <= behind && distance > 0),
+                    -(distance as i64),
+                ),
             ] {
                 let Some(step) = step else { continue };
                 if self.hotp.generate(key, step).matches(candidate) {
@@ -87,15 +106,24 @@ mod tests {
         let now = 1111111109 + 60; // two steps later
         assert_eq!(
             totp.verify_at(&key, "07081804", now, 2, 0).unwrap(),
-            Some(TotpMatch { step: 37037036, offset: -2 })
+            Some(TotpMatch {
+                step: 37037036,
+                offset: -2
+            })
         );
         assert_eq!(totp.verify_at(&key, "07081804", now, 1, 5).unwrap(), None);
         let earlier = 1111111109 - 30;
         assert_eq!(
             totp.verify_at(&key, "07081804", earlier, 0, 1).unwrap(),
-            Some(TotpMatch { step: 37037036, offset: 1 })
+            Some(TotpMatch {
+                step: 37037036,
+                offset: 1
+            })
         );
-        assert_eq!(totp.verify_at(&key, "07081804", earlier, 3, 0).unwrap(), None);
+        assert_eq!(
+            totp.verify_at(&key, "07081804", earlier, 3, 0).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -104,12 +132,21 @@ mod tests {
         let totp = Totp::new(HashAlgorithm::Sha1, 6, 60, 1000).unwrap();
         assert_eq!(totp.step_at(1000 + 119).unwrap(), 1);
         let hotp = Hotp::new(HashAlgorithm::Sha1, 6).unwrap();
-        assert_eq!(totp.generate_at(&key, 1000 + 120).unwrap(), hotp.generate(&key, 2));
+        assert_eq!(
+            totp.generate_at(&key, 1000 + 120).unwrap(),
+            hotp.generate(&key, 2)
+        );
         assert_eq!(
             totp.generate_at(&key, 999),
-            Err(OtpError::TimeBeforeEpoch { time: 999, t0: 1000 })
+            Err(OtpError::TimeBeforeEpoch {
+                time: 999,
+                t0: 1000
+            })
         );
-        assert_eq!(Totp::new(HashAlgorithm::Sha1, 6, 0, 0), Err(OtpError::ZeroPeriod));
+        assert_eq!(
+            Totp::new(HashAlgorithm::Sha1, 6, 0, 0),
+            Err(OtpError::ZeroPeriod)
+        );
     }
 
     #[test]

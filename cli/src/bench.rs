@@ -1,0 +1,109 @@
+//! `latchkey bench …`: throughput figures, printed, never asserted.
+//!
+//! Figures from a debug build mean little: run `cargo run --release -p
+//! latchkey-cli -- bench otp`. CI never runs benchmarks.
+
+use crate::CliError;
+use clap::{Args, Subcommand};
+use latchkey_core::otp::{
+    HashAlgorithm, OcraChallenge, OcraInputs, OcraSuite, OcraTime, OtpKey, Totp,
+};
+use latchkey_core::secret::SecretBytes;
+use std::hint::black_box;
+use std::time::Duration;
+
+/// Arguments of `latchkey bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    target: BenchTarget,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchTarget {
+    /// The OTP engine: OCRA (default suite), TOTP, and raw HMAC-SHA256 for scale.
+    Otp {
+        /// Operations per figure.
+        #[arg(long, default_value_t = 200_000)]
+        iterations: u32,
+    },
+}
+
+/// Runs `op` `iterations` times and returns operations per second.
+fn rate(iterations: u32, mut op: impl FnMut(u32)) -> f64 {
+    #[allow(clippy::disallowed_methods)] // a benchmark measures wall time by definition
+    let start = std::time::Instant::now();
+    for i in 0..iterations {
+        op(i);
+    }
+    let elapsed = start.elapsed().max(Duration::from_nanos(1));
+    f64::from(iterations) / elapsed.as_secs_f64()
+}
+
+/// `latchkey bench`.
+pub fn run(args: &BenchArgs) -> Result<(), CliError> {
+    match args.target {
+        BenchTarget::Otp { iterations } => otp(iterations.max(1)),
+    }
+}
+
+fn otp(iterations: u32) -> Result<(), CliError> {
+    const SUITE: &str = "OCRA-1:HOTP-SHA256-8:QN06-T1M";
+    let suite: OcraSuite = SUITE.parse().map_err(CliError::input)?;
+    let key = OtpKey::new(SecretBytes::new((0u8..32).collect())).map_err(CliError::input)?;
+    let challenges: Vec<String> = (0..1000u32)
+        .map(|i| (100_000 + i * 797).to_string())
+        .collect();
+    let inputs = |i: u32| OcraInputs {
+        time: Some(OcraTime::UnixSeconds(1_800_000_000 + u64::from(i))),
+        ..Default::default()
+    };
+
+    let message_len = suite
+        .data_input(&OcraChallenge::OneWay(&challenges[0]), &inputs(0))
+        .map_err(CliError::input)?
+        .len();
+
+    let ocra = rate(iterations, |i| {
+        let q = &challenges[(i % 1000) as usize];
+        let _ = black_box(suite.response(&key, &OcraChallenge::OneWay(black_box(q)), &inputs(i)));
+    });
+    let totp = Totp::with_defaults(HashAlgorithm::Sha1, 6).map_err(CliError::input)?;
+    let totp_rate = rate(iterations, |i| {
+        let _ = black_box(totp.generate_at(&key, black_box(1_800_000_000 + u64::from(i) * 30)));
+    });
+    let key_bytes: Vec<u8> = (0u8..32).collect();
+    let message = vec![0x5au8; message_len];
+    let hmac_fresh = rate(iterations, |i| {
+        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, black_box(&key_bytes));
+        let mut m = message.clone();
+        m[0] = i as u8;
+        black_box(ring::hmac::sign(&k, &m));
+    });
+    let reused = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key_bytes);
+    let hmac_reused = rate(iterations, |i| {
+        let mut m = message.clone();
+        m[0] = i as u8;
+        black_box(ring::hmac::sign(&reused, &m));
+    });
+
+    let build = if cfg!(debug_assertions) {
+        "debug build: figures are NOT representative, use --release"
+    } else {
+        "release build"
+    };
+    println!("latchkey bench otp ({iterations} operations per figure, one thread, {build})");
+    println!("  OCRA {SUITE}: {ocra:>12.0} responses/s");
+    println!("  TOTP SHA1, 6 digits, 30 s:         {totp_rate:>12.0} codes/s");
+    println!(
+        "  raw HMAC-SHA256, {message_len}-byte message, key set up per call: {hmac_fresh:>12.0} /s"
+    );
+    println!(
+        "  raw HMAC-SHA256, {message_len}-byte message, key reused:          {hmac_reused:>12.0} /s"
+    );
+    println!(
+        "  OCRA / raw HMAC (key per call) = {:.2}  (1.00 would mean the engine adds nothing to the HMAC)",
+        ocra / hmac_fresh
+    );
+    Ok(())
+}

@@ -1,0 +1,454 @@
+//! The `latchkey` binary as a user runs it: answers on stdout, refusals as one
+//! line on stderr with exit status 2, never a panic.
+
+// Test helpers may unwrap: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+
+const KEY20: &str = "3132333435363738393031323334353637383930";
+const KEY32: &str = "3132333435363738393031323334353637383930313233343536373839303132";
+const KEY64: &str = "31323334353637383930313233343536373839303132333435363738393031323334353637383930313233343536373839303132333435363738393031323334";
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn latchkey(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        status: output.status.code().unwrap(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+fn answers(args: &[&str], expected: &str) {
+    let run = latchkey(args);
+    assert_eq!(
+        (run.status, run.stdout.as_str(), run.stderr.as_str()),
+        (0, format!("{expected}\n").as_str(), ""),
+        "{args:?}"
+    );
+}
+
+/// Refused with status 2 and exactly one line on stderr that contains `words`.
+fn refuses(args: &[&str], words: &str) {
+    let run = latchkey(args);
+    assert_eq!(run.status, 2, "{args:?}: {}", run.stderr);
+    assert_eq!(run.stdout, "", "{args:?}");
+    assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+    assert!(run.stderr.starts_with("latchkey: "), "{}", run.stderr);
+    assert!(run.stderr.contains(words), "{args:?}: {}", run.stderr);
+    assert!(!run.stderr.contains("panicked") && !run.stderr.contains("RUST_BACKTRACE"));
+}
+
+#[test]
+fn ocra_prints_rfc6287_responses_in_every_mode() {
+    let t = (0x132d0b6u64).to_string();
+    answers(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA1-6:QN08",
+            "--key",
+            KEY20,
+            "--challenge",
+            "33333333",
+        ],
+        "740991",
+    );
+    answers(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1",
+            "--key",
+            KEY32,
+            "--challenge",
+            "12345678",
+            "--counter",
+            "9",
+            "--pin",
+            "1234",
+        ],
+        "08522129",
+    );
+    answers(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA256-8:QN08-PSHA1",
+            "--key",
+            KEY32,
+            "--challenge",
+            "11111111",
+            "--pin-hash",
+            "7110eda4d09e062aa5e4a390b0a572ac0d2c0220",
+        ],
+        "01501458",
+    );
+    answers(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA512-8:QN08-T1M",
+            "--key",
+            KEY64,
+            "--challenge",
+            "44444444",
+            "--timestamp",
+            &t,
+        ],
+        "36209546",
+    );
+    // 0x132d0b6 minutes, given as Unix seconds within that minute.
+    let seconds = (0x132d0b6u64 * 60 + 30).to_string();
+    answers(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA512-8:QN08-T1M",
+            "--key",
+            KEY64,
+            "--challenge",
+            "44444444",
+            "--time",
+            &seconds,
+        ],
+        "36209546",
+    );
+    answers(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA256-8:QA08",
+            "--key",
+            KEY32,
+            "--mode",
+            "mutual-server",
+            "--client-challenge",
+            "CLI22222",
+            "--server-challenge",
+            "SRV11112",
+        ],
+        "65387857",
+    );
+    answers(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA512-8:QA08-PSHA1",
+            "--key",
+            KEY64,
+            "--mode",
+            "mutual-client",
+            "--server-challenge",
+            "SRV11114",
+            "--client-challenge",
+            "CLI22224",
+            "--pin",
+            "1234",
+        ],
+        "32528969",
+    );
+    answers(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA512-8:QA10-T1M",
+            "--key",
+            KEY64,
+            "--mode",
+            "signature",
+            "--challenge",
+            "SIG1300000",
+            "--timestamp",
+            &t,
+        ],
+        "95213541",
+    );
+}
+
+#[test]
+fn ocra_with_a_timed_suite_and_no_time_uses_the_clock() {
+    let run = latchkey(&[
+        "ocra",
+        "--suite",
+        "OCRA-1:HOTP-SHA256-8:QN06-T1M",
+        "--key",
+        KEY32,
+        "--challenge",
+        "123456",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let response = run.stdout.trim_end();
+    assert_eq!(response.len(), 8);
+    assert!(response.bytes().all(|b| b.is_ascii_digit()));
+}
+
+#[test]
+fn hotp_and_totp_print_rfc_codes() {
+    answers(&["hotp", "--key", KEY20, "--counter", "0"], "755224");
+    answers(&["hotp", "--key", KEY20, "--counter", "9"], "520489");
+    answers(
+        &[
+            "totp",
+            "--key",
+            KEY20,
+            "--time",
+            "1111111109",
+            "--digits",
+            "8",
+        ],
+        "07081804",
+    );
+    answers(
+        &[
+            "totp",
+            "--key",
+            KEY32,
+            "--time",
+            "1234567890",
+            "--digits",
+            "8",
+            "--algorithm",
+            "sha256",
+        ],
+        "91819424",
+    );
+    answers(
+        &[
+            "totp",
+            "--key",
+            KEY64,
+            "--time",
+            "20000000000",
+            "--digits",
+            "8",
+            "--algorithm",
+            "SHA512",
+        ],
+        "47863826",
+    );
+    // 59 s with a 60 s period and T0 = 0 is step 0, the same as HOTP counter 0.
+    answers(
+        &["totp", "--key", KEY20, "--time", "59", "--period", "60"],
+        "755224",
+    );
+}
+
+#[test]
+fn bad_input_is_refused_in_one_line_with_status_2() {
+    let suite = "OCRA-1:HOTP-SHA1-6:QN08";
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA1-0:QN08",
+            "--key",
+            KEY20,
+            "--challenge",
+            "1234",
+        ],
+        "truncation 0",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-MD5-6:QN08",
+            "--key",
+            KEY20,
+            "--challenge",
+            "1234",
+        ],
+        "unknown hash",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA1-6:Q",
+            "--key",
+            KEY20,
+            "--challenge",
+            "1234",
+        ],
+        "malformed OCRA suite",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            suite,
+            "--key",
+            "123",
+            "--challenge",
+            "1234",
+        ],
+        "odd number of digits",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            suite,
+            "--key",
+            "12xx",
+            "--challenge",
+            "1234",
+        ],
+        "non-hex character at position 2",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            suite,
+            "--key",
+            KEY20,
+            "--challenge",
+            "123456789",
+        ],
+        "9 characters",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            suite,
+            "--key",
+            KEY20,
+            "--challenge",
+            "12a4",
+        ],
+        "not an ASCII digit",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            suite,
+            "--key",
+            KEY20,
+            "--challenge",
+            "1234",
+            "--counter",
+            "1",
+        ],
+        "does not use",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA1-6:C-QN08",
+            "--key",
+            KEY20,
+            "--challenge",
+            "1234",
+        ],
+        "needs a counter",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA1-6:QN08-PSHA1",
+            "--key",
+            KEY20,
+            "--challenge",
+            "1234",
+            "--pin-hash",
+            "00",
+        ],
+        "PIN hash has 1 bytes",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA1-6:QN08-S004",
+            "--key",
+            KEY20,
+            "--challenge",
+            "1234",
+            "--session",
+            "zz",
+        ],
+        "session information is not valid hex",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            suite,
+            "--key",
+            KEY20,
+            "--challenge",
+            "1234",
+            "--counter",
+            "+1",
+        ],
+        "ASCII digits",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            suite,
+            "--key",
+            KEY20,
+            "--challenge",
+            "1234",
+            "--pin",
+            "1",
+            "--pin-hash",
+            "00",
+        ],
+        "cannot be used with",
+    );
+    refuses(
+        &[
+            "ocra",
+            "--suite",
+            suite,
+            "--key",
+            KEY20,
+            "--mode",
+            "mutual-server",
+            "--client-challenge",
+            "1234",
+        ],
+        "needs --server-challenge",
+    );
+    refuses(&["ocra", "--suite", suite, "--key", KEY20], "--challenge");
+    refuses(
+        &["hotp", "--key", KEY20, "--counter", "1", "--digits", "9"],
+        "6 to 8 digits",
+    );
+    refuses(
+        &["hotp", "--key", KEY20, "--counter", "18446744073709551616"],
+        "too large",
+    );
+    refuses(
+        &["totp", "--key", KEY20, "--period", "0"],
+        "at least one second",
+    );
+    refuses(
+        &["totp", "--key", KEY20, "--time", "5", "--t0", "10"],
+        "before T0",
+    );
+    refuses(
+        &["totp", "--key", KEY20, "--algorithm", "md5"],
+        "unknown hash",
+    );
+    refuses(&["frobnicate"], "unrecognized subcommand");
+    refuses(&[], "a command is needed");
+}
