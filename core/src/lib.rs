@@ -10,12 +10,17 @@
 //!   approvals (whose proof is an OCRA response) and by the server's verifier.
 //! - [`secret`]: the secret-bytes type every key travels in (zeroized on drop,
 //!   redacted in `Debug`).
+//! - [`clock`]: the `Clock` hook through which time comes in.
+//! - `sql` (feature `sqlite`): the one migration runner of every SQLite store.
 //!
 //! Invariants kept by every module: no panics on input (every constructor that
 //! takes bytes or text from outside returns a `Result`), the wall clock is never
 //! read here (time is an argument), and secrets never appear in `Debug` output.
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod encoding;
 pub mod otp;
 pub mod secret;
+#[cfg(feature = "sqlite")]
+pub mod sql;

@@ -137,6 +137,8 @@ pub struct OcraSuite {
     pin: Option<HashAlgorithm>,
     session: Option<u32>,
     time_step: Option<TimeStep>,
+    /// The canonical text, rendered once at parse time: it starts every DataInput.
+    text: String,
 }
 
 /// The PIN input of a suite with `P`.
@@ -317,9 +319,9 @@ impl OcraSuite {
         let session = require(self.session.is_some(), inputs.session, InputKind::Session)?;
         let time = require(self.time_step.is_some(), inputs.time, InputKind::Timestamp)?;
 
-        let suite = self.to_string();
+        let suite = self.text.as_bytes();
         let mut message = Vec::with_capacity(suite.len() + 1 + 8 + QUESTION_FIELD_LEN + 64 + 8);
-        message.extend_from_slice(suite.as_bytes());
+        message.extend_from_slice(suite);
         message.push(0);
         if let Some(counter) = counter {
             message.extend_from_slice(&counter.to_be_bytes());
@@ -481,6 +483,13 @@ fn nibbles_to_bytes(nibbles: Vec<u8>) -> Vec<u8> {
 
 impl std::fmt::Display for OcraSuite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl OcraSuite {
+    /// Writes the canonical spelling from the parsed parts.
+    fn render(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
         write!(f, "OCRA-1:HOTP-{}-{}:", self.hash.suite_name(), self.digits)?;
         if self.counter {
             f.write_str("C-")?;
@@ -595,7 +604,7 @@ impl std::str::FromStr for OcraSuite {
                 return Err(malformed(format!("unknown data input part {token:?}")));
             }
         }
-        Ok(OcraSuite {
+        let mut suite = OcraSuite {
             hash,
             digits,
             counter,
@@ -603,7 +612,21 @@ impl std::str::FromStr for OcraSuite {
             pin,
             session,
             time_step,
-        })
+            text: String::new(),
+        };
+        let mut rendered = String::with_capacity(text.len());
+        suite
+            .render(&mut rendered)
+            .map_err(|_| malformed("the suite could not be rendered"))?;
+        // Only the canonical spelling parses (ADR 0001): anything else would hash
+        // differently from the suite it looks like.
+        if rendered != text {
+            return Err(malformed(format!(
+                "{text:?} is not in canonical form (expected {rendered:?})"
+            )));
+        }
+        suite.text = rendered;
+        Ok(suite)
     }
 }
 
