@@ -2,7 +2,7 @@
 //! [`Clock`]. Times are whole Unix seconds (UTC).
 //!
 //! Invariant: nothing in core reads the wall clock; the binaries own the
-//! [`SystemClock`]-like implementations and tests use a [`ManualClock`].
+//! system-clock implementations and tests use a [`ManualClock`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
