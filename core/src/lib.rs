@@ -10,6 +10,8 @@
 //!   approvals (whose proof is an OCRA response) and by the server's verifier.
 //! - [`secret`]: the secret-bytes type every key travels in (zeroized on drop,
 //!   redacted in `Debug`).
+//! - [`protocol`]: identifiers, the server profile, the canonical encoding and
+//!   every message of `docs/PROTOCOL.md`, as pure functions.
 //! - [`clock`]: the `Clock` hook through which time comes in.
 //! - `sql` (feature `sqlite`): the one migration runner of every SQLite store.
 //!
@@ -21,6 +23,7 @@
 pub mod clock;
 pub mod encoding;
 pub mod otp;
+pub mod protocol;
 pub mod secret;
 #[cfg(feature = "sqlite")]
 pub mod sql;
