@@ -14,11 +14,22 @@
 
 pub mod b64;
 pub mod codec;
+pub mod envelope;
 pub mod ids;
+pub mod keys;
+pub mod messages;
 pub mod profile;
+pub mod secrets;
 
+pub use envelope::{
+    DeviceExpectation, DeviceHeader, Message, ServerExpectation, ServerHeader, Signed, Signer,
+    Verified,
+};
 pub use ids::{EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId};
+pub use keys::{Challenge, DevicePublicKey, LATCHKEY_SUITE};
+pub use messages::*;
 pub use profile::{ServerFingerprint, ServerProfile, ServerPublicKey};
+pub use secrets::{SealedSecret, TicketPublicKey, TicketSecretKey};
 
 /// Why a protocol message or value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,9 +1,5 @@
-//! latchkey-core's integration tests: the shared RFC vectors in
-//! `tests/vectors/*.json`, the exact DataInput bytes, input refusals, and property
-//! tests over the public API.
-
-// Test helpers may unwrap: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The OTP engine: the shared RFC vectors in `tests/vectors/*.json`, the exact
+//! DataInput bytes, input refusals, and property tests over the public API.
 
 use latchkey_core::otp::{
     ChallengeKind, HashAlgorithm, Hotp, InputKind, OcraChallenge, OcraInputs, OcraPin, OcraSuite,
@@ -13,12 +9,7 @@ use latchkey_core::secret::SecretBytes;
 use proptest::prelude::*;
 use serde_json::Value;
 
-fn vectors(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/vectors")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
+use crate::vectors;
 
 fn text(value: &Value) -> &str {
     value.as_str().unwrap()
