@@ -3,8 +3,8 @@
 //! Server-signed (Ed25519): [`ActivationTicket`], [`ActivationReceipt`],
 //! [`LoginRequest`], [`SyncAnswer`], [`Notice`], [`RekeyTicket`].
 //! Phone-signed (ECDSA P-256): [`ActivationRequest`], [`SyncRequest`],
-//! [`FetchRequest`], [`Approval`], [`Denial`], [`PinProof`], [`PinChange`],
-//! [`Removal`]. Encrypted to a ticket key (HPKE, inside a phone-signed message):
+//! [`FetchRequest`], [`Approval`], [`Denial`], [`PinProof`], [`RekeyRequest`],
+//! [`PinChange`], [`Removal`]. Encrypted to a ticket key (HPKE, inside a phone-signed message):
 //! [`ActivationSecret`], [`PinChangeSecret`].
 //!
 //! `docs/PROTOCOL.md` gives each layout; the field order here is the order on the
@@ -419,6 +419,9 @@ pub struct SyncAnswer {
     pub proof: Option<ProofChallenge>,
     /// Signed notices for this phone (each a [`Notice`] envelope).
     pub notices: Vec<Signed>,
+    /// The enrollment's [`ActivationReceipt`] envelope once it is active (how a
+    /// phone whose activation waited for approval or a hold period gets it).
+    pub receipt: Option<Signed>,
 }
 
 impl Message for SyncAnswer {
@@ -449,6 +452,16 @@ impl Message for SyncAnswer {
         for notice in &self.notices {
             e.bytes(notice.body()).bytes(notice.signature());
         }
+        match &self.receipt {
+            Some(receipt) => {
+                e.bool(true)
+                    .bytes(receipt.body())
+                    .bytes(receipt.signature());
+            }
+            None => {
+                e.bool(false);
+            }
+        }
     }
 
     fn decode_fields(d: &mut Decoder<'_>) -> Result<Self, ProtocolError> {
@@ -474,6 +487,14 @@ impl Message for SyncAnswer {
         let notices = (0..count)
             .map(|_| Signed::from_parts(d.bytes()?.to_vec(), d.bytes()?.to_vec()))
             .collect::<Result<_, _>>()?;
+        let receipt = if d.bool("receipt")? {
+            Some(Signed::from_parts(
+                d.bytes()?.to_vec(),
+                d.bytes()?.to_vec(),
+            )?)
+        } else {
+            None
+        };
         Ok(Self {
             nonce,
             state,
@@ -483,6 +504,7 @@ impl Message for SyncAnswer {
             pending,
             proof,
             notices,
+            receipt,
         })
     }
 }
@@ -524,6 +546,27 @@ impl Message for Notice {
                 .opt_bytes("replacement")?
                 .map(ReplacementId::from_slice)
                 .transpose()?,
+        })
+    }
+}
+
+/// The phone asks for a [`RekeyTicket`] (before a PIN change).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RekeyRequest {
+    /// A fresh random nonce (the server refuses a nonce it has seen).
+    pub nonce: [u8; 16],
+}
+
+impl Message for RekeyRequest {
+    const PURPOSE: &'static str = "rekey-request";
+
+    fn encode_fields(&self, e: &mut Encoder) {
+        e.bytes(&self.nonce);
+    }
+
+    fn decode_fields(d: &mut Decoder<'_>) -> Result<Self, ProtocolError> {
+        Ok(Self {
+            nonce: d.fixed("nonce")?,
         })
     }
 }

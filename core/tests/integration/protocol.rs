@@ -149,6 +149,14 @@ fn server_messages(
     let (_, ticket_key) = ticket_key_from_ikm(&[0x55; 32]);
     let h = |lifetime| server_header(public, lifetime);
     let signed_notice = sign_server(&h(30 * 86_400), &notice(), pair).unwrap();
+    let receipt = ActivationReceipt {
+        account: "anna".into(),
+        ocra_suite: LATCHKEY_SUITE.into(),
+        matching_mode: MatchingMode::Code,
+        device_key: [0x77; 32],
+        limits: limits(),
+    };
+    let signed_receipt = sign_server(&h(600), &receipt, pair).unwrap();
     vec![
         (
             ActivationTicket::PURPOSE,
@@ -168,22 +176,7 @@ fn server_messages(
             .unwrap(),
             600,
         ),
-        (
-            ActivationReceipt::PURPOSE,
-            sign_server(
-                &h(600),
-                &ActivationReceipt {
-                    account: "anna".into(),
-                    ocra_suite: LATCHKEY_SUITE.into(),
-                    matching_mode: MatchingMode::Code,
-                    device_key: [0x77; 32],
-                    limits: limits(),
-                },
-                pair,
-            )
-            .unwrap(),
-            600,
-        ),
+        (ActivationReceipt::PURPOSE, signed_receipt.clone(), 600),
         (
             LoginRequest::PURPOSE,
             sign_server(
@@ -219,6 +212,7 @@ fn server_messages(
                         expires_at: NOW + 300,
                     }),
                     notices: vec![signed_notice.clone()],
+                    receipt: Some(signed_receipt),
                 },
                 pair,
             )
@@ -454,6 +448,7 @@ fn open_device_any(
         "denial" => open_device::<Denial>(signed, key, expect).map(drop),
         "pin-proof" => open_device::<PinProof>(signed, key, expect).map(drop),
         "pin-change" => open_device::<PinChange>(signed, key, expect).map(drop),
+        "rekey-request" => open_device::<RekeyRequest>(signed, key, expect).map(drop),
         "removal" => open_device::<Removal>(signed, key, expect).map(drop),
         _ => Err(ProtocolError::BadField("purpose")),
     }
@@ -918,9 +913,9 @@ proptest! {
     /// Valid-looking bodies: a real label, then random fields, signed for real, so
     /// the field decoders (not just the signature check) see the bytes.
     #[test]
-    fn no_signed_garbage_panics_a_field_decoder(purpose_index in 0usize..14, fields in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..12)) {
+    fn no_signed_garbage_panics_a_field_decoder(purpose_index in 0usize..15, fields in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..12)) {
         let purposes = ["activation-ticket", "activation-receipt", "login-request", "sync-answer", "notice", "rekey-ticket",
-            "activation-request", "sync-request", "fetch-request", "approval", "denial", "pin-proof", "pin-change", "removal"];
+            "activation-request", "sync-request", "fetch-request", "approval", "denial", "pin-proof", "pin-change", "rekey-request", "removal"];
         let (pair, public) = server();
         let mut e = latchkey_core::protocol::codec::Encoder::new(purposes[purpose_index]);
         e.bytes(public.fingerprint().as_bytes()).bytes(enrollment().as_bytes()).u64(EPOCH).u64(NOW).u64(NOW + 100);
