@@ -2,7 +2,7 @@
 //! writing the server profile, serving until told to stop.
 //!
 //! Invariants: the first start creates the data folder (mode 0700), the key file,
-//! the integrator token (both 0600), the database and the profile; later starts
+//! the integrator token and the database (all 0600), and the profile; later starts
 //! reuse them and never regenerate a secret; a key file or token file that others
 //! may read stops the start; the profile is rewritten on every start from the key
 //! file and the current base URL, so it always names the key in use.
@@ -107,9 +107,29 @@ impl DataFolder {
         self.path.join(DATABASE_FILE_NAME)
     }
 
-    /// Opens (creating and migrating if needed) the database.
+    /// Opens (creating and migrating if needed) the database. A new database
+    /// file is created with mode 0600 first (it holds password hashes and the
+    /// outbox's codes); SQLite gives its `-wal` and `-shm` files the same mode.
     pub fn open_store(&self) -> Result<SqliteStore, ServerError> {
-        Ok(SqliteStore::open(&self.database_file())?)
+        let path = self.database_file();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(&path) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(ServerError::Io {
+                    what: format!("creating {}", path.display()),
+                    source,
+                });
+            }
+        }
+        Ok(SqliteStore::open(&path)?)
     }
 
     fn write_profile(&self, profile: &ServerProfile) -> Result<(), ServerError> {
