@@ -169,9 +169,9 @@ fn field<T>(flag: &str, parsed: Result<T, UserError>) -> Result<T, CliError> {
 /// Reads one line from `input` as the password; the line break is not part of it.
 fn read_password(input: &mut impl BufRead) -> Result<Password, CliError> {
     let mut line = String::new();
-    let read = input
-        .read_line(&mut line)
-        .map_err(|error| CliError::Input(format!("cannot read the password from stdin: {error}")))?;
+    let read = input.read_line(&mut line).map_err(|error| {
+        CliError::Input(format!("cannot read the password from stdin: {error}"))
+    })?;
     if read == 0 {
         return Err(CliError::Input(
             "the password is read from stdin, one line; none was given".into(),
@@ -191,10 +191,15 @@ fn user_add(args: &UserAddArgs, stdin: &mut impl BufRead) -> Result<(), CliError
             .jurisdiction
             .parse::<Jurisdiction>()
             .map_err(|error| CliError::Input(format!("--jurisdiction: {error}")))?,
-        second_factor: field("--second-factor", args.second_factor.parse::<SecondFactor>())?,
+        second_factor: field(
+            "--second-factor",
+            args.second_factor.parse::<SecondFactor>(),
+        )?,
     };
     if std::io::stdin().is_terminal() {
-        eprintln!("latchkey: type the password and press Enter (it is shown; pipe it in to hide it)");
+        eprintln!(
+            "latchkey: type the password and press Enter (it is shown; pipe it in to hide it)"
+        );
     }
     let password = read_password(stdin)?;
     let policy = PolicyTable::builtin().map_err(|error| CliError::Runtime(error.to_string()))?;
@@ -234,6 +239,8 @@ mod tests {
         let mut empty = std::io::Cursor::new(Vec::new());
         assert!(matches!(read_password(&mut empty), Err(CliError::Input(_))));
         let mut short = std::io::Cursor::new(b"short\n".to_vec());
-        assert!(matches!(read_password(&mut short), Err(CliError::Input(m)) if m.starts_with("password:")));
+        assert!(
+            matches!(read_password(&mut short), Err(CliError::Input(m)) if m.starts_with("password:"))
+        );
     }
 }

@@ -498,7 +498,12 @@ fn user_add_reads_the_password_from_stdin_and_refuses_bad_input_in_one_line() {
         latchkey_with_stdin(&args, password)
     };
 
-    let run = add("Alice", "+852 1234 5678", &["hk"], "correct horse battery\n");
+    let run = add(
+        "Alice",
+        "+852 1234 5678",
+        &["hk"],
+        "correct horse battery\n",
+    );
     assert_eq!((run.status, run.stderr.as_str()), (0, ""), "{}", run.stderr);
     assert_eq!(
         run.stdout,
@@ -506,27 +511,56 @@ fn user_add_reads_the_password_from_stdin_and_refuses_bad_input_in_one_line() {
          Reducing and Mitigating Hacking Risks Associated with Internet Trading, 27 Oct 2017, \
          art. 1.1); second factor: phone)\n"
     );
-    let run = add("bob", "+14155550100", &["US", "--second-factor", "sms"], "long enough");
+    let run = add(
+        "bob",
+        "+14155550100",
+        &["US", "--second-factor", "sms"],
+        "long enough",
+    );
     assert_eq!(run.status, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("optional; second factor: sms"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("optional; second factor: sms"),
+        "{}",
+        run.stdout
+    );
 
     for (run, words) in [
-        (add("alice", "+85212345678", &["HK"], "another password\n"), "already exists"),
+        (
+            add("alice", "+85212345678", &["HK"], "another password\n"),
+            "already exists",
+        ),
         (add("carol", "12345", &["HK"], "long enough\n"), "--phone"),
-        (add("carol", "+85212345678", &["HKG"], "long enough\n"), "--jurisdiction"),
-        (add("carol", "+85212345678", &["HK"], "short\n"), "at least 8 characters"),
+        (
+            add("carol", "+85212345678", &["HKG"], "long enough\n"),
+            "--jurisdiction",
+        ),
+        (
+            add("carol", "+85212345678", &["HK"], "short\n"),
+            "at least 8 characters",
+        ),
         (add("carol", "+85212345678", &["HK"], ""), "stdin"),
         (
-            add("carol", "+85212345678", &["HK", "--second-factor", "fax"], "long enough\n"),
+            add(
+                "carol",
+                "+85212345678",
+                &["HK", "--second-factor", "fax"],
+                "long enough\n",
+            ),
             "--second-factor",
         ),
-        (add("carol!", "+85212345678", &["HK"], "long enough\n"), "--username"),
+        (
+            add("carol!", "+85212345678", &["HK"], "long enough\n"),
+            "--username",
+        ),
     ] {
         assert_eq!(run.status, 2, "{}", run.stderr);
         assert_eq!(run.stdout, "");
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
         assert!(run.stderr.contains(words), "{words}: {}", run.stderr);
-        assert!(!run.stderr.contains("long enough"), "the password is never echoed");
+        assert!(
+            !run.stderr.contains("long enough"),
+            "the password is never echoed"
+        );
     }
 }
 
@@ -621,10 +655,19 @@ fn serve_prints_its_profile_and_bound_address_and_keeps_its_key_on_restart() {
         .unwrap();
     let token = std::fs::read_to_string(data.join("integrator-token")).unwrap();
     assert!(token_line.ends_with(token.trim()));
-    assert!(first.printed.last().unwrap().ends_with("(development mode)"));
+    assert!(
+        first
+            .printed
+            .last()
+            .unwrap()
+            .ends_with("(development mode)")
+    );
     let health = first.get("/v1/health");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    assert!(health.ends_with(r#"{"mode":"development","status":"ok"}"#), "{health}");
+    assert!(
+        health.ends_with(r#"{"mode":"development","status":"ok"}"#),
+        "{health}"
+    );
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("server-profile.json")).unwrap())
             .unwrap();
@@ -634,10 +677,19 @@ fn serve_prints_its_profile_and_bound_address_and_keeps_its_key_on_restart() {
     let second = serve(&data, &[]);
     assert_eq!(second.profile()["public_key"], profile["public_key"]);
     assert!(
-        !second.printed.iter().any(|l| l.contains("integrator API token")),
+        !second
+            .printed
+            .iter()
+            .any(|l| l.contains("integrator API token")),
         "the token is shown once"
     );
-    assert!(second.printed.last().unwrap().ends_with("(production mode)"));
+    assert!(
+        second
+            .printed
+            .last()
+            .unwrap()
+            .ends_with("(production mode)")
+    );
     let outbox = second.get("/v1/dev/outbox");
     assert!(outbox.starts_with("HTTP/1.1 404"), "{outbox}");
     assert!(outbox.contains(r#""code":"not_found""#), "{outbox}");
@@ -650,8 +702,19 @@ fn serve_refuses_a_bad_public_url_and_address_with_status_2() {
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
     refuses(
-        &["serve", "--data", data, "--listen", "127.0.0.1:0", "--public-url", "ftp://x"],
+        &[
+            "serve",
+            "--data",
+            data,
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "ftp://x",
+        ],
         "public URL",
     );
-    refuses(&["serve", "--data", data, "--listen", "localhost"], "--listen");
+    refuses(
+        &["serve", "--data", data, "--listen", "localhost"],
+        "--listen",
+    );
 }

@@ -170,7 +170,12 @@ impl Limits {
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::Zero(name));
         }
-        for limit in [self.push_short, self.push_long, self.sms_sends, self.sms_daily] {
+        for limit in [
+            self.push_short,
+            self.push_long,
+            self.sms_sends,
+            self.sms_daily,
+        ] {
             if limit.window_secs == 0 {
                 return Err(ConfigError::Zero("rate limit window_secs"));
             }
@@ -227,7 +232,11 @@ impl ServerConfig {
 
     /// The server's mode as the health endpoint names it.
     pub fn mode_name(&self) -> &'static str {
-        if self.dev { "development" } else { "production" }
+        if self.dev {
+            "development"
+        } else {
+            "production"
+        }
     }
 
     /// Checks the configuration as a whole.
@@ -244,9 +253,7 @@ impl ServerConfig {
                 .strip_prefix("https://")
                 .or_else(|| url.strip_prefix("http://"))
                 .ok_or(ConfigError::BadPublicUrl)?;
-            if rest.split('/').next().unwrap_or("").is_empty()
-                || url.contains(['?', '#', ' '])
-            {
+            if rest.split('/').next().unwrap_or("").is_empty() || url.contains(['?', '#', ' ']) {
                 return Err(ConfigError::BadPublicUrl);
             }
         }

@@ -34,7 +34,7 @@ pub mod store;
 pub mod users;
 
 pub use config::ServerConfig;
-pub use launch::{DATABASE_FILE_NAME, DataFolder, PROFILE_FILE_NAME, Server, ServerError};
 pub use latchkey_core::otp;
+pub use launch::{DATABASE_FILE_NAME, DataFolder, PROFILE_FILE_NAME, Server, ServerError};
 pub use secrets::ServerKeys;
 pub use store::Store;

@@ -80,7 +80,10 @@ impl MessageText {
 
     /// Text with `secret` at the one `{secret}` in `template`, e.g.
     /// `"Your Latchkey code is {secret}. It expires in 5 minutes."`.
-    pub fn with_secret(template: impl Into<String>, secret: SecretText) -> Result<Self, OutboundError> {
+    pub fn with_secret(
+        template: impl Into<String>,
+        secret: SecretText,
+    ) -> Result<Self, OutboundError> {
         let template = template.into();
         if template.matches(SECRET_PLACEHOLDER).count() != 1 {
             return Err(OutboundError::InvalidMessage(
@@ -372,7 +375,10 @@ mod tests {
         let log = logged(|| SmsSender::send(&outbox, &phone, &text).unwrap());
         assert!(!log.contains("493817"), "{log}");
         assert!(log.contains("Your Latchkey code is [redacted]."), "{log}");
-        assert!(log.contains("+852****5678") && !log.contains("12345678"), "{log}");
+        assert!(
+            log.contains("+852****5678") && !log.contains("12345678"),
+            "{log}"
+        );
         assert_eq!(
             rows(&store),
             [OutboxEntry {
@@ -396,7 +402,10 @@ mod tests {
         };
         let log = logged(|| VoiceCaller::send(&outbox, &phone, &call).unwrap());
         assert!(!log.contains("602914"), "{log}");
-        assert!(log.contains("code=[redacted]") && log.contains("press_key_first=true"), "{log}");
+        assert!(
+            log.contains("code=[redacted]") && log.contains("press_key_first=true"),
+            "{log}"
+        );
         let recorded = rows(&store);
         assert_eq!(recorded[0].channel, Channel::Voice);
         assert_eq!(
@@ -426,7 +435,10 @@ mod tests {
             PushSender::send(&outbox, &push).unwrap();
             Mailer::send(&outbox, &to, &email).unwrap();
         });
-        assert!(!log.contains("c4nc3l-t0k3n") && !log.contains("abcdefghijklmnop"), "{log}");
+        assert!(
+            !log.contains("c4nc3l-t0k3n") && !log.contains("abcdefghijklmnop"),
+            "{log}"
+        );
         assert!(!log.contains("alice@"), "{log}");
         let recorded = rows(&store);
         assert_eq!(

@@ -299,7 +299,10 @@ mod tests {
         let table = PolicyTable::builtin().unwrap();
         for code in ["US", "GB", "SG", "ZZ"] {
             let policy = table.for_jurisdiction(&j(code));
-            assert!(!policy.two_factor_mandatory() && policy.may_opt_out(), "{code}");
+            assert!(
+                !policy.two_factor_mandatory() && policy.may_opt_out(),
+                "{code}"
+            );
             assert_eq!(policy.citation(), None);
             assert_eq!(
                 policy.matching_modes(),
@@ -341,7 +344,9 @@ mod tests {
             Err(PolicyError::TapForRegulated("HK".into()))
         );
         assert_eq!(
-            table_with(r#"{"jurisdiction":"HK","two_factor":"mandatory","matching_modes":["code"]}"#),
+            table_with(
+                r#"{"jurisdiction":"HK","two_factor":"mandatory","matching_modes":["code"]}"#
+            ),
             Err(PolicyError::MissingCitation("HK".into()))
         );
         assert_eq!(
@@ -354,7 +359,9 @@ mod tests {
             Err(PolicyError::Duplicate("US".into()))
         );
         assert_eq!(
-            table_with(r#"{"jurisdiction":"US","two_factor":"sometimes","matching_modes":["code"]}"#),
+            table_with(
+                r#"{"jurisdiction":"US","two_factor":"sometimes","matching_modes":["code"]}"#
+            ),
             Err(PolicyError::BadJson)
         );
         assert!(table_with(row).is_ok());

@@ -53,9 +53,7 @@ pub enum SecretsError {
         source: std::io::Error,
     },
     /// A secret file that others may read or write; the server refuses to start.
-    #[error(
-        "{path} has mode {mode:03o}: it must be readable by its owner only (chmod 600 {path})"
-    )]
+    #[error("{path} has mode {mode:03o}: it must be readable by its owner only (chmod 600 {path})")]
     Permissions {
         /// The file.
         path: PathBuf,
@@ -389,7 +387,8 @@ impl ServerKeys for FileKeys {
             return Err(SecretsError::UnknownKey);
         }
         let (nonce, sealed) = rest.split_at(NONCE_LEN);
-        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| SecretsError::Unwrap)?;
+        let nonce =
+            aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| SecretsError::Unwrap)?;
         let mut buffer = Zeroizing::new(sealed.to_vec());
         let plaintext = self
             .wrapping_key()?
@@ -568,8 +567,16 @@ mod tests {
         let keys = FileKeys::generate().unwrap();
         let signature = keys.sign(b"latchkey/v1/test").unwrap();
         assert_eq!(signature.len(), 64);
-        assert!(keys.public_key().verify(b"latchkey/v1/test", &signature).is_ok());
-        assert!(keys.public_key().verify(b"latchkey/v1/tesT", &signature).is_err());
+        assert!(
+            keys.public_key()
+                .verify(b"latchkey/v1/test", &signature)
+                .is_ok()
+        );
+        assert!(
+            keys.public_key()
+                .verify(b"latchkey/v1/tesT", &signature)
+                .is_err()
+        );
     }
 
     #[test]
@@ -613,7 +620,10 @@ mod tests {
         let tag = keys.pepper_mac(b"123456").unwrap();
         assert_eq!(tag, keys.pepper_mac(b"123456").unwrap());
         assert_ne!(tag, keys.pepper_mac(b"123457").unwrap());
-        assert_ne!(tag, FileKeys::generate().unwrap().pepper_mac(b"123456").unwrap());
+        assert_ne!(
+            tag,
+            FileKeys::generate().unwrap().pepper_mac(b"123456").unwrap()
+        );
         assert!(keys.pepper_verify(b"123456", &tag).unwrap());
         assert!(!keys.pepper_verify(b"123457", &tag).unwrap());
         assert!(!keys.pepper_verify(b"123456", &tag[..31]).unwrap());
@@ -627,7 +637,8 @@ mod tests {
             let bytes = secret.expose_secret();
             assert!(!printed.contains(&encode_hex(bytes)));
             assert!(!printed.contains(&b64::encode(bytes)));
-            assert!(!printed.contains(&format!("{:?}", &bytes[..4]).trim_end_matches(']')));
+            let as_numbers = format!("{:?}", &bytes[..4]);
+            assert!(!printed.contains(as_numbers.trim_end_matches(']')));
         }
         assert_eq!(printed.matches("[redacted]").count(), 3, "{printed}");
         let token = IntegratorToken::generate().unwrap();

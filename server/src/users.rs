@@ -249,7 +249,9 @@ impl Password {
         let chars = text.chars().count();
         let secret = SecretBytes::new(text.into_bytes());
         if chars < MIN_PASSWORD_CHARS {
-            return Err(UserError::WeakPassword("it must have at least 8 characters"));
+            return Err(UserError::WeakPassword(
+                "it must have at least 8 characters",
+            ));
         }
         if secret.len() > MAX_PASSWORD_BYTES {
             return Err(UserError::WeakPassword("it must have at most 1024 bytes"));
@@ -338,7 +340,11 @@ impl PasswordHash {
             let bytes = STANDARD_NO_PAD
                 .decode(parts.next().ok_or_else(bad)?)
                 .map_err(|_| bad())?;
-            if bytes.len() == len { Ok(bytes) } else { Err(bad()) }
+            if bytes.len() == len {
+                Ok(bytes)
+            } else {
+                Err(bad())
+            }
         };
         let salt = field(SALT_LEN)?;
         let hash = field(HASH_LEN)?;
@@ -358,7 +364,11 @@ impl PasswordHash {
 
 impl std::fmt::Debug for PasswordHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PasswordHash({HASH_SCHEME}, i={}, [redacted])", self.iterations)
+        write!(
+            f,
+            "PasswordHash({HASH_SCHEME}, i={}, [redacted])",
+            self.iterations
+        )
     }
 }
 
@@ -468,7 +478,11 @@ impl UserDirectory {
     /// Checks a username and password; the same [`UserError::WrongCredentials`]
     /// for an unknown user and a wrong password, after the same hashing work.
     /// Rate limiting password guesses is the login screen's job.
-    pub fn check_password(&self, username: &Username, password: &Password) -> Result<User, UserError> {
+    pub fn check_password(
+        &self,
+        username: &Username,
+        password: &Password,
+    ) -> Result<User, UserError> {
         match self.get(username)? {
             Some(user) if user.password_hash.verify(password) => Ok(user),
             Some(_) => Err(UserError::WrongCredentials),
@@ -490,7 +504,11 @@ impl UserDirectory {
     }
 
     /// Sets a new password and clears "password reset required".
-    pub fn set_password(&self, username: &Username, password: &Password) -> Result<User, UserError> {
+    pub fn set_password(
+        &self,
+        username: &Username,
+        password: &Password,
+    ) -> Result<User, UserError> {
         let hash = PasswordHash::create(password, self.iterations)?;
         let now = self.clock.now();
         self.store.in_transaction(|tx| {
@@ -510,7 +528,11 @@ impl UserDirectory {
 
     /// Puts the account into "password reset required" (the lockout of
     /// DESIGN.md §5; already there, it stays there and nothing is recorded).
-    pub fn require_password_reset(&self, username: &Username, reason: &str) -> Result<User, UserError> {
+    pub fn require_password_reset(
+        &self,
+        username: &Username,
+        reason: &str,
+    ) -> Result<User, UserError> {
         let now = self.clock.now();
         self.store.in_transaction(|tx| {
             let mut user = tx.user(username)?.ok_or(UserError::NotFound)?;
@@ -596,7 +618,11 @@ mod tests {
         let (users, _) = directory();
         users.add(alice(), &password("correct horse")).unwrap();
         let alice: Username = "alice".parse().unwrap();
-        assert!(users.check_password(&alice, &password("correct horse")).is_ok());
+        assert!(
+            users
+                .check_password(&alice, &password("correct horse"))
+                .is_ok()
+        );
         assert!(matches!(
             users.check_password(&alice, &password("correct horsE")),
             Err(UserError::WrongCredentials)
@@ -612,12 +638,32 @@ mod tests {
         let (users, store) = directory();
         users.add(alice(), &password("correct horse")).unwrap();
         let alice: Username = "alice".parse().unwrap();
-        assert!(users.require_password_reset(&alice, "lockout").unwrap().password_reset_required);
-        assert!(users.require_password_reset(&alice, "lockout").unwrap().password_reset_required);
-        let changed = users.set_password(&alice, &password("battery staple")).unwrap();
+        assert!(
+            users
+                .require_password_reset(&alice, "lockout")
+                .unwrap()
+                .password_reset_required
+        );
+        assert!(
+            users
+                .require_password_reset(&alice, "lockout")
+                .unwrap()
+                .password_reset_required
+        );
+        let changed = users
+            .set_password(&alice, &password("battery staple"))
+            .unwrap();
         assert!(!changed.password_reset_required);
-        assert!(users.check_password(&alice, &password("battery staple")).is_ok());
-        assert!(users.check_password(&alice, &password("correct horse")).is_err());
+        assert!(
+            users
+                .check_password(&alice, &password("battery staple"))
+                .is_ok()
+        );
+        assert!(
+            users
+                .check_password(&alice, &password("correct horse"))
+                .is_err()
+        );
         let kinds: Vec<AuditKind> = store
             .in_transaction(|tx| tx.audit_after(0, 10))
             .unwrap()
@@ -686,13 +732,27 @@ mod tests {
         for good in ["a", "alice.smith+test@corp", "u_1-2"] {
             assert!(good.parse::<Username>().is_ok(), "{good:?}");
         }
-        for bad in ["85212345678", "+0852123456", "+1234567", "+1234567890123456", "+852-1234"] {
+        for bad in [
+            "85212345678",
+            "+0852123456",
+            "+1234567",
+            "+1234567890123456",
+            "+852-1234",
+        ] {
             assert!(bad.parse::<PhoneNumber>().is_err(), "{bad:?}");
         }
         let phone: PhoneNumber = "+91 98765 43210".parse().unwrap();
         assert_eq!(phone.as_str(), "+919876543210");
         assert_eq!(phone.masked(), "+919****3210");
-        for bad in ["a", "a@b", "@b.com", "a b@c.com", "a@b..com", "a@-.", "a@b.com\n"] {
+        for bad in [
+            "a",
+            "a@b",
+            "@b.com",
+            "a b@c.com",
+            "a@b..com",
+            "a@-.",
+            "a@b.com\n",
+        ] {
             assert!(bad.parse::<EmailAddress>().is_err(), "{bad:?}");
         }
         let email: EmailAddress = "e@x.example".parse().unwrap();

@@ -5,7 +5,7 @@
 //! with a fitting status. Answers are coarse; details of internal failures go to
 //! the log (without secrets), never to the client.
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -89,14 +89,6 @@ impl ApiError {
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         ApiError::Internal(detail.to_string())
     }
-
-    fn from_json_rejection(rejection: &JsonRejection) -> Self {
-        match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
-            _ => ApiError::MalformedBody,
-        }
-    }
 }
 
 impl IntoResponse for ApiError {
@@ -141,8 +133,34 @@ impl From<UserError> for ApiError {
 /// A JSON request body whose every rejection is an [`ApiError`]: 400
 /// `malformed_body` (not JSON, wrong shape, unknown field), 415 (not declared as
 /// JSON), 413 `body_too_large` (over the body limit).
+///
+/// The body is parsed here rather than by `axum::Json` so that no parser
+/// message — serde quotes the values it rejects, which may be a password — is
+/// ever logged or sent.
 #[derive(Debug, Clone)]
 pub struct ApiJson<T>(pub T);
+
+/// Whether the request declares a JSON body: `application/json` or
+/// `application/<something>+json`, parameters allowed.
+fn declares_json(request: &Request) -> bool {
+    let Some(value) = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", subtype)) => subtype == "json" || subtype.ends_with("+json"),
+        _ => false,
+    }
+}
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
@@ -152,9 +170,18 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError::from_json_rejection(&rejection)),
+        if !declares_json(&request) {
+            return Err(ApiError::UnsupportedMediaType);
         }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
+                    _ => ApiError::MalformedBody,
+                })?;
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|_| ApiError::MalformedBody)
     }
 }

@@ -17,9 +17,7 @@ use std::sync::Mutex;
 /// The schema's migrations, oldest first (`server/migrations/NNNN_*.sql`):
 /// entry `n - 1` takes the database from version `n - 1` to `n`. Append new
 /// files; never edit a released one.
-pub const MIGRATIONS: &[&str] = &[include_str!(
-    "../../migrations/0001_users_outbox_audit.sql"
-)];
+pub const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_users_outbox_audit.sql")];
 
 /// The server's SQLite store.
 pub struct SqliteStore {
@@ -300,7 +298,8 @@ impl StoreTx for SqliteTx<'_> {
                     id,
                     event: AuditEvent {
                         at: to_u64(at, "at")?,
-                        kind: AuditKind::parse(&kind).ok_or(StoreError::CorruptRow("audit kind"))?,
+                        kind: AuditKind::parse(&kind)
+                            .ok_or(StoreError::CorruptRow("audit kind"))?,
                         username: username
                             .map(|u| u.parse())
                             .transpose()
@@ -336,7 +335,8 @@ mod tests {
                 "from v{version}"
             );
             let version: usize = migrated.with_connection(|c| {
-                c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+                c.query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .unwrap()
             });
             assert_eq!(version, MIGRATIONS.len());
         }
@@ -395,6 +395,9 @@ mod tests {
             .unwrap()
         });
         let outcome = store.in_transaction(|tx| tx.user(&"bob".parse().unwrap()));
-        assert!(matches!(outcome, Err(StoreError::CorruptRow("password hash"))));
+        assert!(matches!(
+            outcome,
+            Err(StoreError::CorruptRow("password hash"))
+        ));
     }
 }
