@@ -1,14 +1,17 @@
 //! `latchkey`: the command-line front of Latchkey.
 //!
-//! Today: the one-time-password tools (`ocra`, `hotp`, `totp`) and `bench`.
-//! The server (`serve`), the demo, the phone (`device`) and the reference login
-//! (`login`) join as their issues land (see `ARCHITECTURE.md`).
+//! Today: the one-time-password tools (`ocra`, `hotp`, `totp`), `bench`, the
+//! verifier server (`serve`) and its built-in users (`user add`). The demo, the
+//! phone (`device`) and the reference login (`login`) join as their issues land
+//! (see `ARCHITECTURE.md`).
 //!
 //! Exit status: 0 on success, 2 for a usage or input error (one line on stderr),
 //! 1 for a failure while running. Never a panic or a backtrace.
 
 mod bench;
+mod clock;
 mod otp_cmd;
+mod serve_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -36,6 +39,10 @@ enum Command {
     Totp(otp_cmd::TotpArgs),
     /// Print throughput figures (build with --release for meaningful numbers).
     Bench(bench::BenchArgs),
+    /// Run the verifier server (production mode unless --dev).
+    Serve(serve_cmd::ServeArgs),
+    /// Manage the server's built-in users.
+    User(serve_cmd::UserArgs),
 }
 
 /// A failure a command reports: a usage/input problem (exit 2) or a runtime one (exit 1).
@@ -44,7 +51,6 @@ pub enum CliError {
     /// The input was wrong; the message says how.
     Input(String),
     /// Something failed while running.
-    #[allow(dead_code)] // used by later subcommands (serve, device, login)
     Runtime(String),
 }
 
@@ -99,6 +105,8 @@ fn main() -> ExitCode {
         Command::Hotp(args) => otp_cmd::hotp(&args),
         Command::Totp(args) => otp_cmd::totp(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Serve(args) => serve_cmd::serve(&args),
+        Command::User(args) => serve_cmd::user(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

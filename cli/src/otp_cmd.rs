@@ -126,11 +126,9 @@ fn parse_algorithm(text: &str) -> Result<HashAlgorithm, String> {
 
 /// The wall clock, read here because the engine never reads it (STYLE.md §3).
 fn now_unix_seconds() -> Result<u64, CliError> {
-    #[allow(clippy::disallowed_methods)] // the CLI is the caller that owns the clock
-    let now = std::time::SystemTime::now();
-    now.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .map_err(|_| CliError::Runtime("the system clock is before 1970".into()))
+    crate::clock::SystemClock
+        .try_now()
+        .ok_or_else(|| CliError::Runtime("the system clock is before 1970".into()))
 }
 
 fn hex_input(what: &'static str, text: &str) -> Result<Vec<u8>, CliError> {

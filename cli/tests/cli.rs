@@ -452,3 +452,269 @@ fn bad_input_is_refused_in_one_line_with_status_2() {
     refuses(&["frobnicate"], "unrecognized subcommand");
     refuses(&[], "a command is needed");
 }
+
+/// Runs `latchkey` with `stdin` as its standard input.
+fn latchkey_with_stdin(args: &[&str], stdin: &str) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A command that refuses its flags exits without reading stdin: a broken
+    // pipe here is expected then.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let output = child.wait_with_output().unwrap();
+    Run {
+        status: output.status.code().unwrap(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn user_add_reads_the_password_from_stdin_and_refuses_bad_input_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let add = |username: &str, phone: &str, extra: &[&str], password: &str| {
+        let mut args = vec![
+            "user",
+            "add",
+            "--data",
+            data,
+            "--username",
+            username,
+            "--phone",
+            phone,
+            "--email",
+            "e@example.com",
+            "--jurisdiction",
+        ];
+        args.extend_from_slice(extra);
+        latchkey_with_stdin(&args, password)
+    };
+
+    let run = add(
+        "Alice",
+        "+852 1234 5678",
+        &["hk"],
+        "correct horse battery\n",
+    );
+    assert_eq!((run.status, run.stderr.as_str()), (0, ""), "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "added user alice (HK: two-factor authentication mandatory (SFC Guidelines for \
+         Reducing and Mitigating Hacking Risks Associated with Internet Trading, 27 Oct 2017, \
+         art. 1.1); second factor: phone)\n"
+    );
+    let run = add(
+        "bob",
+        "+14155550100",
+        &["US", "--second-factor", "sms"],
+        "long enough",
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("optional; second factor: sms"),
+        "{}",
+        run.stdout
+    );
+
+    for (run, words) in [
+        (
+            add("alice", "+85212345678", &["HK"], "another password\n"),
+            "already exists",
+        ),
+        (add("carol", "12345", &["HK"], "long enough\n"), "--phone"),
+        (
+            add("carol", "+85212345678", &["HKG"], "long enough\n"),
+            "--jurisdiction",
+        ),
+        (
+            add("carol", "+85212345678", &["HK"], "short\n"),
+            "at least 8 characters",
+        ),
+        (add("carol", "+85212345678", &["HK"], ""), "stdin"),
+        (
+            add(
+                "carol",
+                "+85212345678",
+                &["HK", "--second-factor", "fax"],
+                "long enough\n",
+            ),
+            "--second-factor",
+        ),
+        (
+            add("carol!", "+85212345678", &["HK"], "long enough\n"),
+            "--username",
+        ),
+    ] {
+        assert_eq!(run.status, 2, "{}", run.stderr);
+        assert_eq!(run.stdout, "");
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stderr.contains(words), "{words}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("long enough"),
+            "the password is never echoed"
+        );
+    }
+}
+
+/// A `latchkey serve` child process and what it printed before listening.
+struct Served {
+    child: std::process::Child,
+    printed: Vec<String>,
+    address: String,
+}
+
+fn serve(data: &std::path::Path, extra: &[&str]) -> Served {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut printed = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "{printed:?}");
+        let line = line.trim_end().to_owned();
+        let done = line.starts_with("listening on ");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let last = printed.last().unwrap();
+    let address = last
+        .strip_prefix("listening on http://")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap()
+        .to_owned();
+    Served {
+        child,
+        printed,
+        address,
+    }
+}
+
+impl Served {
+    fn get(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.address
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    fn profile(&self) -> serde_json::Value {
+        let end = self.printed.iter().position(|l| l == "}").unwrap();
+        serde_json::from_str(&self.printed[..=end].join("\n")).unwrap()
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status.
+    #[cfg(unix)]
+    fn terminate(mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap().code().unwrap()
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_prints_its_profile_and_bound_address_and_keeps_its_key_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = serve(&data, &["--dev"]);
+    let profile = first.profile();
+    assert_eq!(
+        profile["base_url"],
+        format!("http://{}", first.address).as_str()
+    );
+    let token_line = first
+        .printed
+        .iter()
+        .find(|l| l.starts_with("integrator API token"))
+        .unwrap();
+    let token = std::fs::read_to_string(data.join("integrator-token")).unwrap();
+    assert!(token_line.ends_with(token.trim()));
+    assert!(
+        first
+            .printed
+            .last()
+            .unwrap()
+            .ends_with("(development mode)")
+    );
+    let health = first.get("/v1/health");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(
+        health.ends_with(r#"{"mode":"development","status":"ok"}"#),
+        "{health}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("server-profile.json")).unwrap())
+            .unwrap();
+    assert_eq!(written, profile);
+    assert_eq!(first.terminate(), 0, "SIGTERM is a graceful stop");
+
+    let second = serve(&data, &[]);
+    assert_eq!(second.profile()["public_key"], profile["public_key"]);
+    assert!(
+        !second
+            .printed
+            .iter()
+            .any(|l| l.contains("integrator API token")),
+        "the token is shown once"
+    );
+    assert!(
+        second
+            .printed
+            .last()
+            .unwrap()
+            .ends_with("(production mode)")
+    );
+    let outbox = second.get("/v1/dev/outbox");
+    assert!(outbox.starts_with("HTTP/1.1 404"), "{outbox}");
+    assert!(outbox.contains(r#""code":"not_found""#), "{outbox}");
+    assert_eq!(second.terminate(), 0);
+}
+
+#[test]
+fn serve_refuses_a_bad_public_url_and_address_with_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    refuses(
+        &[
+            "serve",
+            "--data",
+            data,
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "ftp://x",
+        ],
+        "public URL",
+    );
+    refuses(
+        &["serve", "--data", data, "--listen", "localhost"],
+        "--listen",
+    );
+}

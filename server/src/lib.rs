@@ -1,12 +1,40 @@
 //! # latchkey-server
 //!
-//! The relying-party side of Latchkey: the verifier, its `Store`, outbound
-//! channels and the HTTP API. It uses the protocol part of `latchkey-core`
-//! without the phone's device store.
+//! The relying-party side of Latchkey. Today it is the foundation the verifier's
+//! ceremonies plug into:
 //!
-//! This crate is laid out now so the workspace has its final shape; its content
-//! arrives with the verifier server issue (see `ARCHITECTURE.md`). Until then it
-//! only re-exports the OTP engine the verifier will be built on.
+//! - [`secrets`]: the server's keys (Ed25519 signing, at-rest wrapping, code
+//!   pepper) behind the [`ServerKeys`] trait, in a 0600 key file; the
+//!   integrator API token;
+//! - [`store`]: the [`Store`] trait (transactions over [`store::StoreTx`]) and
+//!   its SQLite implementation with numbered migrations;
+//! - [`users`]: the built-in user store of the reference login screen and demo;
+//! - [`policy`]: the jurisdiction policy table, as data;
+//! - [`outbox`]: the push, SMS, voice and e-mail traits and the recording outbox;
+//! - [`config`]: mode, address, data folder and the numbers of DESIGN.md §5;
+//! - [`http`]: the axum API (health, profile, integrator users, dev outbox);
+//! - [`Server`]: opening the data folder, binding, serving.
+//!
+//! It uses the protocol part of `latchkey-core` (and its SQLite migration
+//! runner), never the phone's device store.
+//!
+//! Invariants kept by every module: no panics on input; time comes from the
+//! injected [`latchkey_core::clock::Clock`]; secrets are `SecretBytes` and never
+//! reach `Debug` output, logs or error messages; every state change is one store
+//! transaction.
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod http;
+mod launch;
+pub mod outbox;
+pub mod policy;
+pub mod secrets;
+pub mod store;
+pub mod users;
+
+pub use config::ServerConfig;
 pub use latchkey_core::otp;
+pub use launch::{DATABASE_FILE_NAME, DataFolder, PROFILE_FILE_NAME, Server, ServerError};
+pub use secrets::ServerKeys;
+pub use store::Store;

@@ -1,0 +1,246 @@
+//! `latchkey serve` and `latchkey user add`: the verifier server and its
+//! built-in users, over one data folder.
+//!
+//! `serve` prints the server profile, the integrator token (on the first start
+//! only) and, last, the address it listens on — the actual bound address, so
+//! `--listen 127.0.0.1:0` works — then logs to stderr until Ctrl-C or SIGTERM.
+//! `user add` reads the password from stdin, one line, never from argv.
+
+use crate::CliError;
+use crate::clock::SystemClock;
+use clap::{Args, Subcommand};
+use latchkey_server::config::PRODUCTION_PASSWORD_ITERATIONS;
+use latchkey_server::policy::{Jurisdiction, PolicyTable};
+use latchkey_server::users::{
+    EmailAddress, NewUser, Password, PhoneNumber, SecondFactor, UserDirectory, UserError, Username,
+};
+use latchkey_server::{DataFolder, Server, ServerConfig, ServerError};
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Arguments of `latchkey serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The data folder (created on first start): database, keys, token, profile.
+    #[arg(long)]
+    data: PathBuf,
+    /// Development mode: the outbox can be read at /v1/dev/outbox and phones
+    /// with a software keystore are accepted. Never in production.
+    #[arg(long)]
+    dev: bool,
+    /// The base URL apps reach this server at, for the server profile
+    /// (default: http:// and the bound address).
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+/// `latchkey user …`.
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    command: UserCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a built-in user; the password is read from stdin (one line).
+    Add(UserAddArgs),
+}
+
+/// Arguments of `latchkey user add`.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The server's data folder.
+    #[arg(long)]
+    data: PathBuf,
+    /// The username (letters, digits, . _ @ + -; case-insensitive).
+    #[arg(long)]
+    username: String,
+    /// The verified phone number, international form, e.g. +85212345678.
+    #[arg(long)]
+    phone: String,
+    /// The e-mail address.
+    #[arg(long)]
+    email: String,
+    /// Where the account holder resides (ISO 3166-1 alpha-2, e.g. HK, IN, US).
+    #[arg(long)]
+    jurisdiction: String,
+    /// The second factor: phone (the Latchkey app) or sms.
+    #[arg(long, default_value = "phone")]
+    second_factor: String,
+}
+
+fn server_error(error: ServerError) -> CliError {
+    match error {
+        ServerError::Config(_) | ServerError::Profile(_) => CliError::input(error),
+        other => CliError::Runtime(other.to_string()),
+    }
+}
+
+/// Waits for Ctrl-C or (on Unix) SIGTERM. A signal that cannot be watched is
+/// never seen, rather than seen at once.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// `latchkey serve`.
+pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+
+    let mut config = ServerConfig::new(&args.data, args.listen);
+    config.dev = args.dev;
+    config.public_url = args.public_url.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::Runtime(format!("cannot start the runtime: {error}")))?;
+    runtime.block_on(async {
+        let server = Server::bind(config, Arc::new(SystemClock))
+            .await
+            .map_err(server_error)?;
+        let mut out = std::io::stdout().lock();
+        let printed = (|| {
+            writeln!(out, "{}", server.profile().to_json())?;
+            if let Some(token) = server.new_integrator_token() {
+                writeln!(
+                    out,
+                    "integrator API token (shown once; kept in {}): {}",
+                    server.data_folder().token_file().display(),
+                    // Reason to expose: showing the new token to its operator, once.
+                    token.expose_secret()
+                )?;
+            }
+            writeln!(
+                out,
+                "listening on http://{} ({} mode)",
+                server.local_addr(),
+                server.state().config.mode_name()
+            )?;
+            out.flush()
+        })();
+        drop(out);
+        printed.map_err(|error| CliError::Runtime(format!("cannot write to stdout: {error}")))?;
+        server.run(shutdown_signal()).await.map_err(server_error)
+    })
+}
+
+/// `latchkey user …`.
+pub fn user(args: &UserArgs) -> Result<(), CliError> {
+    match &args.command {
+        UserCommand::Add(add) => user_add(add, &mut std::io::stdin().lock()),
+    }
+}
+
+fn field<T>(flag: &str, parsed: Result<T, UserError>) -> Result<T, CliError> {
+    parsed.map_err(|error| CliError::Input(format!("{flag}: {error}")))
+}
+
+/// Reads one line from `input` as the password; the line break is not part of it.
+fn read_password(input: &mut impl BufRead) -> Result<Password, CliError> {
+    let mut line = String::new();
+    let read = input.read_line(&mut line).map_err(|error| {
+        CliError::Input(format!("cannot read the password from stdin: {error}"))
+    })?;
+    if read == 0 {
+        return Err(CliError::Input(
+            "the password is read from stdin, one line; none was given".into(),
+        ));
+    }
+    let kept = line.trim_end_matches(['\n', '\r']).len();
+    line.truncate(kept);
+    field("password", Password::new(line))
+}
+
+fn user_add(args: &UserAddArgs, stdin: &mut impl BufRead) -> Result<(), CliError> {
+    let new = NewUser {
+        username: field("--username", args.username.parse::<Username>())?,
+        phone: field("--phone", args.phone.parse::<PhoneNumber>())?,
+        email: field("--email", args.email.parse::<EmailAddress>())?,
+        jurisdiction: args
+            .jurisdiction
+            .parse::<Jurisdiction>()
+            .map_err(|error| CliError::Input(format!("--jurisdiction: {error}")))?,
+        second_factor: field(
+            "--second-factor",
+            args.second_factor.parse::<SecondFactor>(),
+        )?,
+    };
+    if std::io::stdin().is_terminal() {
+        eprintln!(
+            "latchkey: type the password and press Enter (it is shown; pipe it in to hide it)"
+        );
+    }
+    let password = read_password(stdin)?;
+    let policy = PolicyTable::builtin().map_err(|error| CliError::Runtime(error.to_string()))?;
+    let folder = DataFolder::create(&args.data).map_err(server_error)?;
+    let store = folder.open_store().map_err(server_error)?;
+    let iterations = NonZeroU32::new(PRODUCTION_PASSWORD_ITERATIONS).unwrap_or(NonZeroU32::MIN);
+    let users = UserDirectory::new(Arc::new(store), Arc::new(SystemClock), iterations);
+    let user = users.add(new, &password).map_err(|error| match error {
+        UserError::Exists => CliError::Input(format!("the user {} already exists", args.username)),
+        other => CliError::Runtime(other.to_string()),
+    })?;
+    let policy = policy.for_jurisdiction(&user.jurisdiction);
+    let two_factor = match policy.citation() {
+        Some(citation) if policy.two_factor_mandatory() => {
+            format!("two-factor authentication mandatory ({citation})")
+        }
+        _ => "two-factor authentication optional".to_owned(),
+    };
+    println!(
+        "added user {} ({}: {two_factor}; second factor: {})",
+        user.username,
+        user.jurisdiction,
+        user.second_factor.as_str()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_one_line_without_its_line_break() {
+        let mut input = std::io::Cursor::new(b"correct horse\r\nsecond line\n".to_vec());
+        let password = read_password(&mut input).unwrap();
+        assert_eq!(format!("{password:?}"), "Password([redacted])");
+        let mut empty = std::io::Cursor::new(Vec::new());
+        assert!(matches!(read_password(&mut empty), Err(CliError::Input(_))));
+        let mut short = std::io::Cursor::new(b"short\n".to_vec());
+        assert!(
+            matches!(read_password(&mut short), Err(CliError::Input(m)) if m.starts_with("password:"))
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! Development-only endpoints: present only when the server runs with `--dev`;
+//! in production the same paths answer the typed 404 of any unknown route.
+
+use super::{ApiError, AppState, blocking};
+use crate::store::StoreExt;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+/// The most messages one outbox page holds.
+const OUTBOX_PAGE: u32 = 100;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/v1/dev/outbox", get(outbox))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboxQuery {
+    #[serde(default)]
+    after: i64,
+}
+
+/// `GET /v1/dev/outbox?after=ID`: the messages recorded after `ID` (default 0),
+/// oldest first, at most 100 — codes included, which is why production has no
+/// such endpoint.
+async fn outbox(
+    State(state): State<AppState>,
+    query: Result<Query<OutboxQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(query) = query.map_err(|_| ApiError::InvalidField {
+        field: "after",
+        reason: "must be a message id (an integer)".into(),
+    })?;
+    let store = state.store.clone();
+    let rows = blocking(move || {
+        store
+            .in_transaction(|tx| tx.outbox_after(query.after, OUTBOX_PAGE))
+            .map_err(ApiError::internal)
+    })
+    .await?;
+    let messages: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| {
+            serde_json::json!({
+                "id": row.id,
+                "created_at": row.entry.created_at,
+                "channel": row.entry.channel.as_str(),
+                "recipient": row.entry.recipient,
+                "body": row.entry.body,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "messages": messages })))
+}

@@ -1,0 +1,188 @@
+//! The HTTP API (axum on tokio): the router, the shared [`AppState`], the
+//! integrator token check and request logging. `server/openapi.yaml` describes
+//! every endpoint.
+//!
+//! Routes today:
+//! - `GET /v1/health`, `GET /v1/profile` — public;
+//! - `/v1/integrator/*` — the integrator API, behind the bearer token
+//!   (`POST /v1/integrator/users`, `GET /v1/integrator/users/{username}`);
+//! - `GET /v1/dev/outbox` — development mode only (a typed 404 in production).
+//!
+//! Invariants: every failure, including an unknown route, a wrong method and
+//! every body rejection, is a typed JSON error ([`ApiError`]); bodies above the
+//! configured limit (64 KiB) are refused with 413; the token is checked before
+//! any body is read; request logs name the route template (never the concrete
+//! path of a matched route), the method and the status, never headers, query
+//! strings or bodies; blocking work (store, password hashing) runs on tokio's
+//! blocking pool through [`blocking`].
+
+mod dev;
+mod error;
+mod integrator;
+mod public;
+
+pub use error::{ApiError, ApiJson};
+
+use crate::config::ServerConfig;
+use crate::outbox::Channels;
+use crate::policy::PolicyTable;
+use crate::secrets::{IntegratorToken, ServerKeys};
+use crate::store::Store;
+use crate::users::UserDirectory;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use latchkey_core::clock::Clock;
+use latchkey_core::protocol::ServerProfile;
+use std::sync::Arc;
+
+/// What every handler can reach. Cheap to clone (all `Arc`s).
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration, including the deployment numbers.
+    pub config: Arc<ServerConfig>,
+    /// The clock (the system clock in the binary, a `ManualClock` in tests).
+    pub clock: Arc<dyn Clock>,
+    /// The server's keys.
+    pub keys: Arc<dyn ServerKeys>,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The built-in users.
+    pub users: Arc<UserDirectory>,
+    /// The policy table.
+    pub policy: Arc<PolicyTable>,
+    /// Push, SMS, voice and e-mail.
+    pub channels: Channels,
+    /// The server profile served at `/v1/profile`.
+    pub profile: Arc<ServerProfile>,
+    /// The integrator API's bearer token.
+    pub integrator_token: Arc<IntegratorToken>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("mode", &self.config.mode_name())
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The whole API as one router.
+pub fn router(state: AppState) -> Router {
+    let integrator = integrator::routes()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_integrator_token,
+        ));
+    let mut app = Router::new()
+        .route("/v1/health", axum::routing::get(public::health))
+        .route("/v1/profile", axum::routing::get(public::profile))
+        .nest("/v1/integrator", integrator);
+    if state.config.dev {
+        app = app.merge(dev::routes());
+    }
+    app.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Runs blocking work (store access, password hashing) on tokio's blocking pool.
+pub async fn blocking<R, F>(work: F) -> Result<R, ApiError>
+where
+    F: FnOnce() -> Result<R, ApiError> + Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::internal(format!("blocking task failed: {error}")))?
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Lets a request through only with `Authorization: Bearer <integrator token>`.
+async fn require_integrator_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match presented {
+        Some(token) if state.integrator_token.matches(token.as_bytes()) => {
+            Ok(next.run(request).await)
+        }
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// One log line per request: method, route template, status.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned());
+    let route = route.unwrap_or_else(|| format!("unmatched {}", request.uri().path()));
+    let response = next.run(request).await;
+    tracing::info!(%method, %route, status = response.status().as_u16(), "request");
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route in the router is described in `server/openapi.yaml`, and the
+    /// description names no route that does not exist.
+    #[test]
+    fn openapi_describes_exactly_the_routes_that_exist() {
+        let yaml = include_str!("../../openapi.yaml");
+        let mut described: Vec<&str> = yaml
+            .lines()
+            .filter(|line| line.starts_with("  /") && line.ends_with(':'))
+            .map(|line| line.trim().trim_end_matches(':'))
+            .collect();
+        described.sort_unstable();
+        let mut routes = vec![
+            "/v1/health",
+            "/v1/profile",
+            "/v1/dev/outbox",
+            "/v1/integrator/users",
+            "/v1/integrator/users/{username}",
+        ];
+        routes.sort_unstable();
+        assert_eq!(described, routes);
+        let source = [
+            include_str!("mod.rs"),
+            include_str!("integrator.rs"),
+            include_str!("dev.rs"),
+        ]
+        .concat();
+        for route in routes {
+            let relative = route
+                .strip_prefix("/v1/integrator")
+                .filter(|r| !r.is_empty())
+                .unwrap_or(route);
+            assert!(
+                source.contains(&format!(".route(\"{relative}\"")),
+                "{route} is not in the router"
+            );
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Starting the server: the data folder and what it holds, binding the listener,
+//! writing the server profile, serving until told to stop.
+//!
+//! Invariants: the first start creates the data folder (mode 0700), the key file,
+//! the integrator token and the database (all 0600), and the profile; later starts
+//! reuse them and never regenerate a secret; a key file or token file that others
+//! may read stops the start; the profile is rewritten on every start from the key
+//! file and the current base URL, so it always names the key in use.
+
+use crate::config::{ConfigError, ServerConfig};
+use crate::http::{self, AppState};
+use crate::outbox::{Channels, Outbox};
+use crate::policy::{PolicyError, PolicyTable};
+use crate::secrets::{
+    FileKeys, IntegratorToken, KEY_FILE_NAME, SecretsError, ServerKeys, TOKEN_FILE_NAME,
+};
+use crate::store::{SqliteStore, Store, StoreError};
+use crate::users::UserDirectory;
+use latchkey_core::clock::Clock;
+use latchkey_core::protocol::{ProtocolError, ServerProfile};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The database's file name inside the data folder.
+pub const DATABASE_FILE_NAME: &str = "server.db";
+/// The server profile's file name inside the data folder.
+pub const PROFILE_FILE_NAME: &str = "server-profile.json";
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A secret file could not be loaded or created.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    /// The database could not be opened or migrated.
+    #[error("the database: {0}")]
+    Store(#[from] StoreError),
+    /// The built-in policy table is invalid (a bug).
+    #[error("the policy table: {0}")]
+    Policy(#[from] PolicyError),
+    /// The server profile could not be made (a bad public URL).
+    #[error("the server profile: {0}")]
+    Profile(#[from] ProtocolError),
+    /// A file, folder or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+/// The server's data folder: `server.db`, `server-keys.json`,
+/// `integrator-token`, `server-profile.json`.
+#[derive(Debug, Clone)]
+pub struct DataFolder {
+    path: PathBuf,
+}
+
+impl DataFolder {
+    /// The data folder at `path`, created (mode 0700) if missing.
+    pub fn create(path: &Path) -> Result<Self, ServerError> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(path).map_err(|source| ServerError::Io {
+            what: format!("creating the data folder {}", path.display()),
+            source,
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+        })
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The key file.
+    pub fn key_file(&self) -> PathBuf {
+        self.path.join(KEY_FILE_NAME)
+    }
+
+    /// The integrator token file.
+    pub fn token_file(&self) -> PathBuf {
+        self.path.join(TOKEN_FILE_NAME)
+    }
+
+    /// The server profile file.
+    pub fn profile_file(&self) -> PathBuf {
+        self.path.join(PROFILE_FILE_NAME)
+    }
+
+    /// The database file.
+    pub fn database_file(&self) -> PathBuf {
+        self.path.join(DATABASE_FILE_NAME)
+    }
+
+    /// Opens (creating and migrating if needed) the database. A new database
+    /// file is created with mode 0600 first (it holds password hashes and the
+    /// outbox's codes); SQLite gives its `-wal` and `-shm` files the same mode.
+    pub fn open_store(&self) -> Result<SqliteStore, ServerError> {
+        let path = self.database_file();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(&path) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(ServerError::Io {
+                    what: format!("creating {}", path.display()),
+                    source,
+                });
+            }
+        }
+        Ok(SqliteStore::open(&path)?)
+    }
+
+    fn write_profile(&self, profile: &ServerProfile) -> Result<(), ServerError> {
+        let path = self.profile_file();
+        let io = |source| ServerError::Io {
+            what: format!("writing {}", path.display()),
+            source,
+        };
+        let text = format!("{}\n", profile.to_json());
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        let temporary = self.path.join(format!(".{PROFILE_FILE_NAME}.tmp"));
+        std::fs::write(&temporary, text).map_err(io)?;
+        std::fs::rename(&temporary, &path).map_err(io)
+    }
+}
+
+/// A server whose data folder is open and whose listener is bound, ready to run.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    local_addr: SocketAddr,
+    state: AppState,
+    folder: DataFolder,
+    new_token: Option<IntegratorToken>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Opens (or creates) the data folder, binds `config.listen` and writes the
+    /// server profile.
+    pub async fn bind(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Self, ServerError> {
+        config.check()?;
+        let folder = DataFolder::create(&config.data_dir)?;
+        let (keys, keys_created) = FileKeys::load_or_create(&folder.key_file())?;
+        let (token, token_created) = IntegratorToken::load_or_create(&folder.token_file())?;
+        let store: Arc<dyn Store> = Arc::new(folder.open_store()?);
+        let policy = PolicyTable::builtin()?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServerError::Io {
+                what: format!("listening on {}", config.listen),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Io {
+            what: "reading the bound address".into(),
+            source,
+        })?;
+        let base_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local_addr}"));
+        let profile = ServerProfile::new(&base_url, keys.public_key())?;
+        folder.write_profile(&profile)?;
+        if keys_created {
+            tracing::info!(key_id = %keys.signing_key_id(), "created the server keys");
+        }
+        let outbox = Arc::new(Outbox::new(store.clone(), clock.clone()));
+        let users = Arc::new(UserDirectory::new(
+            store.clone(),
+            clock.clone(),
+            config.password_iterations,
+        ));
+        let state = AppState {
+            config: Arc::new(config),
+            clock,
+            keys: Arc::new(keys),
+            store,
+            users,
+            policy: Arc::new(policy),
+            channels: Channels::outbox(outbox),
+            profile: Arc::new(profile),
+            integrator_token: Arc::new(token.clone()),
+        };
+        Ok(Self {
+            listener,
+            local_addr,
+            state,
+            folder,
+            new_token: token_created.then_some(token),
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The server profile, as written to the data folder and served.
+    pub fn profile(&self) -> &ServerProfile {
+        &self.state.profile
+    }
+
+    /// The data folder.
+    pub fn data_folder(&self) -> &DataFolder {
+        &self.folder
+    }
+
+    /// The shared state handlers see (store, users, channels…).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The integrator token, only on the start that created it (to show it once).
+    pub fn new_integrator_token(&self) -> Option<&IntegratorToken> {
+        self.new_token.as_ref()
+    }
+
+    /// Serves requests until `shutdown` completes, then lets requests in flight
+    /// finish.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        tracing::info!(
+            address = %self.local_addr,
+            mode = self.state.config.mode_name(),
+            "serving"
+        );
+        let app = http::router(self.state);
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| ServerError::Io {
+                what: "serving".into(),
+                source,
+            })
+    }
+}
