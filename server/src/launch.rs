@@ -201,16 +201,30 @@ impl Server {
             clock.clone(),
             config.password_iterations,
         ));
+        let config = Arc::new(config);
+        let keys: Arc<dyn crate::ServerKeys> = Arc::new(keys);
+        let policy = Arc::new(policy);
+        let channels = Channels::outbox(outbox);
+        let verifier = Arc::new(crate::verifier::Verifier::new(
+            config.clone(),
+            clock.clone(),
+            keys.clone(),
+            store.clone(),
+            policy.clone(),
+            channels.clone(),
+        ));
         let state = AppState {
-            config: Arc::new(config),
+            config,
             clock,
-            keys: Arc::new(keys),
+            keys,
             store,
             users,
-            policy: Arc::new(policy),
-            channels: Channels::outbox(outbox),
+            policy,
+            channels,
             profile: Arc::new(profile),
             integrator_token: Arc::new(token.clone()),
+            verifier,
+            decisions: Arc::new(tokio::sync::Notify::new()),
         };
         Ok(Self {
             listener,
@@ -257,13 +271,30 @@ impl Server {
             mode = self.state.config.mode_name(),
             "serving"
         );
+        // Lost-phone replacements complete when their hold ends, even if neither
+        // phone syncs: a sweep every minute (syncs also complete what is due).
+        let verifier = self.state.verifier.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let verifier = verifier.clone();
+                if let Ok(Err(error)) =
+                    tokio::task::spawn_blocking(move || verifier.complete_due_replacements()).await
+                {
+                    tracing::warn!(%error, "completing due replacements failed");
+                }
+            }
+        });
         let app = http::router(self.state);
-        axum::serve(self.listener, app)
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(|source| ServerError::Io {
                 what: "serving".into(),
                 source,
-            })
+            });
+        sweeper.abort();
+        served
     }
 }

@@ -11,6 +11,8 @@
 //! - [`users`]: the built-in user store of the reference login screen and demo;
 //! - [`policy`]: the jurisdiction policy table, as data;
 //! - [`outbox`]: the push, SMS, voice and e-mail traits and the recording outbox;
+//! - [`rules`]: the PIN-bound failure counter and push limits, as pure rules;
+//! - [`verifier`]: every ceremony of `docs/PROTOCOL.md` on the server side;
 //! - [`config`]: mode, address, data folder and the numbers of DESIGN.md §5;
 //! - [`http`]: the axum API (health, profile, integrator users, dev outbox);
 //! - [`Server`]: opening the data folder, binding, serving.
@@ -29,9 +31,11 @@ pub mod http;
 mod launch;
 pub mod outbox;
 pub mod policy;
+pub mod rules;
 pub mod secrets;
 pub mod store;
 pub mod users;
+pub mod verifier;
 
 pub use config::ServerConfig;
 pub use latchkey_core::otp;

@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::users::UserError;
+use crate::verifier::VerifierError;
+use latchkey_core::protocol::ProtocolError;
 
 /// Why a request failed, as the client is told.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,44 @@ pub enum ApiError {
     /// Something failed inside the server (500 `internal`); the detail is logged.
     #[error("internal error")]
     Internal(String),
+    /// A ceremony refused the request (status and code per refusal).
+    #[error("{}", verifier_message(.0))]
+    Verifier(VerifierError),
+}
+
+/// What the client is told of a verifier refusal: the refusal's own text, except
+/// for protocol failures, which are answered coarsely (the detail is logged).
+fn verifier_message(error: &VerifierError) -> String {
+    match error {
+        VerifierError::Protocol(ProtocolError::BadSignature) => {
+            "the signature does not verify".into()
+        }
+        VerifierError::Protocol(ProtocolError::WrongEpoch { .. }) => {
+            "this phone is not the account's current phone".into()
+        }
+        VerifierError::Protocol(
+            ProtocolError::Expired { .. } | ProtocolError::NotYetValid { .. },
+        ) => "the message is too old or from the future: check the phone's clock".into(),
+        VerifierError::Protocol(ProtocolError::Decryption) => {
+            "the secret could not be decrypted".into()
+        }
+        VerifierError::Protocol(_) => "the message is malformed or not for this server".into(),
+        VerifierError::Store(_) | VerifierError::Keys(_) => "internal error".into(),
+        other => other.to_string(),
+    }
+}
+
+impl From<VerifierError> for ApiError {
+    fn from(error: VerifierError) -> Self {
+        match error {
+            VerifierError::Store(e) => ApiError::internal(format!("store: {e}")),
+            VerifierError::Keys(e) => ApiError::internal(format!("keys: {e}")),
+            VerifierError::Protocol(ProtocolError::Randomness | ProtocolError::Encryption) => {
+                ApiError::internal("randomness or signing failed")
+            }
+            other => ApiError::Verifier(other),
+        }
+    }
 }
 
 impl ApiError {
@@ -66,6 +106,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UserExists => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Verifier(e) => verifier_status(e),
         }
     }
 
@@ -82,7 +123,38 @@ impl ApiError {
             ApiError::UserNotFound => "user_not_found",
             ApiError::UserExists => "user_exists",
             ApiError::Internal(_) => "internal",
+            ApiError::Verifier(e) => verifier_code(e),
         }
+    }
+
+    /// Members beside `code` and `message` that a client acts on.
+    fn extra(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut extra = serde_json::Map::new();
+        match self {
+            ApiError::Verifier(VerifierError::WrongResponse {
+                attempts_left,
+                retry_after,
+                password_reset_required,
+            }) => {
+                extra.insert("attempts_left".into(), (*attempts_left).into());
+                extra.insert("retry_after".into(), serde_json::json!(retry_after));
+                extra.insert(
+                    "password_reset_required".into(),
+                    (*password_reset_required).into(),
+                );
+            }
+            ApiError::Verifier(
+                VerifierError::AttemptDelayed { retry_after }
+                | VerifierError::RateLimited { retry_after },
+            ) => {
+                extra.insert("retry_after".into(), (*retry_after).into());
+            }
+            ApiError::Verifier(VerifierError::WrongActivationCode { tries_left }) => {
+                extra.insert("tries_left".into(), (*tries_left).into());
+            }
+            _ => {}
+        }
+        extra
     }
 
     /// An internal failure, logged with `detail` (which must hold no secret).
@@ -96,9 +168,14 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
-        let body = serde_json::json!({
-            "error": { "code": self.code(), "message": self.to_string() }
-        });
+        if let ApiError::Verifier(error) = &self {
+            tracing::info!(code = self.code(), %error, "request refused");
+        }
+        let mut error = serde_json::Map::new();
+        error.insert("code".into(), self.code().into());
+        error.insert("message".into(), self.to_string().into());
+        error.extend(self.extra());
+        let body = serde_json::json!({ "error": error });
         let mut response = (self.status(), axum::Json(body)).into_response();
         if matches!(self, ApiError::Unauthorized) {
             response
@@ -106,6 +183,82 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+fn verifier_status(error: &VerifierError) -> StatusCode {
+    use VerifierError as V;
+    match error {
+        V::Protocol(ProtocolError::BadSignature) | V::UnknownEnrollment => StatusCode::UNAUTHORIZED,
+        V::Protocol(ProtocolError::WrongEpoch { .. }) => StatusCode::CONFLICT,
+        V::Protocol(_) | V::BadRequest(_) => StatusCode::BAD_REQUEST,
+        V::EnrollmentRevoked
+        | V::EnrollmentPending
+        | V::EnrollmentDisabled
+        | V::SoftwareKeystoreRefused
+        | V::CodeMismatch
+        | V::WrongResponse { .. }
+        | V::WrongActivationCode { .. }
+        | V::PasswordResetRequired
+        | V::PolicyRefused(_)
+        | V::DisabledCannotApprove => StatusCode::FORBIDDEN,
+        V::UnknownAccount
+        | V::UnknownTicket
+        | V::UnknownRequest
+        | V::UnknownSession
+        | V::UnknownProof
+        | V::UnknownReplacement
+        | V::NoActivePhone => StatusCode::NOT_FOUND,
+        V::AlreadyDecided
+        | V::Replayed
+        | V::ProofSpent
+        | V::ReplacementEnded
+        | V::AlreadyEnrolled => StatusCode::CONFLICT,
+        V::TicketEnded | V::Expired => StatusCode::GONE,
+        V::AttemptDelayed { .. } | V::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn verifier_code(error: &VerifierError) -> &'static str {
+    use VerifierError as V;
+    match error {
+        V::Protocol(ProtocolError::BadSignature) => "bad_signature",
+        V::Protocol(ProtocolError::WrongEpoch { .. }) => "wrong_epoch",
+        V::Protocol(ProtocolError::Expired { .. } | ProtocolError::NotYetValid { .. }) => {
+            "stale_message"
+        }
+        V::Protocol(ProtocolError::Decryption) => "undecryptable",
+        V::Protocol(_) => "malformed_message",
+        V::UnknownEnrollment => "unknown_enrollment",
+        V::EnrollmentRevoked => "enrollment_inactive",
+        V::EnrollmentPending => "enrollment_pending",
+        V::EnrollmentDisabled => "enrollment_disabled",
+        V::UnknownAccount => "user_not_found",
+        V::NoActivePhone => "no_active_phone",
+        V::AlreadyEnrolled => "already_enrolled",
+        V::DisabledCannotApprove => "disabled_cannot_approve",
+        V::RateLimited { .. } => "rate_limited",
+        V::UnknownTicket => "unknown_ticket",
+        V::TicketEnded => "ticket_ended",
+        V::WrongActivationCode { .. } => "wrong_code",
+        V::SoftwareKeystoreRefused => "software_keystore_refused",
+        V::UnknownRequest => "unknown_request",
+        V::UnknownSession => "unknown_session",
+        V::Expired => "expired",
+        V::AlreadyDecided => "already_decided",
+        V::CodeMismatch => "code_mismatch",
+        V::WrongResponse { .. } => "wrong_response",
+        V::AttemptDelayed { .. } => "attempt_delayed",
+        V::Replayed => "replayed",
+        V::UnknownProof => "unknown_proof",
+        V::ProofSpent => "proof_spent",
+        V::UnknownReplacement => "unknown_replacement",
+        V::ReplacementEnded => "replacement_ended",
+        V::PasswordResetRequired => "password_reset_required",
+        V::PolicyRefused(_) => "policy_refused",
+        V::BadRequest(_) => "bad_request",
+        _ => "internal",
     }
 }
 

@@ -1,10 +1,14 @@
 //! The integrator API (`/v1/integrator/*`, bearer token): what a relying party's
-//! backend calls after its own password check. Today: managing built-in users.
-//! The ceremonies (activation, phone move, login sessions, SMS/voice, fraud
-//! reports) add their routes here.
+//! backend calls after its own password check — the verifier never sees those
+//! passwords. Accounts, activations and phone moves, login sessions (poll or
+//! long-poll, typed responses), clearing "password reset required" after the
+//! integrator's reset, and fraud reports.
 
+use super::sessions::{self, ActivationOptions, SessionContext};
 use super::{ApiError, ApiJson, AppState, blocking};
+use crate::store::{AuditKind, StoreExt};
 use crate::users::{NewUser, Password, User, UserError, Username};
+use axum::extract::Query;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,6 +21,15 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/users", post(create_user))
         .route("/users/{username}", get(get_user))
+        .route(
+            "/users/{username}/password-reset-done",
+            post(password_reset_done),
+        )
+        .route("/activations", post(start_activation))
+        .route("/sessions", post(open_session))
+        .route("/sessions/{session_id}", get(get_session))
+        .route("/sessions/{session_id}/response", post(typed_response))
+        .route("/fraud-reports", get(fraud_reports))
 }
 
 /// The body of `POST /v1/integrator/users`.
@@ -24,7 +37,9 @@ pub(super) fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct CreateUserBody {
     username: String,
-    password: String,
+    /// Only for the built-in login screen; integrator-managed accounts need none.
+    #[serde(default)]
+    password: Option<String>,
     phone: String,
     email: String,
     jurisdiction: String,
@@ -44,7 +59,16 @@ impl CreateUserBody {
                 .map_err(|_| UserError::BadJurisdiction)?,
             second_factor: self.second_factor.as_deref().unwrap_or("phone").parse()?,
         };
-        Ok((new, Password::new(self.password)?))
+        let password = match self.password {
+            Some(password) => password,
+            // An account the integrator authenticates itself: a random password
+            // nobody knows keeps the built-in login closed.
+            None => latchkey_core::encoding::encode_hex(
+                &latchkey_core::protocol::ids::random_bytes::<32>()
+                    .map_err(|_| UserError::WeakPassword("randomness failed"))?,
+            ),
+        };
+        Ok((new, Password::new(password)?))
     }
 }
 
@@ -88,4 +112,172 @@ async fn get_user(
     let users = state.users.clone();
     let user = blocking(move || users.get(&username)?.ok_or(ApiError::UserNotFound)).await?;
     Ok(Json(user_view(&state, &user)))
+}
+
+/// `POST /v1/integrator/users/{username}/password-reset-done`: the integrator
+/// reset the password; "password reset required" is cleared (the PIN-bound
+/// failure counter is not).
+async fn password_reset_done(
+    State(state): State<AppState>,
+    username: Result<Path<String>, PathRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(username) = username.map_err(|_| ApiError::UserNotFound)?;
+    let username: Username = username.parse().map_err(|_| ApiError::UserNotFound)?;
+    let store = state.store.clone();
+    let now = state.clock.now();
+    let user = blocking(move || {
+        store
+            .in_transaction(|tx| {
+                let mut user = tx.user(&username)?.ok_or(UserError::NotFound)?;
+                user.password_reset_required = false;
+                tx.update_user(&user)?;
+                tx.append_audit(&crate::store::AuditEvent {
+                    at: now,
+                    kind: AuditKind::PasswordChanged,
+                    username: Some(user.username.clone()),
+                    detail: serde_json::json!({ "by": "integrator" }),
+                })?;
+                Ok::<_, UserError>(user)
+            })
+            .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(Json(user_view(&state, &user)))
+}
+
+/// The body of `POST /v1/integrator/activations`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartActivationBody {
+    username: String,
+    #[serde(flatten)]
+    options: ActivationOptions,
+}
+
+/// `POST /v1/integrator/activations`: starts an activation (or a phone move);
+/// the SMS code goes to the account's number; the signed ticket is for the app.
+async fn start_activation(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<StartActivationBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let (replace, mode) = body.options.parse()?;
+    let verifier = state.verifier.clone();
+    let start =
+        blocking(move || Ok(verifier.start_activation(&body.username, replace, mode)?)).await?;
+    Ok((StatusCode::CREATED, Json(sessions::activation_view(&start))))
+}
+
+/// The body of `POST /v1/integrator/sessions`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenSessionBody {
+    username: String,
+    #[serde(flatten)]
+    context: SessionContext,
+}
+
+/// `POST /v1/integrator/sessions`: opens a login session (challenge, push).
+async fn open_session(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<OpenSessionBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let verifier = state.verifier.clone();
+    let opened = blocking(move || {
+        let c = &body.context;
+        Ok(verifier.open_session(
+            &body.username,
+            c.app.as_deref().unwrap_or("Login"),
+            c.client.as_deref().unwrap_or("unknown client"),
+            c.origin.as_deref().unwrap_or("unknown origin"),
+        )?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(sessions::opened_view(&opened))))
+}
+
+/// `?wait=N`: long-poll up to N seconds (at most 30).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WaitQuery {
+    #[serde(default)]
+    pub wait: Option<u64>,
+}
+
+/// `GET /v1/integrator/sessions/{id}[?wait=N]`: the session's status.
+async fn get_session(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    let id = sessions::parse_session_id(&id)?;
+    let Query(query) = query.map_err(|_| ApiError::InvalidField {
+        field: "wait",
+        reason: "seconds".into(),
+    })?;
+    let view = sessions::wait_for_decision(&state, id, query.wait.unwrap_or(0)).await?;
+    Ok(Json(sessions::session_view(&id, &view)))
+}
+
+/// The body of a typed response.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TypedResponseBody {
+    pub response: String,
+}
+
+/// `POST /v1/integrator/sessions/{id}/response`: the 8-digit response the user
+/// typed into the login screen.
+async fn typed_response(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<TypedResponseBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    let id = sessions::parse_session_id(&id)?;
+    let verifier = state.verifier.clone();
+    let result = blocking(move || Ok(verifier.submit_typed_response(&id, &body.response))).await?;
+    state.decisions.notify_waiters();
+    result?;
+    let verifier = state.verifier.clone();
+    let view = blocking(move || Ok(verifier.session_view(&id)?)).await?;
+    Ok(Json(sessions::session_view(&id, &view)))
+}
+
+/// `GET /v1/integrator/fraud-reports`: every "not me" report and possible fraud
+/// (typed-code mismatch), oldest first.
+async fn fraud_reports(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = state.store.clone();
+    let rows = blocking(move || {
+        let mut reports = Vec::new();
+        let mut after = 0;
+        loop {
+            let batch = store
+                .in_transaction(|tx| tx.audit_after(after, 500))
+                .map_err(ApiError::internal)?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            reports.extend(batch.into_iter().filter(|row| {
+                matches!(
+                    row.event.kind,
+                    AuditKind::FraudReported | AuditKind::PossibleFraud
+                )
+            }));
+        }
+        Ok(reports)
+    })
+    .await?;
+    let reports: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            serde_json::json!({
+                "id": row.id,
+                "at": row.event.at,
+                "kind": row.event.kind.as_str(),
+                "username": row.event.username.as_ref().map(|u| u.as_str()),
+                "detail": row.event.detail,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "reports": reports })))
 }

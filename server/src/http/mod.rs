@@ -19,7 +19,10 @@
 mod dev;
 mod error;
 mod integrator;
+mod login;
+mod phone;
 mod public;
+mod sessions;
 
 pub use error::{ApiError, ApiJson};
 
@@ -59,6 +62,10 @@ pub struct AppState {
     pub profile: Arc<ServerProfile>,
     /// The integrator API's bearer token.
     pub integrator_token: Arc<IntegratorToken>,
+    /// The ceremonies.
+    pub verifier: Arc<crate::verifier::Verifier>,
+    /// Woken whenever a login session may have been decided (long-polls wait on it).
+    pub decisions: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -82,7 +89,13 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/v1/health", axum::routing::get(public::health))
         .route("/v1/profile", axum::routing::get(public::profile))
-        .nest("/v1/integrator", integrator);
+        .nest("/v1/integrator", integrator)
+        .nest("/v1/phone", phone::routes())
+        .nest("/v1/login", login::routes())
+        .route(
+            "/v1/replacements/cancel",
+            axum::routing::post(public::cancel_replacement),
+        );
     if state.config.dev {
         app = app.merge(dev::routes());
     }

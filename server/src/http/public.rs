@@ -18,3 +18,21 @@ pub(super) async fn profile(State(state): State<AppState>) -> impl IntoResponse 
         state.profile.to_json(),
     )
 }
+
+/// The body of `POST /v1/replacements/cancel`: the token from the e-mail.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CancelBody {
+    token: String,
+}
+
+/// `POST /v1/replacements/cancel`: the e-mail's cancel link for a lost-phone
+/// replacement (single use).
+pub(super) async fn cancel_replacement(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    super::ApiJson(body): super::ApiJson<CancelBody>,
+) -> Result<axum::Json<serde_json::Value>, super::ApiError> {
+    let verifier = state.verifier.clone();
+    super::blocking(move || Ok(verifier.cancel_replacement_by_token(&body.token)?)).await?;
+    Ok(axum::Json(serde_json::json!({ "outcome": "cancelled" })))
+}

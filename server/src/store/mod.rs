@@ -12,8 +12,17 @@
 //! reported as [`StoreError::CorruptRow`], never skipped or deleted; the audit
 //! trail never holds secrets.
 
+pub mod records;
 mod sqlite;
 
+use latchkey_core::protocol::{
+    EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId,
+};
+pub use records::{
+    AccountState, Enrollment, EnrollmentStatus, LoginSession, NoticeRecord, ProofRecord,
+    Replacement, ReplacementKind, ReplacementStatus, SessionStatus, Ticket, TicketKind,
+    TicketStatus,
+};
 pub use sqlite::{MIGRATIONS, SqliteStore};
 
 use crate::users::{User, Username};
@@ -115,6 +124,40 @@ pub enum AuditKind {
     PasswordChanged,
     /// An account entered "password reset required".
     PasswordResetRequired,
+    /// An activation was started (ticket and SMS code issued).
+    ActivationStarted,
+    /// A phone became the account's active phone.
+    EnrollmentActivated,
+    /// A move to a new phone started.
+    ReplacementStarted,
+    /// A move to a new phone completed.
+    ReplacementCompleted,
+    /// A move to a new phone was cancelled.
+    ReplacementCancelled,
+    /// Ten PIN-bound failures disabled an enrollment.
+    EnrollmentDisabled,
+    /// The phone removed its account.
+    EnrollmentRemoved,
+    /// A PIN-bound answer was wrong (counted).
+    WrongResponse,
+    /// A login was approved (push or typed response).
+    LoginApproved,
+    /// A wrong response ended a login.
+    LoginFailed,
+    /// A login was declined on the phone.
+    LoginDenied,
+    /// The code typed on the phone did not match the login screen's.
+    PossibleFraud,
+    /// The user reported a login as "not me".
+    FraudReported,
+    /// Biometric unlock was enabled after a PIN proof.
+    BiometricEnabled,
+    /// The PIN was changed.
+    PinChanged,
+    /// The account opted out of two-factor authentication.
+    OptedOut,
+    /// A phone-number change was authorised by a PIN proof.
+    PhoneNumberChangeAuthorised,
 }
 
 impl AuditKind {
@@ -124,6 +167,23 @@ impl AuditKind {
             AuditKind::UserCreated => "user_created",
             AuditKind::PasswordChanged => "password_changed",
             AuditKind::PasswordResetRequired => "password_reset_required",
+            AuditKind::ActivationStarted => "activation_started",
+            AuditKind::EnrollmentActivated => "enrollment_activated",
+            AuditKind::ReplacementStarted => "replacement_started",
+            AuditKind::ReplacementCompleted => "replacement_completed",
+            AuditKind::ReplacementCancelled => "replacement_cancelled",
+            AuditKind::EnrollmentDisabled => "enrollment_disabled",
+            AuditKind::EnrollmentRemoved => "enrollment_removed",
+            AuditKind::WrongResponse => "wrong_response",
+            AuditKind::LoginApproved => "login_approved",
+            AuditKind::LoginFailed => "login_failed",
+            AuditKind::LoginDenied => "login_denied",
+            AuditKind::PossibleFraud => "possible_fraud",
+            AuditKind::FraudReported => "fraud_reported",
+            AuditKind::BiometricEnabled => "biometric_enabled",
+            AuditKind::PinChanged => "pin_changed",
+            AuditKind::OptedOut => "opted_out",
+            AuditKind::PhoneNumberChangeAuthorised => "phone_number_change_authorised",
         }
     }
 
@@ -132,6 +192,23 @@ impl AuditKind {
             AuditKind::UserCreated,
             AuditKind::PasswordChanged,
             AuditKind::PasswordResetRequired,
+            AuditKind::ActivationStarted,
+            AuditKind::EnrollmentActivated,
+            AuditKind::ReplacementStarted,
+            AuditKind::ReplacementCompleted,
+            AuditKind::ReplacementCancelled,
+            AuditKind::EnrollmentDisabled,
+            AuditKind::EnrollmentRemoved,
+            AuditKind::WrongResponse,
+            AuditKind::LoginApproved,
+            AuditKind::LoginFailed,
+            AuditKind::LoginDenied,
+            AuditKind::PossibleFraud,
+            AuditKind::FraudReported,
+            AuditKind::BiometricEnabled,
+            AuditKind::PinChanged,
+            AuditKind::OptedOut,
+            AuditKind::PhoneNumberChangeAuthorised,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)
@@ -188,6 +265,82 @@ pub trait StoreTx {
 
     /// Up to `limit` audit events with ids greater than `after_id`, oldest first.
     fn audit_after(&mut self, after_id: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
+
+    /// The verifier's state of an account (the default if it has none yet).
+    fn account_state(&mut self, username: &str) -> Result<AccountState, StoreError>;
+
+    /// Stores the verifier's state of an account.
+    fn put_account_state(&mut self, username: &str, state: &AccountState)
+    -> Result<(), StoreError>;
+
+    /// An enrollment by id.
+    fn enrollment(&mut self, id: &EnrollmentId) -> Result<Option<Enrollment>, StoreError>;
+
+    /// Every enrollment of an account, oldest first.
+    fn enrollments_of(&mut self, username: &str) -> Result<Vec<Enrollment>, StoreError>;
+
+    /// Inserts or replaces an enrollment. [`StoreError::Conflict`] if it would make
+    /// a second active (or disabled) enrollment for its account.
+    fn put_enrollment(&mut self, enrollment: &Enrollment) -> Result<(), StoreError>;
+
+    /// A ticket by id.
+    fn ticket(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError>;
+
+    /// Inserts or replaces a ticket.
+    fn put_ticket(&mut self, ticket: &Ticket) -> Result<(), StoreError>;
+
+    /// A login session by id.
+    fn session(&mut self, id: &SessionId) -> Result<Option<LoginSession>, StoreError>;
+
+    /// A login session by its push request id.
+    fn session_by_request(
+        &mut self,
+        request: &RequestId,
+    ) -> Result<Option<LoginSession>, StoreError>;
+
+    /// The sessions an enrollment may still answer by push at `now`.
+    fn open_sessions_for(
+        &mut self,
+        enrollment: &EnrollmentId,
+        now: u64,
+    ) -> Result<Vec<LoginSession>, StoreError>;
+
+    /// Inserts or replaces a login session.
+    fn put_session(&mut self, session: &LoginSession) -> Result<(), StoreError>;
+
+    /// A proof challenge by id.
+    fn proof(&mut self, id: &ProofId) -> Result<Option<ProofRecord>, StoreError>;
+
+    /// Inserts or replaces a proof challenge.
+    fn put_proof(&mut self, proof: &ProofRecord) -> Result<(), StoreError>;
+
+    /// A replacement by id.
+    fn replacement(&mut self, id: &ReplacementId) -> Result<Option<Replacement>, StoreError>;
+
+    /// The replacements of an account, oldest first.
+    fn replacements_of(&mut self, username: &str) -> Result<Vec<Replacement>, StoreError>;
+
+    /// Every pending replacement of any account.
+    fn pending_replacements(&mut self) -> Result<Vec<Replacement>, StoreError>;
+
+    /// Inserts or replaces a replacement.
+    fn put_replacement(&mut self, replacement: &Replacement) -> Result<(), StoreError>;
+
+    /// Queues a signed notice for a phone.
+    fn add_notice(&mut self, notice: &NoticeRecord) -> Result<(), StoreError>;
+
+    /// The notices for an enrollment that are still valid at `now`, oldest first.
+    fn notices_for(
+        &mut self,
+        enrollment: &EnrollmentId,
+        now: u64,
+    ) -> Result<Vec<NoticeRecord>, StoreError>;
+
+    /// Records a push sent to an account.
+    fn add_push(&mut self, username: &str, at: u64) -> Result<(), StoreError>;
+
+    /// The times of the pushes sent to an account at or after `since`.
+    fn pushes_since(&mut self, username: &str, since: u64) -> Result<Vec<u64>, StoreError>;
 }
 
 /// Where the server keeps its state.

@@ -6,10 +6,17 @@
 //! writers never interleave and a failure leaves nothing behind; the mutex is
 //! held for the whole transaction and for nothing else.
 
+use super::records::{
+    AccountState, Enrollment, LoginSession, NoticeRecord, ProofRecord, Replacement, SessionStatus,
+    Ticket,
+};
 use super::{
     AuditEvent, AuditKind, AuditRow, Channel, OutboxEntry, OutboxRow, Store, StoreError, StoreTx,
 };
 use crate::users::{PasswordHash, User, Username};
+use latchkey_core::protocol::{
+    EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId,
+};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::Mutex;
@@ -17,7 +24,10 @@ use std::sync::Mutex;
 /// The schema's migrations, oldest first (`server/migrations/NNNN_*.sql`):
 /// entry `n - 1` takes the database from version `n - 1` to `n`. Append new
 /// files; never edit a released one.
-pub const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_users_outbox_audit.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_users_outbox_audit.sql"),
+    include_str!("../../migrations/0002_verifier.sql"),
+];
 
 /// The server's SQLite store.
 pub struct SqliteStore {
@@ -155,6 +165,47 @@ fn is_constraint_violation(error: &rusqlite::Error) -> bool {
         error,
         rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation
     )
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|_| StoreError::CorruptRow("record"))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &'static str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::CorruptRow(what))
+}
+
+impl SqliteTx<'_> {
+    /// One JSON record by key.
+    fn get_record<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        key: impl rusqlite::ToSql,
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        let data: Option<String> = self
+            .transaction
+            .query_row(sql, [key], |row| row.get(0))
+            .optional()?;
+        data.map(|d| from_json(&d, what)).transpose()
+    }
+
+    /// Every JSON record a query returns.
+    fn get_records<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        what: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut statement = self.transaction.prepare(sql)?;
+        let rows = statement
+            .query_map(params, |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(|d| from_json(d, what)).collect()
+    }
 }
 
 impl StoreTx for SqliteTx<'_> {
@@ -310,6 +361,241 @@ impl StoreTx for SqliteTx<'_> {
                 })
             })
             .collect()
+    }
+
+    fn account_state(&mut self, username: &str) -> Result<AccountState, StoreError> {
+        Ok(self
+            .get_record(
+                "SELECT data FROM account_state WHERE username = ?1",
+                username,
+                "account state",
+            )?
+            .unwrap_or_default())
+    }
+
+    fn put_account_state(
+        &mut self,
+        username: &str,
+        state: &AccountState,
+    ) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "INSERT INTO account_state (username, data) VALUES (?1, ?2) \
+             ON CONFLICT (username) DO UPDATE SET data = excluded.data",
+            params![username, to_json(state)?],
+        )?;
+        Ok(())
+    }
+
+    fn enrollment(&mut self, id: &EnrollmentId) -> Result<Option<Enrollment>, StoreError> {
+        self.get_record(
+            "SELECT data FROM enrollments WHERE id = ?1",
+            id.as_bytes().as_slice(),
+            "enrollment",
+        )
+    }
+
+    fn enrollments_of(&mut self, username: &str) -> Result<Vec<Enrollment>, StoreError> {
+        self.get_records(
+            "SELECT data FROM enrollments WHERE username = ?1 ORDER BY rowid",
+            [username],
+            "enrollment",
+        )
+    }
+
+    fn put_enrollment(&mut self, enrollment: &Enrollment) -> Result<(), StoreError> {
+        let outcome = self.transaction.execute(
+            "INSERT INTO enrollments (id, username, state, data) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (id) DO UPDATE SET username = excluded.username, state = excluded.state, \
+             data = excluded.data",
+            params![
+                enrollment.id.as_bytes().as_slice(),
+                enrollment.username,
+                enrollment.status.as_str(),
+                to_json(enrollment)?
+            ],
+        );
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(error) if is_constraint_violation(&error) => {
+                Err(StoreError::Conflict("active enrollment"))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn ticket(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
+        self.get_record(
+            "SELECT data FROM tickets WHERE id = ?1",
+            id.as_bytes().as_slice(),
+            "ticket",
+        )
+    }
+
+    fn put_ticket(&mut self, ticket: &Ticket) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "INSERT INTO tickets (id, username, data) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+            params![
+                ticket.id.as_bytes().as_slice(),
+                ticket.username,
+                to_json(ticket)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn session(&mut self, id: &SessionId) -> Result<Option<LoginSession>, StoreError> {
+        self.get_record(
+            "SELECT data FROM sessions WHERE id = ?1",
+            id.as_bytes().as_slice(),
+            "session",
+        )
+    }
+
+    fn session_by_request(
+        &mut self,
+        request: &RequestId,
+    ) -> Result<Option<LoginSession>, StoreError> {
+        self.get_record(
+            "SELECT data FROM sessions WHERE request_id = ?1",
+            request.as_bytes().as_slice(),
+            "session",
+        )
+    }
+
+    fn open_sessions_for(
+        &mut self,
+        enrollment: &EnrollmentId,
+        now: u64,
+    ) -> Result<Vec<LoginSession>, StoreError> {
+        let sessions: Vec<LoginSession> = self.get_records(
+            "SELECT data FROM sessions WHERE enrollment = ?1 AND expires_at > ?2 ORDER BY rowid",
+            params![enrollment.as_bytes().as_slice(), to_i64(now, "now")?],
+            "session",
+        )?;
+        Ok(sessions
+            .into_iter()
+            .filter(|s| s.status == SessionStatus::Pending && s.pushed && now < s.push_expires_at)
+            .collect())
+    }
+
+    fn put_session(&mut self, session: &LoginSession) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "INSERT INTO sessions (id, request_id, username, enrollment, expires_at, data) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+            params![
+                session.id.as_bytes().as_slice(),
+                session.request.as_bytes().as_slice(),
+                session.username,
+                session.enrollment.as_ref().map(|e| e.as_bytes().to_vec()),
+                to_i64(session.expires_at, "expires_at")?,
+                to_json(session)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn proof(&mut self, id: &ProofId) -> Result<Option<ProofRecord>, StoreError> {
+        self.get_record(
+            "SELECT data FROM proofs WHERE id = ?1",
+            id.as_bytes().as_slice(),
+            "proof",
+        )
+    }
+
+    fn put_proof(&mut self, proof: &ProofRecord) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "INSERT INTO proofs (id, enrollment, data) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+            params![
+                proof.id.as_bytes().as_slice(),
+                proof.enrollment.as_bytes().as_slice(),
+                to_json(proof)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn replacement(&mut self, id: &ReplacementId) -> Result<Option<Replacement>, StoreError> {
+        self.get_record(
+            "SELECT data FROM replacements WHERE id = ?1",
+            id.as_bytes().as_slice(),
+            "replacement",
+        )
+    }
+
+    fn replacements_of(&mut self, username: &str) -> Result<Vec<Replacement>, StoreError> {
+        self.get_records(
+            "SELECT data FROM replacements WHERE username = ?1 ORDER BY rowid",
+            [username],
+            "replacement",
+        )
+    }
+
+    fn pending_replacements(&mut self) -> Result<Vec<Replacement>, StoreError> {
+        self.get_records(
+            "SELECT data FROM replacements WHERE status = 'pending' ORDER BY rowid",
+            [],
+            "replacement",
+        )
+    }
+
+    fn put_replacement(&mut self, replacement: &Replacement) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "INSERT INTO replacements (id, username, status, data) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+            params![
+                replacement.id.as_bytes().as_slice(),
+                replacement.username,
+                replacement.status.as_str(),
+                to_json(replacement)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn add_notice(&mut self, notice: &NoticeRecord) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "INSERT INTO notices (enrollment, expires_at, data) VALUES (?1, ?2, ?3)",
+            params![
+                notice.enrollment.as_bytes().as_slice(),
+                to_i64(notice.expires_at, "expires_at")?,
+                to_json(notice)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn notices_for(
+        &mut self,
+        enrollment: &EnrollmentId,
+        now: u64,
+    ) -> Result<Vec<NoticeRecord>, StoreError> {
+        self.get_records(
+            "SELECT data FROM notices WHERE enrollment = ?1 AND expires_at > ?2 ORDER BY id",
+            params![enrollment.as_bytes().as_slice(), to_i64(now, "now")?],
+            "notice",
+        )
+    }
+
+    fn add_push(&mut self, username: &str, at: u64) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "INSERT INTO pushes (username, sent_at) VALUES (?1, ?2)",
+            params![username, to_i64(at, "sent_at")?],
+        )?;
+        Ok(())
+    }
+
+    fn pushes_since(&mut self, username: &str, since: u64) -> Result<Vec<u64>, StoreError> {
+        let mut statement = self.transaction.prepare(
+            "SELECT sent_at FROM pushes WHERE username = ?1 AND sent_at >= ?2 ORDER BY sent_at",
+        )?;
+        let times = statement
+            .query_map(params![username, to_i64(since, "since")?], |row| {
+                row.get::<_, i64>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        times.into_iter().map(|t| to_u64(t, "sent_at")).collect()
     }
 }
 

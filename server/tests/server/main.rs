@@ -21,6 +21,8 @@ use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
+mod ceremonies;
+
 const T0: u64 = 1_800_000_000;
 
 /// Everything every test logged, to check that no secret reached the log.
@@ -54,6 +56,7 @@ impl std::io::Write for Sink {
 /// A server running on its own tokio runtime.
 struct Running {
     addr: SocketAddr,
+    clock: Arc<ManualClock>,
     state: AppState,
     new_token: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -82,10 +85,8 @@ fn runtime() -> tokio::runtime::Runtime {
 fn try_start(dir: &Path, dev: bool) -> Result<Running, ServerError> {
     captured_logs();
     let runtime = runtime();
-    let server = runtime.block_on(Server::bind(
-        config(dir, dev),
-        Arc::new(ManualClock::new(T0)),
-    ))?;
+    let clock = Arc::new(ManualClock::new(T0));
+    let server = runtime.block_on(Server::bind(config(dir, dev), clock.clone()))?;
     let addr = server.local_addr();
     let state = server.state().clone();
     let new_token = server
@@ -97,6 +98,7 @@ fn try_start(dir: &Path, dev: bool) -> Result<Running, ServerError> {
     }));
     Ok(Running {
         addr,
+        clock,
         state,
         new_token,
         stop: Some(stop),
@@ -195,6 +197,12 @@ impl From<ureq::http::Response<ureq::Body>> for Answer {
 }
 
 impl Answer {
+    /// Asserts a typed error body with this status and code, and one more member.
+    fn assert_error_with(&self, status: u16, code: &str, member: &str, value: Value) {
+        self.assert_error(status, code);
+        assert_eq!(self.json["error"][member], value, "{self:?}");
+    }
+
     /// Asserts a typed error body with this status and code.
     fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{self:?}");

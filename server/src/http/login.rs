@@ -1,0 +1,127 @@
+//! The reference login screen's API (`/v1/login/*`): the same ceremonies as the
+//! integrator API, with the first factor checked against the built-in password
+//! store instead of an integrator token. `latchkey login` and the demo use it.
+//! The session id is the login screen's capability for its own session.
+
+use super::integrator::{TypedResponseBody, WaitQuery};
+use super::sessions::{self, ActivationOptions, SessionContext};
+use super::{ApiError, ApiJson, AppState, blocking};
+use crate::users::{Password, Username};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+/// The login routes, relative to `/v1/login`.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/activation", post(start_activation))
+        .route("/sessions", post(open_session))
+        .route("/sessions/{session_id}", get(get_session))
+        .route("/sessions/{session_id}/response", post(typed_response))
+}
+
+/// Username and password (the first factor).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+async fn check_password(state: &AppState, credentials: Credentials) -> Result<String, ApiError> {
+    let users = state.users.clone();
+    blocking(move || {
+        let username: Username = credentials
+            .username
+            .parse()
+            .map_err(|_| ApiError::Unauthorized)?;
+        let password = Password::new(credentials.password).map_err(|_| ApiError::Unauthorized)?;
+        let user = users.check_password(&username, &password)?;
+        Ok(user.username.as_str().to_owned())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivationBody {
+    #[serde(flatten)]
+    credentials: Credentials,
+    #[serde(flatten)]
+    options: ActivationOptions,
+}
+
+/// `POST /v1/login/activation`: password → ticket and SMS code.
+async fn start_activation(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ActivationBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let (replace, mode) = body.options.parse()?;
+    let username = check_password(&state, body.credentials).await?;
+    let verifier = state.verifier.clone();
+    let start = blocking(move || Ok(verifier.start_activation(&username, replace, mode)?)).await?;
+    Ok((StatusCode::CREATED, Json(sessions::activation_view(&start))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionBody {
+    #[serde(flatten)]
+    credentials: Credentials,
+    #[serde(flatten)]
+    context: SessionContext,
+}
+
+/// `POST /v1/login/sessions`: password → session with challenge and push.
+async fn open_session(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<SessionBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let username = check_password(&state, body.credentials).await?;
+    let verifier = state.verifier.clone();
+    let context = body.context;
+    let opened = blocking(move || {
+        Ok(verifier.open_session(
+            &username,
+            context.app.as_deref().unwrap_or("Reference login"),
+            context.client.as_deref().unwrap_or("latchkey login"),
+            context.origin.as_deref().unwrap_or("127.0.0.1"),
+        )?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(sessions::opened_view(&opened))))
+}
+
+async fn get_session(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    let id = sessions::parse_session_id(&id)?;
+    let Query(query) = query.map_err(|_| ApiError::InvalidField {
+        field: "wait",
+        reason: "seconds".into(),
+    })?;
+    let view = sessions::wait_for_decision(&state, id, query.wait.unwrap_or(0)).await?;
+    Ok(Json(sessions::session_view(&id, &view)))
+}
+
+async fn typed_response(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<TypedResponseBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    let id = sessions::parse_session_id(&id)?;
+    let verifier = state.verifier.clone();
+    let result = blocking(move || Ok(verifier.submit_typed_response(&id, &body.response))).await?;
+    state.decisions.notify_waiters();
+    result?;
+    let verifier = state.verifier.clone();
+    let view = blocking(move || Ok(verifier.session_view(&id)?)).await?;
+    Ok(Json(sessions::session_view(&id, &view)))
+}

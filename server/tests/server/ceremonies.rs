@@ -1,0 +1,1206 @@
+//! The verifier's ceremonies over real HTTP: activation, single active phone,
+//! login by push and by typed response, the PIN-bound counter (also under
+//! concurrency), replacement with approval or a hold period, revocation, restart.
+//!
+//! The phone here is a protocol-level test phone built from `latchkey_core::
+//! protocol` (the real `Authenticator` is exercised end to end in `tests/`).
+//! Time is the server's `ManualClock`: lifetimes are checked one second either
+//! side without waiting.
+
+use super::{Answer, Running, T0, agent, start, token_in};
+use latchkey_core::protocol::envelope::{open_server, sign_device};
+use latchkey_core::protocol::keys::{compute_response, derive_k_user};
+use latchkey_core::protocol::secrets::{hpke_info, seal_secret};
+use latchkey_core::protocol::*;
+use latchkey_core::secret::SecretBytes;
+use latchkey_server::store::{EnrollmentStatus, StoreExt};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use serde_json::{Value, json};
+use std::path::Path;
+
+const PIN: &str = "402917";
+
+struct DeviceKey(EcdsaKeyPair);
+
+impl Signer for DeviceKey {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+        Ok(self
+            .0
+            .sign(&SystemRandom::new(), message)
+            .unwrap()
+            .as_ref()
+            .to_vec())
+    }
+}
+
+/// A phone speaking the protocol directly.
+struct TestPhone {
+    key: DeviceKey,
+    seed: SecretBytes,
+    server: ServerPublicKey,
+    enrollment: EnrollmentId,
+    epoch: u64,
+    name: String,
+}
+
+impl TestPhone {
+    fn new(server: &Running, name: &str) -> Self {
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+                .unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            pkcs8.as_ref(),
+            &SystemRandom::new(),
+        )
+        .unwrap();
+        Self {
+            key: DeviceKey(key),
+            seed: SecretBytes::from_slice(
+                &ring::rand::generate::<[u8; 32]>(&SystemRandom::new())
+                    .unwrap()
+                    .expose(),
+            ),
+            server: *server.state.profile.public_key(),
+            enrollment: EnrollmentId::from_bytes([0; 16]),
+            epoch: 0,
+            name: name.into(),
+        }
+    }
+
+    fn public(&self) -> DevicePublicKey {
+        DevicePublicKey::from_slice(self.key.0.public_key().as_ref()).unwrap()
+    }
+
+    fn k_user(&self, pin: &str) -> SecretBytes {
+        derive_k_user(&self.seed, pin, &self.enrollment)
+    }
+
+    fn header(&self, server: &Running) -> DeviceHeader {
+        DeviceHeader {
+            server: self.server.fingerprint(),
+            enrollment: self.enrollment,
+            epoch: self.epoch,
+            issued_at: server.clock.now_for_tests(),
+        }
+    }
+
+    fn signed<M: Message>(&self, server: &Running, message: &M) -> Signed {
+        sign_device(&self.header(server), message, &self.key).unwrap()
+    }
+
+    fn expects(&self, server: &Running) -> ServerExpectation {
+        ServerExpectation {
+            server: self.server.fingerprint(),
+            enrollment: Some(self.enrollment),
+            epoch: Some(self.epoch),
+            now: server.clock.now_for_tests(),
+            skew: 60,
+        }
+    }
+
+    /// Answers a ticket with `code`, as the phone's activation does.
+    fn activation_request(
+        &mut self,
+        server: &Running,
+        ticket_json: &Value,
+        code: &str,
+        keystore: KeystoreKind,
+    ) -> Signed {
+        let ticket: Signed = serde_json::from_value(ticket_json.clone()).unwrap();
+        let expect = ServerExpectation {
+            server: self.server.fingerprint(),
+            enrollment: None,
+            epoch: None,
+            now: server.clock.now_for_tests(),
+            skew: 60,
+        };
+        let verified = open_server::<ActivationTicket>(&ticket, &self.server, &expect).unwrap();
+        self.enrollment = verified.header().enrollment;
+        self.epoch = 0;
+        let t = verified.message();
+        let secret = ActivationSecret {
+            code: SecretBytes::from_slice(code.as_bytes()),
+            k_user: self.k_user(PIN),
+            push_token: Some(format!("push-token-{}", self.name)),
+            platform: Platform::Android,
+            app_version: "1.0.0".into(),
+            keystore,
+            device_name: self.name.clone(),
+        };
+        let info = hpke_info(ActivationSecret::PURPOSE, &t.ticket, &self.enrollment);
+        let sealed = seal_secret(&t.ticket_key, &info, &secret.to_plaintext()).unwrap();
+        self.signed(
+            server,
+            &ActivationRequest {
+                ticket: t.ticket,
+                device_key: self.public(),
+                enc: sealed.enc,
+                ciphertext: sealed.ciphertext,
+            },
+        )
+    }
+
+    /// Accepts a receipt: learns the epoch.
+    fn accept_receipt(&mut self, server: &Running, receipt: &Value) {
+        let receipt: Signed = serde_json::from_value(receipt.clone()).unwrap();
+        let expect = ServerExpectation {
+            epoch: None,
+            ..self.expects(server)
+        };
+        let verified = open_server::<ActivationReceipt>(&receipt, &self.server, &expect).unwrap();
+        assert_eq!(verified.message().device_key, self.public().fingerprint());
+        self.epoch = verified.header().epoch;
+    }
+
+    fn sync(&self, server: &Running) -> (Answer, Option<SyncAnswer>) {
+        let nonce = ring::rand::generate::<[u8; 16]>(&SystemRandom::new())
+            .unwrap()
+            .expose();
+        let request = SyncRequest {
+            nonce,
+            push_token: Some(format!("push-token-{}", self.name)),
+            platform: Platform::Android,
+            app_version: "1.0.0".into(),
+            notifications_enabled: true,
+        };
+        let answer = phone_post(server, "/v1/phone/sync", &self.signed(server, &request));
+        if answer.status != 200 {
+            return (answer, None);
+        }
+        let signed: Signed = serde_json::from_value(answer.json.clone()).unwrap();
+        let verified =
+            open_server::<SyncAnswer>(&signed, &self.server, &self.expects(server)).unwrap();
+        assert_eq!(verified.message().nonce, nonce);
+        let message = verified.into_message();
+        (answer, Some(message))
+    }
+
+    fn approval(&self, server: &Running, request: RequestId, typed: &str, pin: &str) -> Signed {
+        let typed: Challenge = typed.parse().unwrap();
+        let suite = LATCHKEY_SUITE.parse().unwrap();
+        let response = compute_response(
+            &suite,
+            &self.k_user(pin),
+            &typed,
+            server.clock.now_for_tests(),
+        )
+        .unwrap();
+        self.signed(
+            server,
+            &Approval {
+                request,
+                typed_code: typed,
+                response: response.to_string(),
+            },
+        )
+    }
+
+    fn typed_response(&self, server: &Running, challenge: &str, pin: &str) -> String {
+        let suite = LATCHKEY_SUITE.parse().unwrap();
+        compute_response(
+            &suite,
+            &self.k_user(pin),
+            &challenge.parse().unwrap(),
+            server.clock.now_for_tests(),
+        )
+        .unwrap()
+        .to_string()
+    }
+
+    fn proof(&self, server: &Running, action: ProofAction, target: Vec<u8>, pin: &str) -> Signed {
+        let (raw, answer) = self.sync(server);
+        let challenge = answer.unwrap_or_else(|| panic!("{raw:?}")).proof.unwrap();
+        let suite = LATCHKEY_SUITE.parse().unwrap();
+        let response = compute_response(
+            &suite,
+            &self.k_user(pin),
+            &challenge.challenge,
+            server.clock.now_for_tests(),
+        )
+        .unwrap();
+        self.signed(
+            server,
+            &PinProof {
+                proof: challenge.proof,
+                action,
+                target,
+                response: response.to_string(),
+            },
+        )
+    }
+}
+
+trait NowForTests {
+    fn now_for_tests(&self) -> u64;
+}
+
+impl NowForTests for latchkey_core::clock::ManualClock {
+    fn now_for_tests(&self) -> u64 {
+        latchkey_core::clock::Clock::now(self)
+    }
+}
+
+fn phone_post(server: &Running, path: &str, signed: &Signed) -> Answer {
+    server.post(path, None, "application/json", signed.to_json().as_bytes())
+}
+
+fn integrator_post(server: &Running, dir: &Path, path: &str, body: Value) -> Answer {
+    server.post(
+        path,
+        Some(&token_in(dir)),
+        "application/json",
+        body.to_string().as_bytes(),
+    )
+}
+
+fn add_user(server: &Running, dir: &Path, username: &str, jurisdiction: &str) {
+    let answer = integrator_post(
+        server,
+        dir,
+        "/v1/integrator/users",
+        json!({ "username": username, "password": "correct horse battery", "phone": "+85212345678",
+                "email": format!("{username}@example.com"), "jurisdiction": jurisdiction }),
+    );
+    assert_eq!(answer.status, 201, "{answer:?}");
+}
+
+/// The newest activation code the outbox sent.
+fn last_code(server: &Running) -> String {
+    let rows = server
+        .state
+        .store
+        .in_transaction(|tx| tx.outbox_after(0, 10_000))
+        .unwrap();
+    rows.iter()
+        .rev()
+        .filter_map(|row| row.entry.body["text"].as_str())
+        .find_map(|text| {
+            text.split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 13)
+                .map(str::to_owned)
+        })
+        .expect("an activation SMS")
+}
+
+fn outbox_bodies(server: &Running) -> Vec<Value> {
+    let rows = server
+        .state
+        .store
+        .in_transaction(|tx| tx.outbox_after(0, 10_000))
+        .unwrap();
+    rows.into_iter().map(|row| json!({ "channel": row.entry.channel.as_str(), "to": row.entry.recipient, "body": row.entry.body })).collect()
+}
+
+fn start_activation(server: &Running, dir: &Path, username: &str, replace: Option<&str>) -> Answer {
+    let mut body = json!({ "username": username });
+    if let Some(mode) = replace {
+        body["replace"] = json!(mode);
+    }
+    integrator_post(server, dir, "/v1/integrator/activations", body)
+}
+
+/// A user with an activated phone.
+fn activated(server: &Running, dir: &Path, username: &str, jurisdiction: &str) -> TestPhone {
+    add_user(server, dir, username, jurisdiction);
+    let start = start_activation(server, dir, username, None);
+    assert_eq!(start.status, 201, "{start:?}");
+    let mut phone = TestPhone::new(server, &format!("{username}'s phone"));
+    let request = phone.activation_request(
+        server,
+        &start.json["ticket"],
+        &last_code(server),
+        KeystoreKind::Software,
+    );
+    let answer = phone_post(server, "/v1/phone/activate", &request);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    phone.accept_receipt(server, &answer.json);
+    phone
+}
+
+fn open_session(server: &Running, dir: &Path, username: &str) -> Answer {
+    let answer = integrator_post(
+        server,
+        dir,
+        "/v1/integrator/sessions",
+        json!({ "username": username, "app": "Client Portal", "client": "Firefox on Linux", "origin": "203.0.113.7" }),
+    );
+    assert_eq!(answer.status, 201, "{answer:?}");
+    answer
+}
+
+fn session_status(server: &Running, dir: &Path, session: &Value) -> String {
+    let answer = server.get(
+        &format!("/v1/integrator/sessions/{}", session.as_str().unwrap()),
+        Some(&token_in(dir)),
+    );
+    answer.json["status"].as_str().unwrap().to_owned()
+}
+
+/// The request id of the push the newest session sent.
+fn pushed_request(server: &Running) -> RequestId {
+    let bodies = outbox_bodies(server);
+    let push = bodies
+        .iter()
+        .rev()
+        .find(|b| {
+            b["channel"] == "push"
+                && b["body"]["payload"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("request")
+        })
+        .unwrap();
+    let payload: Value = serde_json::from_str(push["body"]["payload"].as_str().unwrap()).unwrap();
+    payload["request"].as_str().unwrap().parse().unwrap()
+}
+
+fn failures_of(server: &Running, phone: &TestPhone) -> u64 {
+    server
+        .state
+        .store
+        .in_transaction(|tx| tx.enrollment(&phone.enrollment))
+        .unwrap()
+        .unwrap()
+        .failures
+}
+
+#[test]
+fn activation_by_sms_code_gives_a_signed_receipt_and_epoch_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    assert_eq!(phone.epoch, 1);
+    let (_, answer) = phone.sync(&server);
+    let answer = answer.unwrap();
+    assert_eq!(answer.state, EnrollmentState::Active);
+    assert!(answer.push_registered);
+    assert!(answer.receipt.is_some());
+    server.stop();
+}
+
+#[test]
+fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    add_user(&server, dir.path(), "anna", "US");
+    let start1 = start_activation(&server, dir.path(), "anna", None);
+    let code = last_code(&server);
+    let mut phone = TestPhone::new(&server, "p");
+    for tries_left in [2, 1, 0] {
+        let wrong = phone.activation_request(
+            &server,
+            &start1.json["ticket"],
+            "0000000000000",
+            KeystoreKind::Software,
+        );
+        let answer = phone_post(&server, "/v1/phone/activate", &wrong);
+        answer.assert_error_with(403, "wrong_code", "tries_left", json!(tries_left));
+    }
+    let right = phone.activation_request(
+        &server,
+        &start1.json["ticket"],
+        &code,
+        KeystoreKind::Software,
+    );
+    phone_post(&server, "/v1/phone/activate", &right).assert_error(410, "ticket_ended");
+
+    // A fresh ticket: valid at 599 s, ended at 600 s (the phone built its
+    // request in time; the server's clock decides).
+    let start2 = start_activation(&server, dir.path(), "anna", None);
+    let code = last_code(&server);
+    let late = phone.activation_request(
+        &server,
+        &start2.json["ticket"],
+        &code,
+        KeystoreKind::Software,
+    );
+    server.clock.advance(600);
+    phone_post(&server, "/v1/phone/activate", &late).assert_error(410, "ticket_ended");
+    let start3 = start_activation(&server, dir.path(), "anna", None);
+    let code = last_code(&server);
+    let in_time = phone.activation_request(
+        &server,
+        &start3.json["ticket"],
+        &code,
+        KeystoreKind::Software,
+    );
+    server.clock.advance(599);
+    assert_eq!(
+        phone_post(&server, "/v1/phone/activate", &in_time).status,
+        200
+    );
+    // Single use: the same request again.
+    phone_post(&server, "/v1/phone/activate", &in_time).assert_error(410, "ticket_ended");
+    server.stop();
+}
+
+#[test]
+fn a_production_server_refuses_software_keystore_phones() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), false);
+    add_user(&server, dir.path(), "anna", "US");
+    let ticket = start_activation(&server, dir.path(), "anna", None);
+    let mut phone = TestPhone::new(&server, "p");
+    let request = phone.activation_request(
+        &server,
+        &ticket.json["ticket"],
+        &last_code(&server),
+        KeystoreKind::Software,
+    );
+    phone_post(&server, "/v1/phone/activate", &request)
+        .assert_error(403, "software_keystore_refused");
+    let ticket = start_activation(&server, dir.path(), "anna", None);
+    let request = phone.activation_request(
+        &server,
+        &ticket.json["ticket"],
+        &last_code(&server),
+        KeystoreKind::StrongBox,
+    );
+    assert_eq!(
+        phone_post(&server, "/v1/phone/activate", &request).status,
+        200
+    );
+    server.stop();
+}
+
+#[test]
+fn parallel_activations_leave_exactly_one_active_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    add_user(&server, dir.path(), "anna", "US");
+    let mut requests = Vec::new();
+    for i in 0..6 {
+        let ticket = start_activation(&server, dir.path(), "anna", None);
+        assert_eq!(ticket.status, 201, "start {i}: {ticket:?}");
+        let code = last_code(&server);
+        let mut phone = TestPhone::new(&server, &format!("phone {i}"));
+        requests.push(phone.activation_request(
+            &server,
+            &ticket.json["ticket"],
+            &code,
+            KeystoreKind::Software,
+        ));
+        if i == 4 {
+            // The sixth start in an hour is refused (rate limit), so stop at five.
+            break;
+        }
+    }
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = requests
+            .iter()
+            .map(|r| scope.spawn(|| phone_post(&server, "/v1/phone/activate", r).status))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        4,
+        "{statuses:?}"
+    );
+    let active = server
+        .state
+        .store
+        .in_transaction(|tx| tx.enrollments_of("anna"))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.status == EnrollmentStatus::Active)
+        .count();
+    assert_eq!(active, 1);
+    start_activation(&server, dir.path(), "anna", None).assert_error(429, "rate_limited");
+    server.stop();
+}
+
+#[test]
+fn a_push_login_is_approved_with_the_typed_code_and_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let session = open_session(&server, dir.path(), "anna");
+    assert_eq!(session.json["push"], "sent");
+    let challenge = session.json["challenge"].as_str().unwrap().to_owned();
+    let request = pushed_request(&server);
+    // The phone fetches the signed request and checks it before showing it.
+    let fetched = phone_post(
+        &server,
+        "/v1/phone/request",
+        &phone.signed(&server, &FetchRequest { request }),
+    );
+    let signed: Signed = serde_json::from_value(fetched.json).unwrap();
+    let login =
+        open_server::<LoginRequest>(&signed, &phone.server, &phone.expects(&server)).unwrap();
+    assert_eq!(login.message().app, "Client Portal");
+    assert_eq!(
+        login.message().challenge,
+        None,
+        "code matching: the challenge is not in the request"
+    );
+    assert_eq!(
+        session_status(&server, dir.path(), &session.json["session_id"]),
+        "pending"
+    );
+    let answer = phone_post(
+        &server,
+        "/v1/phone/approve",
+        &phone.approval(&server, request, &challenge, PIN),
+    );
+    assert_eq!(answer.json, json!({ "outcome": "approved" }));
+    assert_eq!(
+        session_status(&server, dir.path(), &session.json["session_id"]),
+        "approved"
+    );
+    server.stop();
+}
+
+#[test]
+fn a_wrong_typed_code_ends_the_login_as_fraud_without_evaluating_or_counting() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let session = open_session(&server, dir.path(), "anna");
+    let challenge: u32 = session.json["challenge"].as_str().unwrap().parse().unwrap();
+    let other = if challenge == 999_999 {
+        100_000
+    } else {
+        challenge + 1
+    };
+    let request = pushed_request(&server);
+    // A wrong PIN too: were the response evaluated, it would count.
+    let approval = phone.approval(&server, request, &other.to_string(), "111222");
+    phone_post(&server, "/v1/phone/approve", &approval).assert_error(403, "code_mismatch");
+    assert_eq!(
+        session_status(&server, dir.path(), &session.json["session_id"]),
+        "fraud"
+    );
+    assert_eq!(failures_of(&server, &phone), 0);
+    let reports = server.get("/v1/integrator/fraud-reports", Some(&token_in(dir.path())));
+    assert_eq!(reports.json["reports"][0]["kind"], "possible_fraud");
+    server.stop();
+}
+
+#[test]
+fn every_proof_is_single_use_and_push_requests_expire_after_two_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let session = open_session(&server, dir.path(), "anna");
+    let challenge = session.json["challenge"].as_str().unwrap().to_owned();
+    let request = pushed_request(&server);
+    server.clock.advance(119);
+    let approval = phone.approval(&server, request, &challenge, PIN);
+    assert_eq!(
+        phone_post(&server, "/v1/phone/approve", &approval).status,
+        200
+    );
+    phone_post(&server, "/v1/phone/approve", &approval).assert_error(409, "already_decided");
+
+    let _ = open_session(&server, dir.path(), "anna");
+    let request = pushed_request(&server);
+    server.clock.advance(120);
+    let late = phone.approval(&server, request, "123456", PIN);
+    phone_post(&server, "/v1/phone/approve", &late).assert_error(410, "expired");
+    server.stop();
+}
+
+#[test]
+fn a_typed_response_logs_in_and_one_wrong_response_ends_its_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let token = token_in(dir.path());
+    let session = open_session(&server, dir.path(), "anna");
+    let id = session.json["session_id"].as_str().unwrap();
+    let challenge = session.json["challenge"].as_str().unwrap();
+    let right = phone.typed_response(&server, challenge, PIN);
+    let wrong = phone.typed_response(&server, challenge, "999888");
+    let path = format!("/v1/integrator/sessions/{id}/response");
+    server
+        .post(
+            &path,
+            Some(&token),
+            "application/json",
+            json!({ "response": wrong }).to_string().as_bytes(),
+        )
+        .assert_error_with(403, "wrong_response", "attempts_left", json!(9));
+    assert_eq!(
+        session_status(&server, dir.path(), &session.json["session_id"]),
+        "failed"
+    );
+    let again = server.post(
+        &path,
+        Some(&token),
+        "application/json",
+        json!({ "response": right }).to_string().as_bytes(),
+    );
+    again.assert_error(409, "already_decided");
+
+    let session = open_session(&server, dir.path(), "anna");
+    let id = session.json["session_id"].as_str().unwrap();
+    let challenge = session.json["challenge"].as_str().unwrap();
+    // Its lifetime: 299 s is fine.
+    server.clock.advance(299);
+    let right = phone.typed_response(&server, challenge, PIN);
+    let path = format!("/v1/integrator/sessions/{id}/response");
+    let ok = server.post(
+        &path,
+        Some(&token),
+        "application/json",
+        json!({ "response": right }).to_string().as_bytes(),
+    );
+    assert_eq!(ok.json["status"], "approved", "{ok:?}");
+    assert_eq!(
+        failures_of(&server, &phone),
+        0,
+        "a success resets the counter"
+    );
+
+    let session = open_session(&server, dir.path(), "anna");
+    server.clock.advance(300);
+    let id = session.json["session_id"].as_str().unwrap();
+    let right = phone.typed_response(&server, session.json["challenge"].as_str().unwrap(), PIN);
+    server
+        .post(
+            &format!("/v1/integrator/sessions/{id}/response"),
+            Some(&token),
+            "application/json",
+            json!({ "response": right }).to_string().as_bytes(),
+        )
+        .assert_error(410, "expired");
+    assert_eq!(
+        session_status(&server, dir.path(), &session.json["session_id"]),
+        "expired"
+    );
+    server.stop();
+}
+
+/// Five wrong answers need a password reset; ten disable the phone; delays
+/// double from the third; refused attempts are not counted.
+#[test]
+fn the_failure_counter_delays_then_requires_a_reset_then_disables() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let token = token_in(dir.path());
+    let try_wrong = |server: &Running| {
+        let session = open_session(server, dir.path(), "anna");
+        let id = session.json["session_id"].as_str().unwrap().to_owned();
+        let wrong = phone.typed_response(
+            server,
+            session.json["challenge"].as_str().unwrap(),
+            "999888",
+        );
+        server.post(
+            &format!("/v1/integrator/sessions/{id}/response"),
+            Some(&token),
+            "application/json",
+            json!({ "response": wrong }).to_string().as_bytes(),
+        )
+    };
+    for n in 1..=3u64 {
+        try_wrong(&server).assert_error_with(403, "wrong_response", "attempts_left", json!(10 - n));
+    }
+    // After the 3rd failure: 30 s. At 29 s refused (not counted); at 30 s counted.
+    server.clock.advance(29);
+    try_wrong(&server).assert_error_with(429, "attempt_delayed", "retry_after", json!(T0 + 30));
+    assert_eq!(failures_of(&server, &phone), 3);
+    server.clock.advance(1);
+    try_wrong(&server).assert_error(403, "wrong_response");
+    assert_eq!(failures_of(&server, &phone), 4);
+    // 60 s after the 4th.
+    server.clock.advance(59);
+    try_wrong(&server).assert_error(429, "attempt_delayed");
+    server.clock.advance(1);
+    let fifth = try_wrong(&server);
+    fifth.assert_error_with(
+        403,
+        "wrong_response",
+        "password_reset_required",
+        json!(true),
+    );
+    let user = server.get("/v1/integrator/users/anna", Some(&token));
+    assert_eq!(user.json["password_reset_required"], true);
+    let told: Vec<Value> = outbox_bodies(&server)
+        .into_iter()
+        .filter(|b| b.to_string().contains("password reset"))
+        .collect();
+    assert!(told.iter().any(|b| b["channel"] == "sms"), "{told:?}");
+    assert!(told.iter().any(|b| b["channel"] == "email"), "{told:?}");
+    // While the reset is required, the integrator cannot open sessions; after it, it can,
+    // and the counter was not cleared by the reset.
+    integrator_post(
+        &server,
+        dir.path(),
+        "/v1/integrator/sessions",
+        json!({ "username": "anna" }),
+    )
+    .assert_error(403, "password_reset_required");
+    let reset = server.post(
+        "/v1/integrator/users/anna/password-reset-done",
+        Some(&token),
+        "application/json",
+        b"{}",
+    );
+    assert_eq!(reset.status, 200, "{reset:?}");
+    assert_eq!(failures_of(&server, &phone), 5);
+    for delay in [120, 240, 480, 960] {
+        server.clock.advance(delay);
+        let answer = try_wrong(&server);
+        assert_eq!(answer.json["error"]["code"], "wrong_response", "{answer:?}");
+        // Later failures keep "reset required" without starting new resets.
+        let reset = server.post(
+            "/v1/integrator/users/anna/password-reset-done",
+            Some(&token),
+            "application/json",
+            b"{}",
+        );
+        assert_eq!(reset.status, 200);
+    }
+    server.clock.advance(1920);
+    try_wrong(&server).assert_error_with(403, "wrong_response", "attempts_left", json!(0));
+    let enrollment = server
+        .state
+        .store
+        .in_transaction(|tx| tx.enrollment(&phone.enrollment))
+        .unwrap()
+        .unwrap();
+    assert_eq!(enrollment.status, EnrollmentStatus::Disabled);
+    integrator_post(
+        &server,
+        dir.path(),
+        "/v1/integrator/sessions",
+        json!({ "username": "anna" }),
+    )
+    .assert_error(403, "enrollment_disabled");
+    let (_, answer) = phone.sync(&server);
+    assert_eq!(answer.unwrap().state, EnrollmentState::Disabled);
+    server.stop();
+}
+
+#[test]
+fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let token = token_in(dir.path());
+    let attempts: Vec<(String, String)> = (0..8)
+        .map(|_| {
+            let session = open_session(&server, dir.path(), "anna");
+            let wrong = phone.typed_response(
+                &server,
+                session.json["challenge"].as_str().unwrap(),
+                "999888",
+            );
+            (
+                session.json["session_id"].as_str().unwrap().to_owned(),
+                wrong,
+            )
+        })
+        .collect();
+    let codes: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = attempts
+            .iter()
+            .map(|(id, wrong)| {
+                let token = token.clone();
+                let server = &server;
+                scope.spawn(move || {
+                    let answer = server.post(
+                        &format!("/v1/integrator/sessions/{id}/response"),
+                        Some(&token),
+                        "application/json",
+                        json!({ "response": wrong }).to_string().as_bytes(),
+                    );
+                    answer.json["error"]["code"].as_str().unwrap().to_owned()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        codes.iter().filter(|c| *c == "wrong_response").count(),
+        3,
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| *c == "attempt_delayed").count(),
+        5,
+        "{codes:?}"
+    );
+    assert_eq!(failures_of(&server, &phone), 3);
+    server.stop();
+}
+
+#[test]
+fn parallel_copies_of_one_right_approval_succeed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let session = open_session(&server, dir.path(), "anna");
+    let approval = phone.approval(
+        &server,
+        pushed_request(&server),
+        session.json["challenge"].as_str().unwrap(),
+        PIN,
+    );
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| phone_post(&server, "/v1/phone/approve", &approval).status))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        7,
+        "{statuses:?}"
+    );
+    assert_eq!(failures_of(&server, &phone), 0);
+    server.stop();
+}
+
+#[test]
+fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let mut old = activated(&server, dir.path(), "anna", "US");
+    let start_answer = start_activation(&server, dir.path(), "anna", Some("approve_on_old_phone"));
+    let mut new = TestPhone::new(&server, "Anna's new phone");
+    let request = new.activation_request(
+        &server,
+        &start_answer.json["ticket"],
+        &last_code(&server),
+        KeystoreKind::Software,
+    );
+    let pending = phone_post(&server, "/v1/phone/activate", &request);
+    assert_eq!(pending.status, 202);
+    assert_eq!(pending.json["outcome"], "awaiting_old_phone");
+    let replacement: ReplacementId = pending.json["replacement"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The old phone learns of it in a signed notice.
+    let (_, answer) = old.sync(&server);
+    let answer = answer.unwrap();
+    assert_eq!(answer.state, EnrollmentState::ReplacementPending);
+    let notice = answer
+        .notices
+        .iter()
+        .map(|n| {
+            open_server::<Notice>(n, &old.server, &old.expects(&server))
+                .unwrap()
+                .into_message()
+        })
+        .find(|n| n.kind == NoticeKind::ReplacementPending)
+        .unwrap();
+    assert_eq!(notice.replacement, Some(replacement));
+    assert_eq!(notice.new_phone.as_deref(), Some("Anna's new phone"));
+    // A device signature alone does not approve: a wrong PIN is refused and counted.
+    let wrong = old.proof(
+        &server,
+        ProofAction::ApproveReplacement,
+        replacement.as_bytes().to_vec(),
+        "999888",
+    );
+    phone_post(&server, "/v1/phone/proof", &wrong).assert_error(403, "wrong_response");
+    let approve = old.proof(
+        &server,
+        ProofAction::ApproveReplacement,
+        replacement.as_bytes().to_vec(),
+        PIN,
+    );
+    assert_eq!(
+        phone_post(&server, "/v1/phone/proof", &approve).json["outcome"],
+        "replacement_approved"
+    );
+    // The proof is single use.
+    phone_post(&server, "/v1/phone/proof", &approve).assert_error(409, "replacement_ended");
+    // The old phone: a signed Revoked notice naming its enrollment and epoch.
+    let (_, answer) = old.sync(&server);
+    let answer = answer.unwrap();
+    assert_eq!(answer.state, EnrollmentState::Revoked);
+    let revoked = answer
+        .notices
+        .iter()
+        .map(|n| open_server::<Notice>(n, &old.server, &old.expects(&server)).unwrap())
+        .find(|n| n.message().kind == NoticeKind::Revoked)
+        .unwrap();
+    assert_eq!(revoked.header().epoch, 1);
+    assert_eq!(
+        revoked.message().new_phone.as_deref(),
+        Some("Anna's new phone")
+    );
+    // The new phone: active with epoch 2, receipt in its sync.
+    let (_, answer) = new.sync(&server);
+    let answer = answer.unwrap();
+    assert_eq!(answer.state, EnrollmentState::Active);
+    new.accept_receipt(
+        &server,
+        &serde_json::to_value(answer.receipt.unwrap()).unwrap(),
+    );
+    assert_eq!(new.epoch, 2);
+    // The replaced phone's approvals are refused, without an unsigned "revoked".
+    let session = open_session(&server, dir.path(), "anna");
+    let challenge = session.json["challenge"].as_str().unwrap();
+    let request = pushed_request(&server);
+    let refused = phone_post(
+        &server,
+        "/v1/phone/approve",
+        &old.approval(&server, request, challenge, PIN),
+    );
+    assert!(refused.status >= 400, "{refused:?}");
+    assert!(!refused.json.to_string().contains("revoked"), "{refused:?}");
+    assert_eq!(
+        session_status(&server, dir.path(), &session.json["session_id"]),
+        "pending"
+    );
+    let approved = phone_post(
+        &server,
+        "/v1/phone/approve",
+        &new.approval(&server, request, challenge, PIN),
+    );
+    assert_eq!(approved.status, 200, "{approved:?}");
+    old.epoch = 2;
+    server.stop();
+}
+
+#[test]
+fn a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let old = activated(&server, dir.path(), "anna", "US");
+    let hold = 72 * 3600;
+
+    // Cancelled from the old phone with a PIN proof.
+    let first = start_activation(&server, dir.path(), "anna", Some("lost_phone"));
+    let mut new = TestPhone::new(&server, "new phone");
+    let held = phone_post(
+        &server,
+        "/v1/phone/activate",
+        &new.activation_request(
+            &server,
+            &first.json["ticket"],
+            &last_code(&server),
+            KeystoreKind::Software,
+        ),
+    );
+    assert_eq!(held.json["outcome"], "held");
+    assert_eq!(held.json["effective_at"], json!(T0 + hold));
+    let told = outbox_bodies(&server);
+    assert!(
+        told.iter()
+            .any(|b| b["channel"] == "email"
+                && b["body"]["body"].as_str().unwrap().contains("cancel"))
+    );
+    assert!(
+        told.iter()
+            .any(|b| b["channel"] == "sms" && b.to_string().contains("72 hours"))
+    );
+    let replacement: ReplacementId = held.json["replacement"].as_str().unwrap().parse().unwrap();
+    let cancel = old.proof(
+        &server,
+        ProofAction::CancelReplacement,
+        replacement.as_bytes().to_vec(),
+        PIN,
+    );
+    assert_eq!(
+        phone_post(&server, "/v1/phone/proof", &cancel).json["outcome"],
+        "replacement_cancelled"
+    );
+    let (answer, _) = new.sync(&server);
+    assert!(answer.status >= 400 || answer.json.to_string().contains("body"));
+
+    // Cancelled by the e-mail link (single use).
+    server.clock.advance(3600);
+    let second = start_activation(&server, dir.path(), "anna", Some("lost_phone"));
+    let mut newer = TestPhone::new(&server, "newer phone");
+    phone_post(
+        &server,
+        "/v1/phone/activate",
+        &newer.activation_request(
+            &server,
+            &second.json["ticket"],
+            &last_code(&server),
+            KeystoreKind::Software,
+        ),
+    );
+    let mail = outbox_bodies(&server)
+        .into_iter()
+        .rev()
+        .find(|b| b["channel"] == "email")
+        .unwrap();
+    let text = mail["body"]["body"].as_str().unwrap().to_owned();
+    let token = text.split("token=").nth(1).unwrap().trim().to_owned();
+    let cancelled = server.post(
+        "/v1/replacements/cancel",
+        None,
+        "application/json",
+        json!({ "token": token }).to_string().as_bytes(),
+    );
+    assert_eq!(cancelled.json["outcome"], "cancelled", "{cancelled:?}");
+    server
+        .post(
+            "/v1/replacements/cancel",
+            None,
+            "application/json",
+            json!({ "token": token }).to_string().as_bytes(),
+        )
+        .assert_error(404, "unknown_replacement");
+
+    // Completed after the hold: not at hold - 1 s, at hold.
+    server.clock.advance(3600);
+    let third = start_activation(&server, dir.path(), "anna", Some("lost_phone"));
+    let mut newest = TestPhone::new(&server, "newest phone");
+    let held = phone_post(
+        &server,
+        "/v1/phone/activate",
+        &newest.activation_request(
+            &server,
+            &third.json["ticket"],
+            &last_code(&server),
+            KeystoreKind::Software,
+        ),
+    );
+    assert_eq!(held.json["outcome"], "held");
+    server.clock.advance(hold - 1);
+    let (raw, answer) = newest.sync(&server);
+    assert_eq!(
+        answer.unwrap_or_else(|| panic!("{raw:?}")).state,
+        EnrollmentState::ReplacementPending
+    );
+    server.clock.advance(1);
+    let (_, answer) = newest.sync(&server);
+    let answer = answer.unwrap();
+    assert_eq!(answer.state, EnrollmentState::Active);
+    newest.accept_receipt(
+        &server,
+        &serde_json::to_value(answer.receipt.unwrap()).unwrap(),
+    );
+    assert_eq!(newest.epoch, 2);
+    let (_, answer) = old.sync(&server);
+    assert_eq!(answer.unwrap().state, EnrollmentState::Revoked);
+    let _ = (&mut new, &mut newer);
+    server.stop();
+}
+
+#[test]
+fn malformed_truncated_and_tampered_phone_messages_get_typed_errors_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let session = open_session(&server, dir.path(), "anna");
+    let approval = phone.approval(
+        &server,
+        pushed_request(&server),
+        session.json["challenge"].as_str().unwrap(),
+        PIN,
+    );
+    let mut body = approval.body().to_vec();
+    body.truncate(body.len() - 5);
+    let truncated = Signed::from_parts(body, approval.signature().to_vec()).unwrap();
+    phone_post(&server, "/v1/phone/approve", &truncated).assert_error(401, "bad_signature");
+    let mut body = approval.body().to_vec();
+    let last = body.len() - 1;
+    body[last] ^= 1;
+    let tampered = Signed::from_parts(body, approval.signature().to_vec()).unwrap();
+    phone_post(&server, "/v1/phone/approve", &tampered).assert_error(401, "bad_signature");
+    server
+        .post(
+            "/v1/phone/approve",
+            None,
+            "application/json",
+            br#"{"body":"***","sig":"AA"}"#,
+        )
+        .assert_error(400, "malformed_body");
+    server
+        .post(
+            "/v1/phone/approve",
+            None,
+            "application/json",
+            br#"{"body":"AAAA","sig":"AA"}"#,
+        )
+        .assert_error(400, "malformed_message");
+    // A fetch for a made-up handle.
+    let forged = phone.signed(
+        &server,
+        &FetchRequest {
+            request: RequestId::from_bytes([7; 16]),
+        },
+    );
+    phone_post(&server, "/v1/phone/request", &forged).assert_error(404, "unknown_request");
+    assert_eq!(
+        session_status(&server, dir.path(), &session.json["session_id"]),
+        "pending"
+    );
+    assert_eq!(failures_of(&server, &phone), 0);
+    // Still approvable with the untouched message.
+    assert_eq!(
+        phone_post(&server, "/v1/phone/approve", &approval).status,
+        200
+    );
+    server.stop();
+}
+
+#[test]
+fn a_restart_loses_neither_enrollments_nor_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let session = open_session(&server, dir.path(), "anna");
+    let id = session.json["session_id"].as_str().unwrap().to_owned();
+    let wrong = phone.typed_response(
+        &server,
+        session.json["challenge"].as_str().unwrap(),
+        "999888",
+    );
+    let token = token_in(dir.path());
+    server
+        .post(
+            &format!("/v1/integrator/sessions/{id}/response"),
+            Some(&token),
+            "application/json",
+            json!({ "response": wrong }).to_string().as_bytes(),
+        )
+        .assert_error(403, "wrong_response");
+    server.stop();
+
+    let server = start(dir.path(), true);
+    assert_eq!(failures_of(&server, &phone), 1);
+    let (answer, sync) = phone.sync(&server);
+    assert_eq!(answer.status, 200);
+    assert_eq!(sync.unwrap().failures, 1);
+    server.stop();
+}
+
+#[test]
+fn sync_replays_and_messages_from_another_epoch_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let mut phone = activated(&server, dir.path(), "anna", "US");
+    let nonce = [1u8; 16];
+    let request = SyncRequest {
+        nonce,
+        push_token: None,
+        platform: Platform::Android,
+        app_version: "1".into(),
+        notifications_enabled: false,
+    };
+    let signed = phone.signed(&server, &request);
+    assert_eq!(phone_post(&server, "/v1/phone/sync", &signed).status, 200);
+    phone_post(&server, "/v1/phone/sync", &signed).assert_error(409, "replayed");
+    phone.epoch = 7;
+    server.clock.advance(1);
+    phone_post(&server, "/v1/phone/sync", &phone.signed(&server, &request))
+        .assert_error(409, "wrong_epoch");
+    let _ = agent();
+    server.stop();
+}
