@@ -120,16 +120,10 @@ impl std::fmt::Display for AccountId {
     }
 }
 
-/// How a push approval proves that the user sees the login screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MatchingMode {
-    /// The user types the 6-digit code shown on the login screen (the default;
-    /// NIST SP 800-63B-4 §3.1.3). Not phishing-resistant.
-    Code,
-    /// The classic one-tap approval: the signed request carries the challenge.
-    /// Never for regulated accounts.
-    Tap,
-}
+/// How a push approval proves that the user sees the login screen: the
+/// protocol's [`crate::protocol::MatchingMode`] (fixed by the receipt), stored as
+/// the text `code` or `tap`.
+pub use crate::protocol::MatchingMode;
 
 impl MatchingMode {
     /// The text form: `code` or `tap`.
