@@ -32,7 +32,8 @@ pub use keystore::{KeystoreError, KeystoreKind, PlatformKeystore, SealedBlob};
 pub use software_keystore::{SimulatedBiometrics, SimulatedOutcome, SoftwareKeystore};
 pub use store::{
     Account, AccountId, AccountState, BiometricCopy, DeviceStore, FRAUD_REPORT_RETENTION_SECS,
-    MatchingMode, NewAccount, RemovedAccount, StoreError, UsableState, WipedKeys,
+    MatchingMode, NewAccount, PendingActivation, RemovedAccount, StoreError, UsableState,
+    WipedKeys,
 };
 pub use transport::{
     HttpMethod, ScriptedTransport, Transport, TransportError, TransportRequest, TransportResponse,
