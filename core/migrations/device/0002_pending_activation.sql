@@ -3,7 +3,10 @@
 -- phone approves, or after the lost-phone hold period. Until then the account
 -- is 'pending' at epoch 0, with its sealed seed, and the replacement it waits
 -- for; its receipt (and its real epoch, suite and matching mode) arrives in a
--- later sync answer. SQLite cannot change a CHECK, so the table is rebuilt.
+-- later sync answer. Accounts also keep their device public key (65 bytes,
+-- uncompressed P-256; NULL for accounts written by version 1), so that a receipt
+-- that arrives later can be checked against it. SQLite cannot change a CHECK,
+-- so the table is rebuilt.
 
 CREATE TABLE account_v2 (
     id                      INTEGER PRIMARY KEY,
@@ -16,6 +19,7 @@ CREATE TABLE account_v2 (
     ocra_suite              TEXT    NOT NULL,
     matching_mode           TEXT    NOT NULL CHECK (matching_mode IN ('code', 'tap')),
     device_key_alias        TEXT    NOT NULL UNIQUE,
+    device_public_key       BLOB    CHECK (device_public_key IS NULL OR length(device_public_key) = 65),
     seal_key_alias          TEXT    NOT NULL UNIQUE,
     sealed_seed             BLOB,
     biometric_key_alias     TEXT    UNIQUE,

@@ -23,7 +23,7 @@
 use super::keystore::SealedBlob;
 use crate::clock::Clock;
 use crate::otp::OcraSuite;
-use crate::protocol::{EnrollmentId, ProtocolError, ReplacementId, ServerProfile};
+use crate::protocol::{DevicePublicKey, EnrollmentId, ProtocolError, ReplacementId, ServerProfile};
 use crate::sql::SqlError;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::{Path, PathBuf};
@@ -265,6 +265,8 @@ pub struct NewAccount {
     pub matching_mode: MatchingMode,
     /// The keystore alias of the device signing key.
     pub device_key_alias: String,
+    /// The device signing key's public half.
+    pub device_public_key: DevicePublicKey,
     /// The keystore alias of the sealing key of the seed.
     pub seal_key_alias: String,
     /// The seed, sealed under `seal_key_alias`.
@@ -299,6 +301,9 @@ pub struct Account {
     /// The keystore alias of the device signing key (kept after a wipe, to sign
     /// a fraud report).
     pub device_key_alias: String,
+    /// The device signing key's public half (`None` for accounts stored before
+    /// schema version 2).
+    pub device_public_key: Option<DevicePublicKey>,
     /// The keystore alias of the sealing key of the seed.
     pub seal_key_alias: String,
     /// The sealed seed; `None` once wiped.
@@ -364,8 +369,8 @@ impl std::fmt::Debug for DeviceStore {
 }
 
 const ACCOUNT_COLUMNS: &str = "id, label, server_profile, enrollment_id, epoch, receipt, \
-    ocra_suite, matching_mode, device_key_alias, seal_key_alias, sealed_seed, \
-    biometric_key_alias, sealed_biometric_k_user, clock_offset, last_sync_at, push_token, \
+    ocra_suite, matching_mode, device_key_alias, device_public_key, seal_key_alias, \
+    sealed_seed, biometric_key_alias, sealed_biometric_k_user, clock_offset, last_sync_at, push_token, \
     state, replaced_by, state_changed_at, fraud_report_until, created_at, \
     pending_replacement, pending_held, pending_effective_at";
 
@@ -464,9 +469,9 @@ impl DeviceStore {
                  ocra_suite, matching_mode, device_key_alias, seal_key_alias, sealed_seed, \
                  biometric_key_alias, sealed_biometric_k_user, clock_offset, push_token, state, \
                  state_changed_at, created_at, pending_replacement, pending_held, \
-                 pending_effective_at) \
+                 pending_effective_at, device_public_key) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, \
-                 ?17, ?18, ?19)",
+                 ?17, ?18, ?19, ?20)",
                 params![
                     account.label,
                     account.server_profile.to_json(),
@@ -487,6 +492,7 @@ impl DeviceStore {
                     pending_replacement,
                     pending_held,
                     pending_effective_at,
+                    account.device_public_key.as_bytes(),
                 ],
             )
             .map_err(classify_insert)?;
@@ -805,6 +811,11 @@ fn read_account(row: &Row<'_>) -> Result<Account, StoreError> {
         ocra_suite: suite.parse().map_err(|_| bad("ocra_suite"))?,
         matching_mode: mode.parse().map_err(|_| bad("matching_mode"))?,
         device_key_alias: row.get("device_key_alias")?,
+        device_public_key: row
+            .get::<_, Option<Vec<u8>>>("device_public_key")?
+            .map(|bytes| DevicePublicKey::from_slice(&bytes))
+            .transpose()
+            .map_err(|_| bad("device_public_key"))?,
         seal_key_alias: row.get("seal_key_alias")?,
         sealed_seed: row
             .get::<_, Option<Vec<u8>>>("sealed_seed")?
@@ -856,6 +867,7 @@ pub(crate) mod tests {
             ocra_suite: "OCRA-1:HOTP-SHA256-8:QN06-T1M".parse().unwrap(),
             matching_mode: MatchingMode::Code,
             device_key_alias: format!("acct{n}/device"),
+            device_public_key: DevicePublicKey::from_slice(&[4; 65]).unwrap(),
             seal_key_alias: format!("acct{n}/seal"),
             sealed_seed,
             biometric: None,
