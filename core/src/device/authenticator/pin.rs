@@ -338,8 +338,8 @@ impl Authenticator {
                     }
                 }
             }
-            Ok(other) => {
-                tracing::info!(?other, "the server did not confirm the removal");
+            Ok(_) => {
+                tracing::info!("the server did not confirm the removal with a notice");
                 false
             }
             Err(error) => {

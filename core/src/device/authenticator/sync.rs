@@ -404,7 +404,7 @@ mod tests {
     use super::super::{CHALLENGE_WARNING, Unlock};
     use super::*;
     use crate::protocol::keys::compute_response;
-    use crate::protocol::{Challenge, EnrollmentId, LATCHKEY_SUITE, ProofChallenge, ProofId};
+    use crate::protocol::{Challenge, EnrollmentId, LATCHKEY_SUITE, ProofChallenge};
 
     /// A signed sync answer for the phone's last request, built by hand.
     fn answer_for(phone: &Phone, account: AccountId, notices: Vec<Signed>) -> Signed {
@@ -561,7 +561,6 @@ mod tests {
         for _ in 0..4 {
             assert!(phone.authenticator.sync(account, None, true).is_err());
         }
-        // A genuine answer carrying a notice signed by another key.
         phone
             .transport
             .push_error(crate::device::TransportError::Timeout);
@@ -569,7 +568,7 @@ mod tests {
             phone.authenticator.sync(account, None, true),
             Err(AuthenticatorError::Offline)
         ));
-        let _ = phone.authenticator.sync(account, None, true).unwrap();
+        // A genuine answer carrying a notice signed by another key.
         phone.server.queue_notice(enrollment, forged_notice);
         let report = phone.authenticator.sync(account, None, true).unwrap();
         assert!(matches!(
@@ -647,11 +646,10 @@ mod tests {
         phone.authenticator.sync(account, None, false).unwrap();
         let proof: Option<ProofChallenge> =
             phone.authenticator.session().proofs.get(&account).copied();
-        assert!(proof.is_some());
+        assert!(proof.is_some_and(|p| p.expires_at == T0 + 300));
         assert_eq!(
             phone.authenticator.session().notifications_enabled,
             Some(false)
         );
-        let _: Option<ProofId> = proof.map(|p| p.proof);
     }
 }
