@@ -564,6 +564,60 @@ mod tests {
     }
 
     #[test]
+    fn one_authenticator_serves_several_threads_at_once() {
+        let phone = Phone::new();
+        let (account, _) = phone.activated("alice");
+        let authenticator = &phone.authenticator;
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..3)
+                .map(|_| {
+                    scope.spawn(move || {
+                        authenticator.sync(account, None, true).unwrap();
+                        authenticator
+                            .respond_to_challenge(
+                                account,
+                                "583920",
+                                Unlock::pin(super::fake_server::PIN),
+                            )
+                            .unwrap()
+                            .response
+                    })
+                })
+                .collect();
+            let responses: Vec<String> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+            assert!(responses.windows(2).all(|pair| pair[0] == pair[1]));
+        });
+        assert_eq!(phone.authenticator.history().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_corrupt_database_is_reported_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.db");
+        let garbage = b"SQLite format 3\0 and then a shopping list. ".repeat(300);
+        std::fs::write(&path, &garbage).unwrap();
+        let keystore = Arc::new(
+            crate::device::SoftwareKeystore::open(
+                &dir.path().join("keys"),
+                crate::device::SimulatedBiometrics::new(),
+            )
+            .unwrap(),
+        );
+        let result = Authenticator::open(
+            &path,
+            keystore,
+            Arc::new(crate::device::ScriptedTransport::new()),
+            Arc::new(crate::clock::ManualClock::new(super::fake_server::T0)),
+            AuthenticatorConfig {
+                platform: Platform::Desktop,
+                app_version: "1.0.0".to_owned(),
+            },
+        );
+        assert!(matches!(result, Err(AuthenticatorError::StorageCorrupt)));
+        assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    }
+
+    #[test]
     fn the_history_reports_tampering_as_a_typed_error() {
         let phone = Phone::new();
         phone.activated("alice");
