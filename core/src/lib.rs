@@ -14,9 +14,9 @@
 //!   every message of `docs/PROTOCOL.md`, as pure functions.
 //! - [`clock`]: the `Clock` hook through which time comes in.
 //! - `sql` (feature `sqlite`): the one migration runner of every SQLite store.
-//! - `device` (feature `device`): the phone's foundation — the
-//!   `PlatformKeystore` and `Transport` hooks, the software keystore, the SQLite
-//!   store of accounts and the hash-chained local history.
+//! - `device` (feature `device`): the phone — the `Authenticator` the shells
+//!   drive, over the `PlatformKeystore` and `Transport` hooks, the software
+//!   keystore, the SQLite store of accounts and the hash-chained local history.
 //!
 //! Invariants kept by every module: no panics on input (every constructor that
 //! takes bytes or text from outside returns a `Result`), the wall clock is never

@@ -19,22 +19,12 @@
 use crate::secret::SecretBytes;
 
 /// What kind of keystore holds the phone's keys, as the keystore itself declares
-/// it.
+/// it: the protocol's [`crate::protocol::KeystoreKind`] (the byte it travels as in
+/// an activation), re-used here with the text spellings the store and the CLI use.
 ///
 /// Until key attestation exists this is self-declared: a modified app can claim
 /// anything. Servers in production mode refuse [`KeystoreKind::Software`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeystoreKind {
-    /// Keys in files on the device, encrypted by a key in another file
-    /// ([`SoftwareKeystore`](super::SoftwareKeystore)): desktops and tests only.
-    Software,
-    /// Android Keystore backed by the phone's trusted execution environment.
-    HardwareBacked,
-    /// Android Keystore backed by a StrongBox secure element.
-    StrongBox,
-    /// The Apple Secure Enclave.
-    SecureEnclave,
-}
+pub use crate::protocol::KeystoreKind;
 
 impl KeystoreKind {
     /// The stable text form: `software`, `hardware`, `strongbox` or `secure-enclave`.

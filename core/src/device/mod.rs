@@ -1,7 +1,7 @@
-//! The phone's foundation: the hooks the platform provides (keystore,
-//! transport), the software keystore of desktops and tests, the SQLite store of
-//! accounts, and the hash-chained local history. The `Authenticator` that the
-//! shells call is built on these.
+//! The phone: the [`Authenticator`] the shells and the CLI drive, and its
+//! foundation — the hooks the platform provides (keystore, transport), the
+//! software keystore of desktops and tests, the SQLite store of accounts, and
+//! the hash-chained local history.
 //!
 //! Invariants kept by every part of this module:
 //! - **no secret at rest in plaintext**: the seed and the biometric copy of
@@ -18,12 +18,18 @@
 //!   `[redacted]`, and sealed blobs and bodies print their length only;
 //! - time comes from a [`crate::clock::Clock`]; nothing here reads the wall clock.
 
+pub mod authenticator;
 pub mod history;
 pub mod keystore;
 pub mod software_keystore;
 pub mod store;
 pub mod transport;
 
+pub use authenticator::{
+    AccountSummary, ActivationOutcome, Authenticator, AuthenticatorConfig, AuthenticatorError,
+    CHALLENGE_WARNING, ChallengeResponse, Finding, FindingKind, PUSH_ALERT_TEXT, PendingApproval,
+    PushAlert, RemovalReport, SyncEvent, SyncReport, Unlock,
+};
 pub use history::{
     HISTORY_KEY_ALIAS, History, HistoryEntry, HistoryError, HistoryEvent, NewHistoryEntry,
     VerifiedHistory,
@@ -32,7 +38,8 @@ pub use keystore::{KeystoreError, KeystoreKind, PlatformKeystore, SealedBlob};
 pub use software_keystore::{SimulatedBiometrics, SimulatedOutcome, SoftwareKeystore};
 pub use store::{
     Account, AccountId, AccountState, BiometricCopy, DeviceStore, FRAUD_REPORT_RETENTION_SECS,
-    MatchingMode, NewAccount, RemovedAccount, StoreError, UsableState, WipedKeys,
+    MatchingMode, NewAccount, PendingActivation, RemovedAccount, StoreError, UsableState,
+    WipedKeys,
 };
 pub use transport::{
     HttpMethod, ScriptedTransport, Transport, TransportError, TransportRequest, TransportResponse,
@@ -91,6 +98,7 @@ mod tests {
                 ocra_suite: "OCRA-1:HOTP-SHA256-8:QN06-T1M".parse().unwrap(),
                 matching_mode: MatchingMode::Code,
                 device_key_alias: "a1/device".to_owned(),
+                device_public_key: crate::protocol::DevicePublicKey::from_slice(&public).unwrap(),
                 seal_key_alias: "a1/seal".to_owned(),
                 sealed_seed: keystore.seal("a1/seal", &seed).unwrap(),
                 biometric: Some(BiometricCopy {

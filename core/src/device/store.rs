@@ -23,16 +23,17 @@
 use super::keystore::SealedBlob;
 use crate::clock::Clock;
 use crate::otp::OcraSuite;
-use crate::protocol::{EnrollmentId, ProtocolError, ServerProfile};
+use crate::protocol::{DevicePublicKey, EnrollmentId, ProtocolError, ReplacementId, ServerProfile};
 use crate::sql::SqlError;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The store's migrations; index 0 takes an empty file to version 1.
-pub const MIGRATIONS: &[&str] = &[include_str!(
-    "../../migrations/device/0001_accounts_and_history.sql"
-)];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/device/0001_accounts_and_history.sql"),
+    include_str!("../../migrations/device/0002_pending_activation.sql"),
+];
 
 /// How long a replaced or wiped account keeps what it needs to report fraud:
 /// 30 days.
@@ -60,6 +61,10 @@ pub enum StoreError {
     /// The account was replaced or wiped: it has no secrets left to change.
     #[error("account {0} was wiped")]
     AccountWiped(AccountId),
+    /// The account's activation has not completed yet: only its receipt (through
+    /// [`DeviceStore::complete_activation`]) or a wipe can change its state.
+    #[error("account {0} is still waiting for its activation to complete")]
+    ActivationPending(AccountId),
     /// Another account already has this value (the text names it: enrollment id
     /// or key alias).
     #[error("another account already has this {0}")]
@@ -120,16 +125,10 @@ impl std::fmt::Display for AccountId {
     }
 }
 
-/// How a push approval proves that the user sees the login screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MatchingMode {
-    /// The user types the 6-digit code shown on the login screen (the default;
-    /// NIST SP 800-63B-4 §3.1.3). Not phishing-resistant.
-    Code,
-    /// The classic one-tap approval: the signed request carries the challenge.
-    /// Never for regulated accounts.
-    Tap,
-}
+/// How a push approval proves that the user sees the login screen: the
+/// protocol's [`crate::protocol::MatchingMode`] (fixed by the receipt), stored as
+/// the text `code` or `tap`.
+pub use crate::protocol::MatchingMode;
 
 impl MatchingMode {
     /// The text form: `code` or `tap`.
@@ -158,6 +157,18 @@ impl std::str::FromStr for MatchingMode {
 pub enum AccountState {
     /// This phone authenticates for the account.
     Active,
+    /// The activation replaces another phone and has not completed: it waits for
+    /// the old phone's approval, or for the end of the lost-phone hold period.
+    /// The secrets are kept; the epoch is 0 until the receipt arrives.
+    Pending {
+        /// The replacement the activation waits for.
+        replacement: ReplacementId,
+        /// Whether it is the lost-phone path (a hold period) rather than an
+        /// approval on the old phone.
+        held: bool,
+        /// When the hold period ends, if the server said.
+        effective_at: Option<u64>,
+    },
     /// The server locked the account (failed attempts, password reset required);
     /// the secrets are kept.
     Locked,
@@ -183,7 +194,10 @@ impl AccountState {
     pub fn has_secrets(&self) -> bool {
         matches!(
             self,
-            AccountState::Active | AccountState::Locked | AccountState::Disabled
+            AccountState::Active
+                | AccountState::Locked
+                | AccountState::Disabled
+                | AccountState::Pending { .. }
         )
     }
 }
@@ -220,6 +234,18 @@ pub struct BiometricCopy {
     pub sealed_k_user: SealedBlob,
 }
 
+/// What the store keeps of an activation that waits for a replacement to
+/// complete (see [`AccountState::Pending`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingActivation {
+    /// The replacement the activation waits for.
+    pub replacement: ReplacementId,
+    /// Whether it is the lost-phone path (a hold period).
+    pub held: bool,
+    /// When the hold period ends, if the server said.
+    pub effective_at: Option<u64>,
+}
+
 /// What the store needs to add an account, once its activation succeeded.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
@@ -239,6 +265,8 @@ pub struct NewAccount {
     pub matching_mode: MatchingMode,
     /// The keystore alias of the device signing key.
     pub device_key_alias: String,
+    /// The device signing key's public half.
+    pub device_public_key: DevicePublicKey,
     /// The keystore alias of the sealing key of the seed.
     pub seal_key_alias: String,
     /// The seed, sealed under `seal_key_alias`.
@@ -273,6 +301,9 @@ pub struct Account {
     /// The keystore alias of the device signing key (kept after a wipe, to sign
     /// a fraud report).
     pub device_key_alias: String,
+    /// The device signing key's public half (`None` for accounts stored before
+    /// schema version 2).
+    pub device_public_key: Option<DevicePublicKey>,
     /// The keystore alias of the sealing key of the seed.
     pub seal_key_alias: String,
     /// The sealed seed; `None` once wiped.
@@ -338,9 +369,10 @@ impl std::fmt::Debug for DeviceStore {
 }
 
 const ACCOUNT_COLUMNS: &str = "id, label, server_profile, enrollment_id, epoch, receipt, \
-    ocra_suite, matching_mode, device_key_alias, seal_key_alias, sealed_seed, \
-    biometric_key_alias, sealed_biometric_k_user, clock_offset, last_sync_at, push_token, \
-    state, replaced_by, state_changed_at, fraud_report_until, created_at";
+    ocra_suite, matching_mode, device_key_alias, device_public_key, seal_key_alias, \
+    sealed_seed, biometric_key_alias, sealed_biometric_k_user, clock_offset, last_sync_at, push_token, \
+    state, replaced_by, state_changed_at, fraud_report_until, created_at, \
+    pending_replacement, pending_held, pending_effective_at";
 
 fn to_i64(value: u64, what: &'static str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange(what))
@@ -391,7 +423,39 @@ impl DeviceStore {
     /// Adds an account that has just been activated, in state
     /// [`AccountState::Active`].
     pub fn insert_account(&self, account: &NewAccount) -> Result<AccountId, StoreError> {
+        self.insert(account, None)
+    }
+
+    /// Adds an account whose activation waits for a replacement to complete, in
+    /// state [`AccountState::Pending`] at epoch 0. `account.receipt` is empty
+    /// and its suite and matching mode are provisional until
+    /// [`DeviceStore::complete_activation`].
+    pub fn insert_pending_account(
+        &self,
+        account: &NewAccount,
+        pending: &PendingActivation,
+    ) -> Result<AccountId, StoreError> {
+        self.insert(account, Some(pending))
+    }
+
+    fn insert(
+        &self,
+        account: &NewAccount,
+        pending: Option<&PendingActivation>,
+    ) -> Result<AccountId, StoreError> {
         let now = to_i64(self.now(), "time")?;
+        let state = if pending.is_some() {
+            "pending"
+        } else {
+            "active"
+        };
+        let epoch = if pending.is_some() { 0 } else { account.epoch };
+        let pending_replacement = pending.map(|p| p.replacement.as_bytes().to_vec());
+        let pending_held = pending.map(|p| i64::from(p.held));
+        let pending_effective_at = pending
+            .and_then(|p| p.effective_at)
+            .map(|at| to_i64(at, "effective at"))
+            .transpose()?;
         let (biometric_alias, biometric_blob) = match &account.biometric {
             Some(copy) => (
                 Some(copy.key_alias.as_str()),
@@ -404,13 +468,15 @@ impl DeviceStore {
                 "INSERT INTO account (label, server_profile, enrollment_id, epoch, receipt, \
                  ocra_suite, matching_mode, device_key_alias, seal_key_alias, sealed_seed, \
                  biometric_key_alias, sealed_biometric_k_user, clock_offset, push_token, state, \
-                 state_changed_at, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'active', ?15, ?15)",
+                 state_changed_at, created_at, pending_replacement, pending_held, \
+                 pending_effective_at, device_public_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, \
+                 ?17, ?18, ?19, ?20)",
                 params![
                     account.label,
                     account.server_profile.to_json(),
                     account.enrollment_id.as_bytes().as_slice(),
-                    to_i64(account.epoch, "epoch")?,
+                    to_i64(epoch, "epoch")?,
                     account.receipt,
                     account.ocra_suite.to_string(),
                     account.matching_mode.as_str(),
@@ -421,7 +487,12 @@ impl DeviceStore {
                     biometric_blob,
                     account.clock_offset,
                     account.push_token,
+                    state,
                     now,
+                    pending_replacement,
+                    pending_held,
+                    pending_effective_at,
+                    account.device_public_key.as_bytes(),
                 ],
             )
             .map_err(classify_insert)?;
@@ -537,14 +608,46 @@ impl DeviceStore {
         )
     }
 
-    /// Moves an account that still has its secrets to `state`.
+    /// Moves an account that still has its secrets to `state`. A pending
+    /// account is refused ([`StoreError::ActivationPending`]).
     pub fn set_usable_state(&self, id: AccountId, state: UsableState) -> Result<(), StoreError> {
+        if matches!(self.account(id)?.state, AccountState::Pending { .. }) {
+            return Err(StoreError::ActivationPending(id));
+        }
         let now = to_i64(self.now(), "time")?;
         self.update(
             id,
             true,
             "UPDATE account SET state = ?2, state_changed_at = ?3 WHERE id = ?1",
             &[&state.as_str(), &now],
+        )
+    }
+
+    /// Completes a pending activation with its signed receipt: the account becomes
+    /// [`AccountState::Active`] at `epoch` with the receipt's suite and matching
+    /// mode. Refused unless the account is pending.
+    pub fn complete_activation(
+        &self,
+        id: AccountId,
+        epoch: u64,
+        receipt: &[u8],
+        ocra_suite: &OcraSuite,
+        matching_mode: MatchingMode,
+    ) -> Result<(), StoreError> {
+        let account = self.account(id)?;
+        if !matches!(account.state, AccountState::Pending { .. }) {
+            return Err(StoreError::OutOfRange("state (not pending)"));
+        }
+        let now = to_i64(self.now(), "time")?;
+        let epoch = to_i64(epoch, "epoch")?;
+        let suite = ocra_suite.to_string();
+        self.update(
+            id,
+            true,
+            "UPDATE account SET state = 'active', state_changed_at = ?2, epoch = ?3, \
+             receipt = ?4, ocra_suite = ?5, matching_mode = ?6, pending_replacement = NULL, \
+             pending_held = NULL, pending_effective_at = NULL WHERE id = ?1",
+            &[&now, &epoch, &receipt, &suite, &matching_mode.as_str()],
         )
     }
 
@@ -580,7 +683,8 @@ impl DeviceStore {
             true,
             "UPDATE account SET state = ?2, replaced_by = ?3, state_changed_at = ?4, \
              fraud_report_until = ?5, sealed_seed = NULL, biometric_key_alias = NULL, \
-             sealed_biometric_k_user = NULL, push_token = NULL WHERE id = ?1",
+             sealed_biometric_k_user = NULL, push_token = NULL, pending_replacement = NULL, \
+             pending_held = NULL, pending_effective_at = NULL WHERE id = ?1",
             &[&state, &replaced_by, &now, &until],
         )?;
         Ok(WipedKeys {
@@ -656,8 +760,28 @@ fn read_account(row: &Row<'_>) -> Result<Account, StoreError> {
     let replaced_by: Option<String> = row.get("replaced_by")?;
     let biometric_alias: Option<String> = row.get("biometric_key_alias")?;
     let biometric_blob: Option<Vec<u8>> = row.get("sealed_biometric_k_user")?;
+    let pending_replacement: Option<Vec<u8>> = row.get("pending_replacement")?;
+    let pending_held: Option<i64> = row.get("pending_held")?;
+    let pending_effective_at = row
+        .get::<_, Option<i64>>("pending_effective_at")?
+        .map(|at| to_u64(at, "pending_effective_at"))
+        .transpose()?;
     let state = match (state.as_str(), replaced_by) {
         ("active", None) => AccountState::Active,
+        ("pending", None) => AccountState::Pending {
+            replacement: pending_replacement
+                .as_deref()
+                .map(ReplacementId::from_slice)
+                .transpose()
+                .map_err(|_| bad("pending_replacement"))?
+                .ok_or(bad("pending_replacement"))?,
+            held: match pending_held {
+                Some(0) => false,
+                Some(1) => true,
+                _ => return Err(bad("pending_held")),
+            },
+            effective_at: pending_effective_at,
+        },
         ("locked", None) => AccountState::Locked,
         ("disabled", None) => AccountState::Disabled,
         ("replaced", Some(by)) => AccountState::Replaced {
@@ -687,6 +811,11 @@ fn read_account(row: &Row<'_>) -> Result<Account, StoreError> {
         ocra_suite: suite.parse().map_err(|_| bad("ocra_suite"))?,
         matching_mode: mode.parse().map_err(|_| bad("matching_mode"))?,
         device_key_alias: row.get("device_key_alias")?,
+        device_public_key: row
+            .get::<_, Option<Vec<u8>>>("device_public_key")?
+            .map(|bytes| DevicePublicKey::from_slice(&bytes))
+            .transpose()
+            .map_err(|_| bad("device_public_key"))?,
         seal_key_alias: row.get("seal_key_alias")?,
         sealed_seed: row
             .get::<_, Option<Vec<u8>>>("sealed_seed")?
@@ -738,6 +867,7 @@ pub(crate) mod tests {
             ocra_suite: "OCRA-1:HOTP-SHA256-8:QN06-T1M".parse().unwrap(),
             matching_mode: MatchingMode::Code,
             device_key_alias: format!("acct{n}/device"),
+            device_public_key: DevicePublicKey::from_slice(&[4; 65]).unwrap(),
             seal_key_alias: format!("acct{n}/seal"),
             sealed_seed,
             biometric: None,
@@ -792,6 +922,33 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_account_written_by_the_first_schema_survives_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let v1 = crate::sql::open_and_migrate(&path, &MIGRATIONS[..1]).unwrap();
+            v1.execute(
+                "INSERT INTO account (label, server_profile, enrollment_id, epoch, receipt, \
+                 ocra_suite, matching_mode, device_key_alias, seal_key_alias, sealed_seed, \
+                 clock_offset, state, state_changed_at, created_at) \
+                 VALUES ('old', ?1, ?2, 2, x'01', 'OCRA-1:HOTP-SHA256-8:QN06-T1M', 'code', \
+                 'd', 's', x'5eed', 3, 'locked', 5, 4)",
+                params![profile().to_json(), [9u8; 16].as_slice()],
+            )
+            .unwrap();
+        }
+        let store = DeviceStore::open(&path, Arc::new(ManualClock::new(T0))).unwrap();
+        let accounts = store.accounts().unwrap();
+        assert_eq!(accounts.len(), 1);
+        let account = &accounts[0];
+        assert_eq!(account.label, "old");
+        assert_eq!(account.epoch, 2);
+        assert_eq!(account.state, AccountState::Locked);
+        assert_eq!(account.sealed_seed, Some(SealedBlob::new(vec![0x5e, 0xed])));
+        assert_eq!(account.clock_offset, 3);
+    }
+
+    #[test]
     fn a_corrupt_store_is_reported_and_left_byte_identical() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("device.db");
@@ -818,7 +975,7 @@ pub(crate) mod tests {
                 result,
                 Err(StoreError::TooNew {
                     found: 99,
-                    supported: 1
+                    supported: 2
                 })
             ),
             "{result:?}"
@@ -1078,6 +1235,62 @@ pub(crate) mod tests {
         );
         assert!(!account.state.has_secrets());
         assert_eq!(account.sealed_seed, None);
+    }
+
+    #[test]
+    fn a_pending_activation_waits_at_epoch_zero_until_its_receipt() {
+        let f = fixture();
+        let pending = PendingActivation {
+            replacement: ReplacementId::from_bytes([0xAA; 16]),
+            held: true,
+            effective_at: Some(T0 + 72 * 3600),
+        };
+        let mut account = new_account(1, blob("s"));
+        account.receipt = Vec::new();
+        let id = f.store.insert_pending_account(&account, &pending).unwrap();
+        let stored = f.store.account(id).unwrap();
+        assert_eq!(stored.epoch, 0, "a pending account has no epoch yet");
+        assert_eq!(
+            stored.state,
+            AccountState::Pending {
+                replacement: pending.replacement,
+                held: true,
+                effective_at: pending.effective_at
+            }
+        );
+        assert!(stored.state.has_secrets());
+        assert!(matches!(
+            f.store.set_usable_state(id, UsableState::Active),
+            Err(StoreError::ActivationPending(_))
+        ));
+
+        f.clock.advance(30);
+        let suite: OcraSuite = "OCRA-1:HOTP-SHA256-8:QN06-T1M".parse().unwrap();
+        f.store
+            .complete_activation(id, 4, b"the receipt", &suite, MatchingMode::Tap)
+            .unwrap();
+        let active = f.store.account(id).unwrap();
+        assert_eq!(active.state, AccountState::Active);
+        assert_eq!(active.epoch, 4);
+        assert_eq!(active.receipt, b"the receipt");
+        assert_eq!(active.matching_mode, MatchingMode::Tap);
+        assert_eq!(active.state_changed_at, T0 + 30);
+        assert!(
+            f.store
+                .complete_activation(id, 5, b"again", &suite, MatchingMode::Code)
+                .is_err(),
+            "only a pending account takes a receipt"
+        );
+
+        // A pending account can be wiped (a cancelled replacement).
+        let other = f
+            .store
+            .insert_pending_account(&new_account(2, blob("s2")), &pending)
+            .unwrap();
+        f.store.wipe(other).unwrap();
+        let wiped = f.store.account(other).unwrap();
+        assert!(matches!(wiped.state, AccountState::Wiped { .. }));
+        assert_eq!(wiped.sealed_seed, None);
     }
 
     #[test]
