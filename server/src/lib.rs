@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod embedded;
 pub mod http;
 mod launch;
 pub mod outbox;

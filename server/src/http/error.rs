@@ -150,7 +150,7 @@ impl ApiError {
                 extra.insert("retry_after".into(), (*retry_after).into());
             }
             ApiError::Verifier(VerifierError::WrongActivationCode { tries_left }) => {
-                extra.insert("tries_left".into(), (*tries_left).into());
+                extra.insert("attempts_left".into(), (*tries_left).into());
             }
             _ => {}
         }
@@ -241,7 +241,7 @@ fn verifier_code(error: &VerifierError) -> &'static str {
         V::RateLimited { .. } => "rate_limited",
         V::UnknownTicket => "unknown_ticket",
         V::TicketEnded => "ticket_ended",
-        V::WrongActivationCode { .. } => "wrong_code",
+        V::WrongActivationCode { .. } => "wrong_activation_code",
         V::SoftwareKeystoreRefused => "software_keystore_refused",
         V::UnknownRequest => "unknown_request",
         V::UnknownSession => "unknown_session",

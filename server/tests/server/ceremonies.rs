@@ -396,7 +396,12 @@ fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten
             KeystoreKind::Software,
         );
         let answer = phone_post(&server, "/v1/phone/activate", &wrong);
-        answer.assert_error_with(403, "wrong_code", "tries_left", json!(tries_left));
+        answer.assert_error_with(
+            403,
+            "wrong_activation_code",
+            "attempts_left",
+            json!(tries_left),
+        );
     }
     let right = phone.activation_request(
         &server,

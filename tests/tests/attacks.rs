@@ -1,0 +1,1 @@
+//! The attacks: what an attacker tries, over the real HTTP API, and what stops it.
