@@ -10,6 +10,7 @@
 
 mod bench;
 mod clock;
+mod demo_cmd;
 mod otp_cmd;
 mod serve_cmd;
 
@@ -39,6 +40,9 @@ enum Command {
     Totp(otp_cmd::TotpArgs),
     /// Print throughput figures (build with --release for meaningful numbers).
     Bench(bench::BenchArgs),
+    /// Play every journey end to end: a development server on 127.0.0.1, simulated
+    /// phones, a readable transcript; exits 0 only if every step behaved.
+    Demo(demo_cmd::DemoArgs),
     /// Run the verifier server (production mode unless --dev).
     Serve(serve_cmd::ServeArgs),
     /// Manage the server's built-in users.
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         Command::Hotp(args) => otp_cmd::hotp(&args),
         Command::Totp(args) => otp_cmd::totp(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Demo(args) => demo_cmd::run(&args),
         Command::Serve(args) => serve_cmd::serve(&args),
         Command::User(args) => serve_cmd::user(&args),
     };

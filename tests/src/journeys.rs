@@ -379,9 +379,9 @@ pub fn lost_phone_replacement(
         )));
     };
     t.say(format!(
-        "{} Someone with {username}'s password and a swapped SIM starts a lost-phone move: held until {:?}.",
+        "{} Someone with {username}'s password and a swapped SIM starts a lost-phone move: held for {} hours.",
         time(world),
-        effective_at
+        effective_at.map(|t| t.saturating_sub(world.now()) / 3600).unwrap_or(0)
     ));
     let told = world.outbox()?;
     check(

@@ -1,4 +1,4 @@
-//! # latchkey-tests
+//! # latchkey-journeys
 //!
 //! Latchkey's journeys end to end: the real phone core (`Authenticator` with the
 //! software keystore and an HTTP transport) against the real verifier server,

@@ -6,8 +6,8 @@
 
 mod attacks;
 
-use latchkey_tests::journeys::{self, PIN};
-use latchkey_tests::{Phone, Transcript, World};
+use latchkey_journeys::journeys::{self, PIN};
+use latchkey_journeys::{Phone, Transcript, World};
 
 fn world() -> World {
     World::start().unwrap()
