@@ -119,10 +119,18 @@ impl Transcript {
     }
 }
 
-/// A transport that can be switched off, as a phone goes offline.
+/// Rewrites an answer on its way to the phone (a network attacker, a proxy).
+pub type Tamper =
+    Box<dyn Fn(&TransportRequest, TransportResponse) -> TransportResponse + Send + Sync>;
+
+/// A transport that can be switched off (a phone going offline), that records
+/// what the phone sent (for replay attacks) and can have its answers rewritten
+/// (for network attacks).
 pub struct Switchable {
     inner: HttpTransport,
     online: AtomicBool,
+    sent: std::sync::Mutex<Vec<TransportRequest>>,
+    tamper: std::sync::Mutex<Option<Tamper>>,
 }
 
 impl Switchable {
@@ -130,6 +138,8 @@ impl Switchable {
         Self {
             inner: HttpTransport::default(),
             online: AtomicBool::new(true),
+            sent: Default::default(),
+            tamper: Default::default(),
         }
     }
 }
@@ -139,7 +149,14 @@ impl Transport for Switchable {
         if !self.online.load(Ordering::SeqCst) {
             return Err(TransportError::Offline);
         }
-        self.inner.send(request)
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push(request.clone());
+        }
+        let answer = self.inner.send(request.clone())?;
+        match self.tamper.lock().ok().as_ref().and_then(|t| t.as_ref()) {
+            Some(tamper) => Ok(tamper(&request, answer)),
+            None => Ok(answer),
+        }
     }
 }
 
@@ -462,6 +479,38 @@ pub struct Phone {
 }
 
 impl Phone {
+    /// The last request the phone sent to a path ending in `suffix`.
+    pub fn last_sent(&self, suffix: &str) -> Option<TransportRequest> {
+        self.transport
+            .sent
+            .lock()
+            .ok()?
+            .iter()
+            .rev()
+            .find(|r| r.url.ends_with(suffix))
+            .cloned()
+    }
+
+    /// Puts a network attacker between the phone and the server (`None` removes it).
+    pub fn set_tamper(&self, tamper: Option<Tamper>) {
+        if let Ok(mut slot) = self.transport.tamper.lock() {
+            *slot = tamper;
+        }
+    }
+
+    /// Sends raw bytes to the server as the phone's transport would (replays).
+    pub fn replay(&self, request: &TransportRequest) -> Step<(u16, serde_json::Value)> {
+        let answer = self
+            .transport
+            .inner
+            .send(request.clone())
+            .or_fail("replaying")?;
+        Ok((
+            answer.status,
+            serde_json::from_slice(&answer.body).unwrap_or(serde_json::Value::Null),
+        ))
+    }
+
     /// Takes the phone offline (airplane mode) or back online.
     pub fn set_online(&self, online: bool) {
         self.transport.online.store(online, Ordering::SeqCst);

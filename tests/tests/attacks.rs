@@ -1,1 +1,0 @@
-//! The attacks: what an attacker tries, over the real HTTP API, and what stops it.
