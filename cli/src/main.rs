@@ -11,6 +11,7 @@
 mod bench;
 mod clock;
 mod demo_cmd;
+mod device_cmd;
 mod otp_cmd;
 mod serve_cmd;
 
@@ -43,6 +44,8 @@ enum Command {
     /// Play every journey end to end: a development server on 127.0.0.1, simulated
     /// phones, a readable transcript; exits 0 only if every step behaved.
     Demo(demo_cmd::DemoArgs),
+    /// The phone on the command line (software keystore, simulated fingerprint).
+    Device(device_cmd::DeviceArgs),
     /// Run the verifier server (production mode unless --dev).
     Serve(serve_cmd::ServeArgs),
     /// Manage the server's built-in users.
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Command::Totp(args) => otp_cmd::totp(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => demo_cmd::run(&args),
+        Command::Device(args) => device_cmd::run(&args),
         Command::Serve(args) => serve_cmd::serve(&args),
         Command::User(args) => serve_cmd::user(&args),
     };
