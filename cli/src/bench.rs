@@ -29,6 +29,8 @@ enum BenchTarget {
     },
     /// Concurrent second-factor flows against `latchkey serve` over loopback HTTP.
     Load(crate::bench_load::LoadArgs),
+    /// The phone core: opening a store, responses with PIN or biometric, approvals.
+    Device(crate::bench_device::DeviceBenchArgs),
 }
 
 /// Runs `op` `iterations` times and returns operations per second.
@@ -47,6 +49,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     match args.target {
         BenchTarget::Otp { iterations } => otp(iterations.max(1)),
         BenchTarget::Load(ref load) => crate::bench_load::run(load),
+        BenchTarget::Device(ref device) => crate::bench_device::run(device),
     }
 }
 

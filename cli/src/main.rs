@@ -9,6 +9,7 @@
 //! 1 for a failure while running. Never a panic or a backtrace.
 
 mod bench;
+mod bench_device;
 mod bench_load;
 mod clock;
 mod demo_cmd;
