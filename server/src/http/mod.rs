@@ -6,7 +6,8 @@
 //! - `GET /v1/health`, `GET /v1/profile` — public;
 //! - `/v1/integrator/*` — the integrator API, behind the bearer token
 //!   (`POST /v1/integrator/users`, `GET /v1/integrator/users/{username}`);
-//! - `GET /v1/dev/outbox` — development mode only (a typed 404 in production).
+//! - `GET /v1/dev/outbox`, `POST /v1/dev/voice-calls/{call}/keypress` —
+//!   development mode only (a typed 404 in production).
 //!
 //! Invariants: every failure, including an unknown route, a wrong method and
 //! every body rejection, is a typed JSON error ([`ApiError`]); bodies above the
@@ -27,7 +28,7 @@ mod sessions;
 pub use error::{ApiError, ApiJson};
 
 use crate::config::ServerConfig;
-use crate::outbox::Channels;
+use crate::outbox::{Channels, Outbox};
 use crate::policy::PolicyTable;
 use crate::secrets::{IntegratorToken, ServerKeys};
 use crate::store::Store;
@@ -58,6 +59,9 @@ pub struct AppState {
     pub policy: Arc<PolicyTable>,
     /// Push, SMS, voice and e-mail.
     pub channels: Channels,
+    /// The recording outbox the channels send through (the development
+    /// endpoints read it and press keys on its voice calls).
+    pub outbox: Arc<Outbox>,
     /// The server profile served at `/v1/profile`.
     pub profile: Arc<ServerProfile>,
     /// The integrator API's bearer token.
