@@ -85,7 +85,7 @@ impl Verifier {
                 }
                 Some(_) => {
                     let mut state = tx.account_state(&username)?;
-                    if !state.phone_change_authorised_until.is_some_and(|t| now < t) {
+                    if state.phone_change_authorised_until.is_none_or(|t| now >= t) {
                         return Err(VerifierError::StepUpRequired);
                     }
                     state.phone_change_authorised_until = None;
