@@ -1081,3 +1081,43 @@ fn sms_and_voice_codes_never_reach_the_log() {
         }
     }
 }
+
+#[test]
+fn parallel_requests_for_a_new_code_send_exactly_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    add_sms_user(&server, dir.path(), "sam");
+    let session = open_sms(&server, dir.path(), "sam");
+    let id = id_of(&session);
+    server.clock.advance(120);
+    let before = outbox_bodies(&server).len();
+    let outcomes: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (server, dir, id) = (&server, dir.path(), &id);
+                let channel = if i % 2 == 0 { "sms" } else { "voice" };
+                scope.spawn(move || {
+                    let answer = new_code(server, dir, id, channel);
+                    answer.json["outcome"]
+                        .as_str()
+                        .or(answer.json["error"]["code"].as_str())
+                        .unwrap()
+                        .to_owned()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let sent = outcomes
+        .iter()
+        .filter(|o| *o == "sent" || *o == "calling")
+        .count();
+    assert_eq!(sent, 1, "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "code_too_soon").count(),
+        7,
+        "{outcomes:?}"
+    );
+    assert_eq!(outbox_bodies(&server).len(), before + 1);
+    server.stop();
+}
