@@ -554,7 +554,7 @@ pub fn opt_outs(world: &World, t: &Transcript) -> Step {
             .opt_out_of_two_factor(phone.account(username)?, Unlock::pin(PIN));
         match &refused {
             Err(AuthenticatorError::ServerRefused { code, message })
-                if code == "policy_refused" && message.contains(rule) =>
+                if code == "two_factor_mandatory" && message.contains(rule) =>
             {
                 t.say(format!(
                     "{} {username} ({jurisdiction}) asks to turn 2FA off: refused — {message}",

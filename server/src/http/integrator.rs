@@ -29,6 +29,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/sessions", post(open_session))
         .route("/sessions/{session_id}", get(get_session))
         .route("/sessions/{session_id}/response", post(typed_response))
+        .route("/sessions/{session_id}/new-code", post(request_code))
+        .route("/sessions/{session_id}/code", post(submit_code))
+        .route("/users/{username}/phone-number", post(change_phone_number))
         .route("/fraud-reports", get(fraud_reports))
 }
 
@@ -72,8 +75,27 @@ impl CreateUserBody {
     }
 }
 
-/// A user as the API shows it: no password hash, with the policy that applies.
-fn user_view(state: &AppState, user: &User) -> serde_json::Value {
+/// A user as the API shows it: no password hash, with the policy that applies
+/// and the account's two-factor state (opted out with its warning, active phone,
+/// SMS suspension).
+pub(super) async fn user_view(
+    state: &AppState,
+    user: &User,
+) -> Result<serde_json::Value, ApiError> {
+    let verifier = state.verifier.clone();
+    let username = user.username.as_str().to_owned();
+    let two_factor = blocking(move || Ok(verifier.two_factor_state(&username)?)).await?;
+    let mut view = plain_user_view(state, user);
+    if let (Some(view), serde_json::Value::Object(extra)) =
+        (view.as_object_mut(), sessions::two_factor_view(&two_factor))
+    {
+        view.extend(extra);
+    }
+    Ok(view)
+}
+
+/// A user without the verifier's state.
+fn plain_user_view(state: &AppState, user: &User) -> serde_json::Value {
     let policy = state.policy.for_jurisdiction(&user.jurisdiction);
     serde_json::json!({
         "username": user.username.as_str(),
@@ -99,7 +121,7 @@ async fn create_user(
     let (new, password) = body.parse()?;
     let users = state.users.clone();
     let user = blocking(move || Ok(users.add(new, &password)?)).await?;
-    Ok((StatusCode::CREATED, Json(user_view(&state, &user))))
+    Ok((StatusCode::CREATED, Json(user_view(&state, &user).await?)))
 }
 
 /// `GET /v1/integrator/users/{username}`: the user, or 404 `user_not_found`.
@@ -111,7 +133,7 @@ async fn get_user(
     let username: Username = username.parse().map_err(|_| ApiError::UserNotFound)?;
     let users = state.users.clone();
     let user = blocking(move || users.get(&username)?.ok_or(ApiError::UserNotFound)).await?;
-    Ok(Json(user_view(&state, &user)))
+    Ok(Json(user_view(&state, &user).await?))
 }
 
 /// `POST /v1/integrator/users/{username}/password-reset-done`: the integrator
@@ -142,7 +164,29 @@ async fn password_reset_done(
             .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(user_view(&state, &user)))
+    Ok(Json(user_view(&state, &user).await?))
+}
+
+/// The body of `POST /v1/integrator/users/{username}/phone-number`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneNumberBody {
+    phone: String,
+}
+
+/// `POST /v1/integrator/users/{username}/phone-number`: the integrator verified a
+/// new number; with an active phone a fresh PIN proof must authorise it first
+/// (403 `step_up_required`). Old number, e-mail and phone are told.
+async fn change_phone_number(
+    State(state): State<AppState>,
+    username: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<PhoneNumberBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(username) = username.map_err(|_| ApiError::UserNotFound)?;
+    let phone = body.phone.parse().map_err(ApiError::from)?;
+    let verifier = state.verifier.clone();
+    let user = blocking(move || Ok(verifier.change_phone_number(&username, phone)?)).await?;
+    Ok(Json(user_view(&state, &user).await?))
 }
 
 /// The body of `POST /v1/integrator/activations`.
@@ -182,12 +226,14 @@ async fn open_session(
     ApiJson(body): ApiJson<OpenSessionBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let verifier = state.verifier.clone();
+    let version = body.context.version()?;
     let opened = blocking(move || {
         let c = &body.context;
         Ok(verifier.open_session(
             &body.username,
             c.app.as_deref().unwrap_or("Login"),
             c.client.as_deref().unwrap_or("unknown client"),
+            version.as_ref(),
             c.origin.as_deref().unwrap_or("unknown origin"),
         )?)
     })
@@ -242,6 +288,27 @@ async fn typed_response(
     let verifier = state.verifier.clone();
     let view = blocking(move || Ok(verifier.session_view(&id)?)).await?;
     Ok(Json(sessions::session_view(&id, &view)))
+}
+
+/// `POST /v1/integrator/sessions/{id}/new-code`: "Request new code" by SMS or
+/// voice callback (`{"channel": "sms"|"voice"}`).
+async fn request_code(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<sessions::NewCodeBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    Ok(Json(sessions::request_code(&state, &id, body).await?))
+}
+
+/// `POST /v1/integrator/sessions/{id}/code`: the SMS or voice code the user typed.
+async fn submit_code(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<sessions::CodeBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    Ok(Json(sessions::submit_code(&state, &id, body).await?))
 }
 
 /// `GET /v1/integrator/fraud-reports`: every "not me" report and possible fraud

@@ -21,6 +21,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/sessions", post(open_session))
         .route("/sessions/{session_id}", get(get_session))
         .route("/sessions/{session_id}/response", post(typed_response))
+        .route("/sessions/{session_id}/new-code", post(request_code))
+        .route("/sessions/{session_id}/code", post(submit_code))
+        .route("/account", post(account))
 }
 
 /// Username and password (the first factor).
@@ -80,6 +83,7 @@ async fn open_session(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SessionBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let version = body.context.version()?;
     let username = check_password(&state, body.credentials).await?;
     let verifier = state.verifier.clone();
     let context = body.context;
@@ -88,6 +92,7 @@ async fn open_session(
             &username,
             context.app.as_deref().unwrap_or("Reference login"),
             context.client.as_deref().unwrap_or("latchkey login"),
+            version.as_ref(),
             context.origin.as_deref().unwrap_or("127.0.0.1"),
         )?)
     })
@@ -124,4 +129,41 @@ async fn typed_response(
     let verifier = state.verifier.clone();
     let view = blocking(move || Ok(verifier.session_view(&id)?)).await?;
     Ok(Json(sessions::session_view(&id, &view)))
+}
+
+/// `POST /v1/login/sessions/{id}/new-code`: "Request new code" (SMS or voice).
+async fn request_code(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<sessions::NewCodeBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    Ok(Json(sessions::request_code(&state, &id, body).await?))
+}
+
+/// `POST /v1/login/sessions/{id}/code`: the SMS or voice code typed.
+async fn submit_code(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<sessions::CodeBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    Ok(Json(sessions::submit_code(&state, &id, body).await?))
+}
+
+/// `POST /v1/login/account`: username and password → the account as the login
+/// screen may show it (second factor, two-factor state with the opt-out warning,
+/// the policy).
+async fn account(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let username = check_password(&state, body).await?;
+    let users = state.users.clone();
+    let user = blocking(move || {
+        let username: Username = username.parse().map_err(|_| ApiError::UserNotFound)?;
+        users.get(&username)?.ok_or(ApiError::UserNotFound)
+    })
+    .await?;
+    Ok(Json(super::integrator::user_view(&state, &user).await?))
 }

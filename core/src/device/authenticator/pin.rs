@@ -288,7 +288,7 @@ impl Authenticator {
     /// Turns two-factor authentication off for the account (PIN proof, action 5),
     /// where the server's policy allows it. Regulated accounts (Hong Kong, India)
     /// are refused with the rule cited ([`AuthenticatorError::ServerRefused`] with
-    /// code `policy_refused`); the shell shows the warning that anyone with the
+    /// code `two_factor_mandatory`, the message citing the rule); the shell shows the warning that anyone with the
     /// password can then log in, before calling this.
     pub fn opt_out_of_two_factor(
         &self,
