@@ -624,6 +624,164 @@ pub fn notification_diagnosis(
     Ok(())
 }
 
+/// The newest 6-digit code the outbox sent by SMS or read out on a call.
+fn last_security_code(world: &World) -> Step<String> {
+    let outbox = world.outbox()?;
+    outbox
+        .iter()
+        .rev()
+        .find_map(|m| {
+            let text = m["body"]["text"]
+                .as_str()
+                .or_else(|| m["body"]["code"].as_str())?;
+            text.split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .map(str::to_owned)
+        })
+        .or_fail("finding the security code")
+}
+
+/// An SMS-only account logs in with an SMS code; "Request new code"; a voice callback
+/// that reads the code only after a keypress; an old client is refused voice.
+pub fn sms_and_voice_login(world: &World, t: &Transcript, username: &str) -> Step {
+    world.add_user(username, "US", "sms")?;
+    let open = |client: &str, version: &str| {
+        world.integrator(
+            "POST",
+            "/v1/integrator/sessions",
+            Some(json!({ "username": username, "app": client, "client": client, "client_version": version })),
+        )
+    };
+    let opened = open("Client Portal", "1.4")?;
+    check(
+        opened.status == 201 && opened.json["second_factor"] == "sms",
+        || format!("an SMS login should open: {:?}", opened.json),
+    )?;
+    let session = opened.json["session_id"]
+        .as_str()
+        .or_fail("session id")?
+        .to_owned();
+    t.say(format!(
+        "{} {username} (second factor: SMS) logs in; SMS: \"{}\"",
+        time(world),
+        world.last_sms()?
+    ));
+    let first = last_security_code(world)?;
+    let wrong = if first == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
+    let answer = world.integrator(
+        "POST",
+        &format!("/v1/integrator/sessions/{session}/code"),
+        Some(json!({ "code": wrong })),
+    )?;
+    check(answer.json["error"]["code"] == "wrong_sms_code", || {
+        format!("a wrong code is refused: {:?}", answer.json)
+    })?;
+    t.say(format!(
+        "  A mistyped code is refused ({} attempts left before SMS logins pause for an hour).",
+        answer.json["error"]["attempts_left"]
+    ));
+    let too_soon = world.integrator(
+        "POST",
+        &format!("/v1/integrator/sessions/{session}/new-code"),
+        Some(json!({ "channel": "sms" })),
+    )?;
+    check(too_soon.json["error"]["code"] == "code_too_soon", || {
+        format!("a new code waits 2 minutes: {:?}", too_soon.json)
+    })?;
+    world.advance(120);
+    let again = world.integrator(
+        "POST",
+        &format!("/v1/integrator/sessions/{session}/new-code"),
+        Some(json!({ "channel": "sms" })),
+    )?;
+    check(again.status == 200, || {
+        format!("\"Request new code\" after 2 minutes: {:?}", again.json)
+    })?;
+    let second = last_security_code(world)?;
+    t.say(format!("  \"Didn't receive a security code?\" → Request new code (after 2 minutes): a new code replaces {first}."));
+    let approved = world.integrator(
+        "POST",
+        &format!("/v1/integrator/sessions/{session}/code"),
+        Some(json!({ "code": second })),
+    )?;
+    check(approved.json["status"] == "approved", || {
+        format!("the new code should log in: {:?}", approved.json)
+    })?;
+    t.say("  The new code logs in.");
+
+    // Voice: not for old clients; for recent ones, read only after a keypress.
+    world.advance(120);
+    let old = open("Trader Workstation", "10.20")?;
+    let old_session = old.json["session_id"]
+        .as_str()
+        .or_fail("session id")?
+        .to_owned();
+    world.advance(120);
+    let refused = world.integrator(
+        "POST",
+        &format!("/v1/integrator/sessions/{old_session}/new-code"),
+        Some(json!({ "channel": "voice" })),
+    )?;
+    check(refused.json["error"]["code"] == "voice_not_offered", || {
+        format!("an old client is refused voice: {:?}", refused.json)
+    })?;
+    t.say(format!(
+        "  Trader Workstation 10.20 asks for a call: refused — {}",
+        refused.json["error"]["message"].as_str().unwrap_or("")
+    ));
+    let recent = open("Trader Workstation", "10.30")?;
+    let session = recent.json["session_id"]
+        .as_str()
+        .or_fail("session id")?
+        .to_owned();
+    world.advance(120);
+    let calling = world.integrator(
+        "POST",
+        &format!("/v1/integrator/sessions/{session}/new-code"),
+        Some(json!({ "channel": "voice" })),
+    )?;
+    check(calling.status == 200, || {
+        format!("voice for a recent client: {:?}", calling.json)
+    })?;
+    let outbox = world.outbox()?;
+    let placed = outbox
+        .iter()
+        .rev()
+        .find(|m| m["channel"] == "voice" && m["body"]["event"] == "placed")
+        .or_fail("the placed call")?;
+    check(placed["body"].get("code").is_none(), || {
+        "the placed call must not hold the code".into()
+    })?;
+    let call = placed["body"]["call"]
+        .as_str()
+        .or_fail("call id")?
+        .to_owned();
+    t.say("  Trader Workstation 10.30 → \"Call me\": the phone rings; the code is withheld until a key is pressed.");
+    let pressed = world.public(
+        "POST",
+        &format!("/v1/dev/voice-calls/{call}/keypress"),
+        None,
+    )?;
+    check(pressed.json["outcome"] == "code_read", || {
+        format!("the keypress reads the code: {:?}", pressed.json)
+    })?;
+    let spoken = last_security_code(world)?;
+    let approved = world.integrator(
+        "POST",
+        &format!("/v1/integrator/sessions/{session}/code"),
+        Some(json!({ "code": spoken })),
+    )?;
+    check(approved.json["status"] == "approved", || {
+        format!("the spoken code should log in: {:?}", approved.json)
+    })?;
+    t.say("  The callee presses a key, hears the code, types it: logged in.");
+    Ok(())
+}
+
 /// Every journey in order, on one server, as `latchkey demo` plays them. Returns
 /// each journey's name and outcome.
 pub fn all(world: &World, t: &Transcript) -> Vec<(&'static str, Step)> {
@@ -694,6 +852,10 @@ pub fn all(world: &World, t: &Transcript) -> Vec<(&'static str, Step)> {
             Err(failure),
         ),
     }
+    record(
+        "SMS login, request new code, voice callback",
+        sms_and_voice_login(world, t, "sam"),
+    );
     record(
         "HK and India opt-outs refused, an ordinary one allowed after step-up",
         opt_outs(world, t),

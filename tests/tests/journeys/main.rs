@@ -82,6 +82,12 @@ fn wrong_pins_delay_then_require_a_reset_then_disable_the_phone() {
 }
 
 #[test]
+fn an_sms_account_logs_in_by_sms_new_code_and_voice_callback() {
+    let world = world();
+    journeys::sms_and_voice_login(&world, &Transcript::quiet(), "sam").unwrap();
+}
+
+#[test]
 fn hong_kong_and_india_cannot_opt_out_and_others_can_after_a_step_up() {
     let world = world();
     journeys::opt_outs(&world, &Transcript::quiet()).unwrap();
@@ -105,5 +111,5 @@ fn the_demo_plays_every_journey_on_one_server() {
         "{failed:?}\n{}",
         transcript.lines().join("\n")
     );
-    assert!(outcomes.len() >= 10, "{outcomes:?}");
+    assert!(outcomes.len() >= 11, "{outcomes:?}");
 }
