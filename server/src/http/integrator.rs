@@ -8,7 +8,6 @@ use super::sessions::{self, ActivationOptions, SessionContext};
 use super::{ApiError, ApiJson, AppState, blocking};
 use crate::store::{AuditKind, StoreExt};
 use crate::users::{NewUser, Password, User, UserError, Username};
-use axum::extract::Query;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -27,10 +26,19 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/activations", post(start_activation))
         .route("/sessions", post(open_session))
-        .route("/sessions/{session_id}", get(get_session))
-        .route("/sessions/{session_id}/response", post(typed_response))
-        .route("/sessions/{session_id}/new-code", post(request_code))
-        .route("/sessions/{session_id}/code", post(submit_code))
+        .route("/sessions/{session_id}", get(sessions::get_session))
+        .route(
+            "/sessions/{session_id}/response",
+            post(sessions::typed_response),
+        )
+        .route(
+            "/sessions/{session_id}/new-code",
+            post(sessions::request_code_handler),
+        )
+        .route(
+            "/sessions/{session_id}/code",
+            post(sessions::submit_code_handler),
+        )
         .route("/users/{username}/phone-number", post(change_phone_number))
         .route("/fraud-reports", get(fraud_reports))
 }
@@ -239,76 +247,6 @@ async fn open_session(
     })
     .await?;
     Ok((StatusCode::CREATED, Json(sessions::opened_view(&opened))))
-}
-
-/// `?wait=N`: long-poll up to N seconds (at most 30).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct WaitQuery {
-    #[serde(default)]
-    pub wait: Option<u64>,
-}
-
-/// `GET /v1/integrator/sessions/{id}[?wait=N]`: the session's status.
-async fn get_session(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    let id = sessions::parse_session_id(&id)?;
-    let Query(query) = query.map_err(|_| ApiError::InvalidField {
-        field: "wait",
-        reason: "seconds".into(),
-    })?;
-    let view = sessions::wait_for_decision(&state, id, query.wait.unwrap_or(0)).await?;
-    Ok(Json(sessions::session_view(&id, &view)))
-}
-
-/// The body of a typed response.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct TypedResponseBody {
-    pub response: String,
-}
-
-/// `POST /v1/integrator/sessions/{id}/response`: the 8-digit response the user
-/// typed into the login screen.
-async fn typed_response(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    ApiJson(body): ApiJson<TypedResponseBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    let id = sessions::parse_session_id(&id)?;
-    let verifier = state.verifier.clone();
-    let result = blocking(move || Ok(verifier.submit_typed_response(&id, &body.response))).await?;
-    state.decisions.notify_waiters();
-    result?;
-    let verifier = state.verifier.clone();
-    let view = blocking(move || Ok(verifier.session_view(&id)?)).await?;
-    Ok(Json(sessions::session_view(&id, &view)))
-}
-
-/// `POST /v1/integrator/sessions/{id}/new-code`: "Request new code" by SMS or
-/// voice callback (`{"channel": "sms"|"voice"}`).
-async fn request_code(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    ApiJson(body): ApiJson<sessions::NewCodeBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    Ok(Json(sessions::request_code(&state, &id, body).await?))
-}
-
-/// `POST /v1/integrator/sessions/{id}/code`: the SMS or voice code the user typed.
-async fn submit_code(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    ApiJson(body): ApiJson<sessions::CodeBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    Ok(Json(sessions::submit_code(&state, &id, body).await?))
 }
 
 /// `GET /v1/integrator/fraud-reports`: every "not me" report and possible fraud

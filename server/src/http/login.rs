@@ -3,12 +3,11 @@
 //! store instead of an integrator token. `latchkey login` and the demo use it.
 //! The session id is the login screen's capability for its own session.
 
-use super::integrator::{TypedResponseBody, WaitQuery};
 use super::sessions::{self, ActivationOptions, SessionContext};
 use super::{ApiError, ApiJson, AppState, blocking};
 use crate::users::{Password, Username};
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,10 +18,19 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/activation", post(start_activation))
         .route("/sessions", post(open_session))
-        .route("/sessions/{session_id}", get(get_session))
-        .route("/sessions/{session_id}/response", post(typed_response))
-        .route("/sessions/{session_id}/new-code", post(request_code))
-        .route("/sessions/{session_id}/code", post(submit_code))
+        .route("/sessions/{session_id}", get(sessions::get_session))
+        .route(
+            "/sessions/{session_id}/response",
+            post(sessions::typed_response),
+        )
+        .route(
+            "/sessions/{session_id}/new-code",
+            post(sessions::request_code_handler),
+        )
+        .route(
+            "/sessions/{session_id}/code",
+            post(sessions::submit_code_handler),
+        )
         .route("/account", post(account))
 }
 
@@ -98,57 +106,6 @@ async fn open_session(
     })
     .await?;
     Ok((StatusCode::CREATED, Json(sessions::opened_view(&opened))))
-}
-
-async fn get_session(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    query: Result<Query<WaitQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    let id = sessions::parse_session_id(&id)?;
-    let Query(query) = query.map_err(|_| ApiError::InvalidField {
-        field: "wait",
-        reason: "seconds".into(),
-    })?;
-    let view = sessions::wait_for_decision(&state, id, query.wait.unwrap_or(0)).await?;
-    Ok(Json(sessions::session_view(&id, &view)))
-}
-
-async fn typed_response(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    ApiJson(body): ApiJson<TypedResponseBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    let id = sessions::parse_session_id(&id)?;
-    let verifier = state.verifier.clone();
-    let result = blocking(move || Ok(verifier.submit_typed_response(&id, &body.response))).await?;
-    state.decisions.notify_waiters();
-    result?;
-    let verifier = state.verifier.clone();
-    let view = blocking(move || Ok(verifier.session_view(&id)?)).await?;
-    Ok(Json(sessions::session_view(&id, &view)))
-}
-
-/// `POST /v1/login/sessions/{id}/new-code`: "Request new code" (SMS or voice).
-async fn request_code(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    ApiJson(body): ApiJson<sessions::NewCodeBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    Ok(Json(sessions::request_code(&state, &id, body).await?))
-}
-
-/// `POST /v1/login/sessions/{id}/code`: the SMS or voice code typed.
-async fn submit_code(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    ApiJson(body): ApiJson<sessions::CodeBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    Ok(Json(sessions::submit_code(&state, &id, body).await?))
 }
 
 /// `POST /v1/login/account`: username and password → the account as the login

@@ -2,13 +2,16 @@
 //! after the integrator's own password check) and the reference login screen
 //! (the built-in password store): the same ceremony, two ways in.
 
-use super::{ApiError, AppState, blocking};
+use super::{ApiError, ApiJson, AppState, blocking};
 use crate::rules::{ClientVersion, CodeRefusal};
 use crate::store::{CodeChannel, LoginFactor};
 use crate::verifier::{
     ActivationStart, CodeDisposition, CodeSent, OpenedSession, PushDisposition, ReplaceMode,
     SessionView, TwoFactorState,
 };
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use latchkey_core::protocol::{MatchingMode, SessionId};
 use serde::Deserialize;
 
@@ -285,4 +288,74 @@ pub(super) async fn wait_for_decision(
             return blocking(move || Ok(verifier.session_view(&id)?)).await;
         }
     }
+}
+
+/// `?wait=N`: long-poll up to N seconds (at most 30).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WaitQuery {
+    #[serde(default)]
+    pub wait: Option<u64>,
+}
+
+/// The body of a typed response.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TypedResponseBody {
+    pub response: String,
+}
+
+/// `GET …/sessions/{id}[?wait=N]`: the session's status, long-polled up to N s.
+pub(super) async fn get_session(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    let id = parse_session_id(&id)?;
+    let Query(query) = query.map_err(|_| ApiError::InvalidField {
+        field: "wait",
+        reason: "seconds".into(),
+    })?;
+    let view = wait_for_decision(&state, id, query.wait.unwrap_or(0)).await?;
+    Ok(Json(session_view(&id, &view)))
+}
+
+/// `POST …/sessions/{id}/response`: the 8-digit response the user typed into
+/// the login screen.
+pub(super) async fn typed_response(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<TypedResponseBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    let id = parse_session_id(&id)?;
+    let verifier = state.verifier.clone();
+    let result = blocking(move || Ok(verifier.submit_typed_response(&id, &body.response))).await?;
+    state.decisions.notify_waiters();
+    result?;
+    let verifier = state.verifier.clone();
+    let view = blocking(move || Ok(verifier.session_view(&id)?)).await?;
+    Ok(Json(session_view(&id, &view)))
+}
+
+/// `POST …/sessions/{id}/new-code`: "Request new code" by SMS or voice callback
+/// (`{"channel": "sms"|"voice"}`).
+pub(super) async fn request_code_handler(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<NewCodeBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    Ok(Json(request_code(&state, &id, body).await?))
+}
+
+/// `POST …/sessions/{id}/code`: the SMS or voice code the user typed.
+pub(super) async fn submit_code_handler(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
+    Ok(Json(submit_code(&state, &id, body).await?))
 }
