@@ -27,6 +27,10 @@ enum BenchTarget {
         #[arg(long, default_value_t = 200_000)]
         iterations: u32,
     },
+    /// Concurrent second-factor flows against `latchkey serve` over loopback HTTP.
+    Load(crate::bench_load::LoadArgs),
+    /// The phone core: opening a store, responses with PIN or biometric, approvals.
+    Device(crate::bench_device::DeviceBenchArgs),
 }
 
 /// Runs `op` `iterations` times and returns operations per second.
@@ -44,6 +48,8 @@ fn rate(iterations: u32, mut op: impl FnMut(u32)) -> f64 {
 pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     match args.target {
         BenchTarget::Otp { iterations } => otp(iterations.max(1)),
+        BenchTarget::Load(ref load) => crate::bench_load::run(load),
+        BenchTarget::Device(ref device) => crate::bench_device::run(device),
     }
 }
 

@@ -1,15 +1,20 @@
 //! `latchkey`: the command-line front of Latchkey.
 //!
 //! Today: the one-time-password tools (`ocra`, `hotp`, `totp`), `bench`, the
-//! verifier server (`serve`) and its built-in users (`user add`). The demo, the
-//! phone (`device`) and the reference login (`login`) join as their issues land
-//! (see `ARCHITECTURE.md`).
+//! verifier server (`serve`), its built-in users (`user add`) and the reference
+//! login screen (`login`, `login activate`). The demo and the phone (`device`)
+//! join as their issues land (see `ARCHITECTURE.md`).
 //!
 //! Exit status: 0 on success, 2 for a usage or input error (one line on stderr),
 //! 1 for a failure while running. Never a panic or a backtrace.
 
 mod bench;
+mod bench_device;
+mod bench_load;
 mod clock;
+mod demo_cmd;
+mod device_cmd;
+mod login_cmd;
 mod otp_cmd;
 mod serve_cmd;
 
@@ -39,10 +44,18 @@ enum Command {
     Totp(otp_cmd::TotpArgs),
     /// Print throughput figures (build with --release for meaningful numbers).
     Bench(bench::BenchArgs),
+    /// Play every journey end to end: a development server on 127.0.0.1, simulated
+    /// phones, a readable transcript; exits 0 only if every step behaved.
+    Demo(demo_cmd::DemoArgs),
+    /// The phone on the command line (software keystore, simulated fingerprint).
+    Device(device_cmd::DeviceArgs),
     /// Run the verifier server (production mode unless --dev).
     Serve(serve_cmd::ServeArgs),
     /// Manage the server's built-in users.
     User(serve_cmd::UserArgs),
+    /// The reference login screen: log in (password from stdin) by push,
+    /// typed response, SMS or voice code; or `login activate` a phone.
+    Login(login_cmd::LoginArgs),
 }
 
 /// A failure a command reports: a usage/input problem (exit 2) or a runtime one (exit 1).
@@ -105,8 +118,11 @@ fn main() -> ExitCode {
         Command::Hotp(args) => otp_cmd::hotp(&args),
         Command::Totp(args) => otp_cmd::totp(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Demo(args) => demo_cmd::run(&args),
+        Command::Device(args) => device_cmd::run(&args),
         Command::Serve(args) => serve_cmd::serve(&args),
         Command::User(args) => serve_cmd::user(&args),
+        Command::Login(args) => login_cmd::login(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,10 @@
 
 use std::process::Command;
 
+// Not a test target of its own: cargo builds only tests/*.rs and tests/*/main.rs.
+#[path = "cli/login.rs"]
+mod login;
+
 const KEY20: &str = "3132333435363738393031323334353637383930";
 const KEY32: &str = "3132333435363738393031323334353637383930313233343536373839303132";
 const KEY64: &str = "31323334353637383930313233343536373839303132333435363738393031323334353637383930313233343536373839303132333435363738393031323334";
@@ -717,4 +721,141 @@ fn serve_refuses_a_bad_public_url_and_address_with_status_2() {
         &["serve", "--data", data, "--listen", "localhost"],
         "--listen",
     );
+}
+
+impl Served {
+    /// A JSON request over a raw HTTP/1.1 connection; returns the JSON body.
+    fn json(&self, method: &str, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
+        let body = body.to_string();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.address,
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (_, json) = answer.split_once("\r\n\r\n").unwrap();
+        serde_json::from_str(json).unwrap_or_else(|_| panic!("{answer}"))
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_phone_on_the_command_line_activates_approves_and_answers_challenges() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let phone = dir.path().join("phone");
+    let served = serve(&data, &["--dev"]);
+    let data_arg = data.to_str().unwrap();
+    let home = phone.to_str().unwrap();
+    let added = latchkey_with_stdin(
+        &[
+            "user",
+            "add",
+            "--data",
+            data_arg,
+            "--username",
+            "anna",
+            "--phone",
+            "+85291234567",
+            "--email",
+            "anna@example.com",
+            "--jurisdiction",
+            "US",
+        ],
+        "anna's long password\n",
+    );
+    assert_eq!(added.status, 0, "{}", added.stderr);
+    let credentials = serde_json::json!({ "username": "anna", "password": "anna's long password" });
+    let ticket = served.json("POST", "/v1/login/activation", &credentials);
+    let ticket_file = dir.path().join("ticket.json");
+    std::fs::write(&ticket_file, ticket.to_string()).unwrap();
+    let outbox = served.json("GET", "/v1/dev/outbox", &serde_json::json!({}));
+    let sms = outbox["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["channel"] == "sms")
+        .unwrap();
+    let code: String = sms["body"]["text"]
+        .as_str()
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 13)
+        .unwrap()
+        .to_owned();
+    let profile = data.join("server-profile.json");
+    let activated = latchkey_with_stdin(
+        &[
+            "device",
+            "--home",
+            home,
+            "activate",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--ticket",
+            ticket_file.to_str().unwrap(),
+            "--code",
+            &code,
+        ],
+        "402917\n402917\n",
+    );
+    assert_eq!(activated.status, 0, "{}", activated.stderr);
+    assert!(
+        activated.stdout.starts_with("Activated: anna @ "),
+        "{}",
+        activated.stdout
+    );
+
+    let mut session_body = credentials.clone();
+    session_body["app"] = serde_json::json!("Client Portal");
+    let session = served.json("POST", "/v1/login/sessions", &session_body);
+    assert_eq!(session["push"], "sent");
+    let challenge = session["challenge"].as_str().unwrap();
+    let wrong = latchkey_with_stdin(
+        &["device", "--home", home, "approve", "--code", challenge],
+        "111111\n",
+    );
+    assert_eq!(wrong.status, 1);
+    assert!(wrong.stderr.contains("wrong"), "{}", wrong.stderr);
+    let session = served.json("POST", "/v1/login/sessions", &session_body);
+    let challenge = session["challenge"].as_str().unwrap();
+    let approved = latchkey_with_stdin(
+        &["device", "--home", home, "approve", "--code", challenge],
+        "402917\n",
+    );
+    assert_eq!(approved.status, 0, "{}", approved.stderr);
+    let id = session["session_id"].as_str().unwrap();
+    assert_eq!(
+        served.json(
+            "GET",
+            &format!("/v1/login/sessions/{id}"),
+            &serde_json::json!({})
+        )["status"],
+        "approved"
+    );
+
+    let response = latchkey_with_stdin(
+        &["device", "--home", home, "respond", "--challenge", "123456"],
+        "402917\n",
+    );
+    assert_eq!(response.status, 0, "{}", response.stderr);
+    let digits = response.stdout.trim_end();
+    assert!(
+        digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()),
+        "{digits}"
+    );
+    assert!(response.stderr.contains("own login screen"));
+    let history = latchkey(&["device", "--home", home, "history"]);
+    assert!(
+        history.stdout.contains("Approved") && history.stdout.contains("ResponseGenerated"),
+        "{}",
+        history.stdout
+    );
+    assert_eq!(served.terminate(), 0);
 }

@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
+use crate::rules::VoiceMinimums;
+
 /// PBKDF2-HMAC-SHA256 iterations for built-in users' passwords in production
 /// (OWASP's 2023 figure for PBKDF2-HMAC-SHA256).
 pub const PRODUCTION_PASSWORD_ITERATIONS: u32 = 600_000;
@@ -213,7 +215,17 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// The deployment numbers of DESIGN.md §5.
     pub limits: Limits,
+    /// The least client version offered voice callback, by the client name the
+    /// login screen states (DESIGN.md §1.5: clients too old for voice are told
+    /// so). A client not listed has no minimum.
+    pub voice_min_client_versions: VoiceMinimums,
 }
+
+/// The default minimum versions for voice callback: the trading desktop app
+/// from 10.30 (as IB's offers voice only in its latest and beta builds), the
+/// web portal from 1.0.
+pub const DEFAULT_VOICE_MINIMUMS: [(&str, &str); 2] =
+    [("Trader Workstation", "10.30"), ("Client Portal", "1.0")];
 
 impl ServerConfig {
     /// A production configuration with the design's defaults.
@@ -227,6 +239,8 @@ impl ServerConfig {
                 .unwrap_or(NonZeroU32::MIN),
             max_body_bytes: MAX_BODY_BYTES,
             limits: Limits::default(),
+            voice_min_client_versions: VoiceMinimums::new(DEFAULT_VOICE_MINIMUMS)
+                .unwrap_or_default(),
         }
     }
 
@@ -312,6 +326,13 @@ mod tests {
         assert_eq!(c.mode_name(), "production");
         assert_eq!(c.password_iterations.get(), 600_000);
         assert_eq!(c.max_body_bytes, 65_536);
+        assert_eq!(
+            c.voice_min_client_versions
+                .rows()
+                .map(|(name, v)| format!("{name} {v}"))
+                .collect::<Vec<_>>(),
+            ["Client Portal 1.0", "Trader Workstation 10.30"]
+        );
         assert_eq!(c.check(), Ok(()));
     }
 

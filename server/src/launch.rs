@@ -204,7 +204,7 @@ impl Server {
         let config = Arc::new(config);
         let keys: Arc<dyn crate::ServerKeys> = Arc::new(keys);
         let policy = Arc::new(policy);
-        let channels = Channels::outbox(outbox);
+        let channels = Channels::outbox(outbox.clone());
         let verifier = Arc::new(crate::verifier::Verifier::new(
             config.clone(),
             clock.clone(),
@@ -221,6 +221,7 @@ impl Server {
             users,
             policy,
             channels,
+            outbox,
             profile: Arc::new(profile),
             integrator_token: Arc::new(token.clone()),
             verifier,

@@ -1,7 +1,6 @@
 //! # latchkey-server
 //!
-//! The relying-party side of Latchkey. Today it is the foundation the verifier's
-//! ceremonies plug into:
+//! The relying-party side of Latchkey:
 //!
 //! - [`secrets`]: the server's keys (Ed25519 signing, at-rest wrapping, code
 //!   pepper) behind the [`ServerKeys`] trait, in a 0600 key file; the
@@ -11,10 +10,12 @@
 //! - [`users`]: the built-in user store of the reference login screen and demo;
 //! - [`policy`]: the jurisdiction policy table, as data;
 //! - [`outbox`]: the push, SMS, voice and e-mail traits and the recording outbox;
-//! - [`rules`]: the PIN-bound failure counter and push limits, as pure rules;
+//! - [`rules`]: the PIN-bound failure counter, push limits and SMS/voice code
+//!   rules, as pure rules;
 //! - [`verifier`]: every ceremony of `docs/PROTOCOL.md` on the server side;
 //! - [`config`]: mode, address, data folder and the numbers of DESIGN.md §5;
-//! - [`http`]: the axum API (health, profile, integrator users, dev outbox);
+//! - [`http`]: the axum API (public, phone, integrator, reference login and
+//!   development routes; `server/openapi.yaml` describes each);
 //! - [`Server`]: opening the data folder, binding, serving.
 //!
 //! It uses the protocol part of `latchkey-core` (and its SQLite migration
@@ -27,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod embedded;
 pub mod http;
 mod launch;
 pub mod outbox;

@@ -5,17 +5,33 @@
 //! development endpoint `GET /v1/dev/outbox` reads it. Real provider adapters
 //! (FCM, APNs, an SMS gateway, SMTP) implement the same traits later.
 //!
+//! Voice calls follow the adapter contract of [`VoiceCaller`]: with
+//! `press_key_first`, the code is read only after the callee presses a key (so a
+//! voicemail never records it). The outbox models the call in two steps: placing
+//! it records a row *without* the code ("call placed, code withheld until
+//! keypress") and keeps the code in memory; [`Outbox::press_key`] — the callee's
+//! keypress, driven by the development endpoint
+//! `POST /v1/dev/voice-calls/{call}/keypress` or a test — records a second row
+//! with the code read out, once. A call nobody answers within
+//! [`VOICE_KEYPRESS_WAIT_SECS`] ends without reading anything.
+//!
 //! Invariants: what is secret in a message (a code, a cancel link's token) is a
 //! [`SecretText`], kept apart from the text around it, so that log lines show
 //! `[redacted]` in its place while the outbox row (and the real provider) gets
 //! the full text; recipients are masked in log lines; a message is logged only
-//! after its row is committed.
+//! after its row is committed; a voice code reaches a row only after a keypress
+//! (or for a call placed without `press_key_first`).
 
 use crate::store::{Channel, OutboxEntry, Store, StoreError, StoreExt};
 use crate::users::{EmailAddress, PhoneNumber};
 use latchkey_core::clock::Clock;
 use latchkey_core::secret::SecretBytes;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// How long a placed voice call waits for the callee's keypress before it ends
+/// (generous, so that a person trying the development server by hand has time).
+pub const VOICE_KEYPRESS_WAIT_SECS: u64 = 300;
 
 /// Where a message's secret goes in its text.
 pub const SECRET_PLACEHOLDER: &str = "{secret}";
@@ -33,6 +49,10 @@ pub enum OutboundError {
     /// The provider failed or could not be reached; sending again may work.
     #[error("the provider is unavailable: {0}")]
     Unavailable(String),
+    /// No call with this id is waiting for a keypress (never placed, already
+    /// read, or ended unanswered).
+    #[error("no call with this id is waiting for a keypress")]
+    NoSuchCall,
     /// The outbox could not record the message.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -156,8 +176,12 @@ pub trait SmsSender: Send + Sync {
 }
 
 /// Places voice calls that read a code. Must not call back into the server.
+///
+/// Contract: with `call.press_key_first`, the adapter reads the code only after
+/// the callee pressed a key (an IVR "press any key to hear your code"); a call
+/// that gets no keypress reads nothing. `send` returns once the call is placed.
 pub trait VoiceCaller: Send + Sync {
-    /// Calls `to` and reads `call.code`.
+    /// Calls `to`; reads `call.code` after the keypress.
     fn send(&self, to: &PhoneNumber, call: &VoiceCall) -> Result<(), OutboundError>;
 }
 
@@ -203,6 +227,15 @@ impl std::fmt::Debug for Channels {
 pub struct Outbox {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// Voice calls placed and waiting for the callee's keypress, by call id.
+    calls: Mutex<HashMap<String, PendingCall>>,
+}
+
+/// A voice call waiting for its keypress: the code stays here, not in a row.
+struct PendingCall {
+    to: PhoneNumber,
+    code: SecretText,
+    placed_at: u64,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -220,7 +253,62 @@ fn masked_token(token: &str) -> String {
 impl Outbox {
     /// An outbox over `store`, stamping messages with `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            calls: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pending_calls(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingCall>> {
+        // A panic elsewhere while holding the map leaves it consistent (plain inserts
+        // and removals), so a poisoned lock is still usable.
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The callee of voice call `call` pressed a key: the code is read out (a row
+    /// with the code is recorded), once. [`OutboundError::NoSuchCall`] if no call
+    /// with this id is waiting — never placed, already read, or ended unanswered
+    /// after [`VOICE_KEYPRESS_WAIT_SECS`].
+    pub fn press_key(&self, call: &str) -> Result<(), OutboundError> {
+        let now = self.clock.now();
+        let pending = self
+            .pending_calls()
+            .remove(call)
+            .filter(|p| now.saturating_sub(p.placed_at) < VOICE_KEYPRESS_WAIT_SECS)
+            .ok_or(OutboundError::NoSuchCall)?;
+        self.read_code(call, &pending.to, &pending.code, true)
+    }
+
+    /// Records the code as read out on call `call`.
+    fn read_code(
+        &self,
+        call: &str,
+        to: &PhoneNumber,
+        code: &SecretText,
+        press_key_first: bool,
+    ) -> Result<(), OutboundError> {
+        let id = self.record(
+            Channel::Voice,
+            to.as_str(),
+            serde_json::json!({
+                "call": call,
+                "event": "code_read",
+                "press_key_first": press_key_first,
+                "code": code.expose_secret(),
+            }),
+        )?;
+        tracing::info!(
+            id,
+            channel = "voice",
+            to = %to.masked(),
+            call,
+            code = %"[redacted]",
+            "outbox: voice call read its code"
+        );
+        Ok(())
     }
 
     fn record(
@@ -276,22 +364,46 @@ impl SmsSender for Outbox {
 }
 
 impl VoiceCaller for Outbox {
+    /// Places the call. With `press_key_first` the row says "placed, code withheld
+    /// until keypress" and the code waits in memory for [`Outbox::press_key`];
+    /// without it the code is read (recorded) at once.
     fn send(&self, to: &PhoneNumber, call: &VoiceCall) -> Result<(), OutboundError> {
+        let call_id = latchkey_core::encoding::encode_hex(
+            &latchkey_core::protocol::ids::random_bytes::<16>()
+                .map_err(|_| OutboundError::Unavailable("randomness failed".into()))?,
+        );
+        if !call.press_key_first {
+            return self.read_code(&call_id, to, &call.code, false);
+        }
+        let now = self.clock.now();
         let id = self.record(
             Channel::Voice,
             to.as_str(),
             serde_json::json!({
-                "code": call.code.expose_secret(),
-                "press_key_first": call.press_key_first,
+                "call": call_id,
+                "event": "placed",
+                "press_key_first": true,
+                "note": "code withheld until the callee presses a key",
             }),
         )?;
+        let mut calls = self.pending_calls();
+        calls.retain(|_, p| now.saturating_sub(p.placed_at) < VOICE_KEYPRESS_WAIT_SECS);
+        calls.insert(
+            call_id.clone(),
+            PendingCall {
+                to: to.clone(),
+                code: call.code.clone(),
+                placed_at: now,
+            },
+        );
+        drop(calls);
         tracing::info!(
             id,
             channel = "voice",
             to = %to.masked(),
-            code = %"[redacted]",
-            press_key_first = call.press_key_first,
-            "outbox: message recorded"
+            call = %call_id,
+            press_key_first = true,
+            "outbox: voice call placed, code withheld until keypress"
         );
         Ok(())
     }
@@ -393,7 +505,7 @@ mod tests {
     }
 
     #[test]
-    fn a_voice_call_carries_the_code_and_the_press_a_key_flag() {
+    fn a_voice_call_reads_its_code_only_after_the_keypress_and_only_once() {
         let (outbox, store) = outbox();
         let phone: PhoneNumber = "+919876543210".parse().unwrap();
         let call = VoiceCall {
@@ -402,16 +514,65 @@ mod tests {
         };
         let log = logged(|| VoiceCaller::send(&outbox, &phone, &call).unwrap());
         assert!(!log.contains("602914"), "{log}");
+        assert!(log.contains("press_key_first=true"), "{log}");
+        let placed = rows(&store);
+        assert_eq!(placed.len(), 1);
+        assert_eq!(placed[0].channel, Channel::Voice);
+        assert_eq!(placed[0].body["event"], "placed");
+        assert!(!placed[0].body.to_string().contains("602914"), "withheld");
+        let call_id = placed[0].body["call"].as_str().unwrap().to_owned();
+
+        assert!(matches!(
+            outbox.press_key("not-a-call"),
+            Err(OutboundError::NoSuchCall)
+        ));
+        let log = logged(|| outbox.press_key(&call_id).unwrap());
         assert!(
-            log.contains("code=[redacted]") && log.contains("press_key_first=true"),
+            !log.contains("602914") && log.contains("code=[redacted]"),
             "{log}"
         );
-        let recorded = rows(&store);
-        assert_eq!(recorded[0].channel, Channel::Voice);
+        let read = rows(&store);
+        assert_eq!(read.len(), 2);
         assert_eq!(
-            recorded[0].body,
-            serde_json::json!({"code": "602914", "press_key_first": true})
+            read[1].body,
+            serde_json::json!({"call": call_id, "event": "code_read",
+                               "press_key_first": true, "code": "602914"})
         );
+        assert!(matches!(
+            outbox.press_key(&call_id),
+            Err(OutboundError::NoSuchCall)
+        ));
+        assert_eq!(rows(&store).len(), 2, "read once");
+    }
+
+    #[test]
+    fn an_unanswered_voice_call_ends_without_reading_its_code() {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let clock = Arc::new(ManualClock::new(1_800_000_000));
+        let outbox = Outbox::new(store.clone(), clock.clone());
+        let phone: PhoneNumber = "+919876543210".parse().unwrap();
+        let call = VoiceCall {
+            code: SecretText::new("602914".into()),
+            press_key_first: true,
+        };
+        VoiceCaller::send(&outbox, &phone, &call).unwrap();
+        VoiceCaller::send(&outbox, &phone, &call).unwrap();
+        let ids: Vec<String> = rows(&store)
+            .iter()
+            .map(|r| r.body["call"].as_str().unwrap().to_owned())
+            .collect();
+        clock.advance(VOICE_KEYPRESS_WAIT_SECS - 1);
+        outbox.press_key(&ids[0]).unwrap();
+        clock.advance(1);
+        assert!(matches!(
+            outbox.press_key(&ids[1]),
+            Err(OutboundError::NoSuchCall)
+        ));
+        let read: Vec<_> = rows(&store)
+            .into_iter()
+            .filter(|r| r.body["event"] == "code_read")
+            .collect();
+        assert_eq!(read.len(), 1);
     }
 
     #[test]

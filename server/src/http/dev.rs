@@ -2,10 +2,11 @@
 //! in production the same paths answer the typed 404 of any unknown route.
 
 use super::{ApiError, AppState, blocking};
+use crate::outbox::OutboundError;
 use crate::store::StoreExt;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::routing::get;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -13,7 +14,29 @@ use serde::Deserialize;
 const OUTBOX_PAGE: u32 = 100;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/v1/dev/outbox", get(outbox))
+    Router::new()
+        .route("/v1/dev/outbox", get(outbox))
+        .route("/v1/dev/voice-calls/{call}/keypress", post(keypress))
+}
+
+/// `POST /v1/dev/voice-calls/{call}/keypress`: the callee of a voice call placed
+/// through the outbox presses a key, so the call reads its code (the outbox
+/// records the reading). The call id is in the outbox row of the placed call.
+/// 404 `not_found` if no such call is waiting (never placed, already read, or
+/// ended unanswered).
+async fn keypress(
+    State(state): State<AppState>,
+    call: Result<Path<String>, PathRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(call) = call.map_err(|_| ApiError::NotFound)?;
+    let outbox = state.outbox.clone();
+    blocking(move || match outbox.press_key(&call) {
+        Ok(()) => Ok(()),
+        Err(OutboundError::NoSuchCall) => Err(ApiError::NotFound),
+        Err(other) => Err(ApiError::internal(other)),
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "outcome": "code_read" })))
 }
 
 #[derive(Deserialize)]

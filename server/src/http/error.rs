@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use crate::rules::CodeRefusal;
 use crate::users::UserError;
 use crate::verifier::VerifierError;
 use latchkey_core::protocol::ProtocolError;
@@ -150,7 +151,23 @@ impl ApiError {
                 extra.insert("retry_after".into(), (*retry_after).into());
             }
             ApiError::Verifier(VerifierError::WrongActivationCode { tries_left }) => {
-                extra.insert("tries_left".into(), (*tries_left).into());
+                extra.insert("attempts_left".into(), (*tries_left).into());
+            }
+            ApiError::Verifier(VerifierError::CodeRefused(refusal)) => {
+                extra.insert("retry_after".into(), refusal.until().into());
+            }
+            ApiError::Verifier(VerifierError::WrongLoginCode {
+                attempts_left,
+                suspended_until,
+            }) => {
+                extra.insert("attempts_left".into(), (*attempts_left).into());
+                extra.insert("retry_after".into(), serde_json::json!(suspended_until));
+            }
+            ApiError::Verifier(VerifierError::VoiceNotOffered(refusal)) => {
+                extra.insert("minimum_version".into(), refusal.minimum().into());
+            }
+            ApiError::Verifier(VerifierError::TwoFactorMandatory { citation }) => {
+                extra.insert("citation".into(), citation.as_str().into());
             }
             _ => {}
         }
@@ -201,6 +218,10 @@ fn verifier_status(error: &VerifierError) -> StatusCode {
         | V::WrongActivationCode { .. }
         | V::PasswordResetRequired
         | V::PolicyRefused(_)
+        | V::TwoFactorMandatory { .. }
+        | V::VoiceNotOffered(_)
+        | V::WrongLoginCode { .. }
+        | V::StepUpRequired
         | V::DisabledCannotApprove => StatusCode::FORBIDDEN,
         V::UnknownAccount
         | V::UnknownTicket
@@ -213,9 +234,14 @@ fn verifier_status(error: &VerifierError) -> StatusCode {
         | V::Replayed
         | V::ProofSpent
         | V::ReplacementEnded
-        | V::AlreadyEnrolled => StatusCode::CONFLICT,
+        | V::AlreadyEnrolled
+        | V::SmsNotEnabled
+        | V::PhoneActive
+        | V::NoCode => StatusCode::CONFLICT,
         V::TicketEnded | V::Expired => StatusCode::GONE,
-        V::AttemptDelayed { .. } | V::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        V::AttemptDelayed { .. } | V::RateLimited { .. } | V::CodeRefused(_) => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -241,7 +267,7 @@ fn verifier_code(error: &VerifierError) -> &'static str {
         V::RateLimited { .. } => "rate_limited",
         V::UnknownTicket => "unknown_ticket",
         V::TicketEnded => "ticket_ended",
-        V::WrongActivationCode { .. } => "wrong_code",
+        V::WrongActivationCode { .. } => "wrong_activation_code",
         V::SoftwareKeystoreRefused => "software_keystore_refused",
         V::UnknownRequest => "unknown_request",
         V::UnknownSession => "unknown_session",
@@ -257,6 +283,17 @@ fn verifier_code(error: &VerifierError) -> &'static str {
         V::ReplacementEnded => "replacement_ended",
         V::PasswordResetRequired => "password_reset_required",
         V::PolicyRefused(_) => "policy_refused",
+        V::TwoFactorMandatory { .. } => "two_factor_mandatory",
+        V::SmsNotEnabled => "sms_not_enabled",
+        V::PhoneActive => "phone_active",
+        V::CodeRefused(CodeRefusal::TooSoon { .. }) => "code_too_soon",
+        V::CodeRefused(CodeRefusal::TooMany { .. }) => "too_many_codes",
+        V::CodeRefused(CodeRefusal::DailyCap { .. }) => "daily_code_limit",
+        V::CodeRefused(CodeRefusal::Suspended { .. }) => "sms_suspended",
+        V::VoiceNotOffered(_) => "voice_not_offered",
+        V::NoCode => "no_code",
+        V::WrongLoginCode { .. } => "wrong_sms_code",
+        V::StepUpRequired => "step_up_required",
         V::BadRequest(_) => "bad_request",
         _ => "internal",
     }

@@ -8,7 +8,6 @@ use super::sessions::{self, ActivationOptions, SessionContext};
 use super::{ApiError, ApiJson, AppState, blocking};
 use crate::store::{AuditKind, StoreExt};
 use crate::users::{NewUser, Password, User, UserError, Username};
-use axum::extract::Query;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -27,8 +26,20 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/activations", post(start_activation))
         .route("/sessions", post(open_session))
-        .route("/sessions/{session_id}", get(get_session))
-        .route("/sessions/{session_id}/response", post(typed_response))
+        .route("/sessions/{session_id}", get(sessions::get_session))
+        .route(
+            "/sessions/{session_id}/response",
+            post(sessions::typed_response),
+        )
+        .route(
+            "/sessions/{session_id}/new-code",
+            post(sessions::request_code_handler),
+        )
+        .route(
+            "/sessions/{session_id}/code",
+            post(sessions::submit_code_handler),
+        )
+        .route("/users/{username}/phone-number", post(change_phone_number))
         .route("/fraud-reports", get(fraud_reports))
 }
 
@@ -72,8 +83,27 @@ impl CreateUserBody {
     }
 }
 
-/// A user as the API shows it: no password hash, with the policy that applies.
-fn user_view(state: &AppState, user: &User) -> serde_json::Value {
+/// A user as the API shows it: no password hash, with the policy that applies
+/// and the account's two-factor state (opted out with its warning, active phone,
+/// SMS suspension).
+pub(super) async fn user_view(
+    state: &AppState,
+    user: &User,
+) -> Result<serde_json::Value, ApiError> {
+    let verifier = state.verifier.clone();
+    let username = user.username.as_str().to_owned();
+    let two_factor = blocking(move || Ok(verifier.two_factor_state(&username)?)).await?;
+    let mut view = plain_user_view(state, user);
+    if let (Some(view), serde_json::Value::Object(extra)) =
+        (view.as_object_mut(), sessions::two_factor_view(&two_factor))
+    {
+        view.extend(extra);
+    }
+    Ok(view)
+}
+
+/// A user without the verifier's state.
+fn plain_user_view(state: &AppState, user: &User) -> serde_json::Value {
     let policy = state.policy.for_jurisdiction(&user.jurisdiction);
     serde_json::json!({
         "username": user.username.as_str(),
@@ -99,7 +129,7 @@ async fn create_user(
     let (new, password) = body.parse()?;
     let users = state.users.clone();
     let user = blocking(move || Ok(users.add(new, &password)?)).await?;
-    Ok((StatusCode::CREATED, Json(user_view(&state, &user))))
+    Ok((StatusCode::CREATED, Json(user_view(&state, &user).await?)))
 }
 
 /// `GET /v1/integrator/users/{username}`: the user, or 404 `user_not_found`.
@@ -111,7 +141,7 @@ async fn get_user(
     let username: Username = username.parse().map_err(|_| ApiError::UserNotFound)?;
     let users = state.users.clone();
     let user = blocking(move || users.get(&username)?.ok_or(ApiError::UserNotFound)).await?;
-    Ok(Json(user_view(&state, &user)))
+    Ok(Json(user_view(&state, &user).await?))
 }
 
 /// `POST /v1/integrator/users/{username}/password-reset-done`: the integrator
@@ -142,7 +172,29 @@ async fn password_reset_done(
             .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(user_view(&state, &user)))
+    Ok(Json(user_view(&state, &user).await?))
+}
+
+/// The body of `POST /v1/integrator/users/{username}/phone-number`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneNumberBody {
+    phone: String,
+}
+
+/// `POST /v1/integrator/users/{username}/phone-number`: the integrator verified a
+/// new number; with an active phone a fresh PIN proof must authorise it first
+/// (403 `step_up_required`). Old number, e-mail and phone are told.
+async fn change_phone_number(
+    State(state): State<AppState>,
+    username: Result<Path<String>, PathRejection>,
+    ApiJson(body): ApiJson<PhoneNumberBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(username) = username.map_err(|_| ApiError::UserNotFound)?;
+    let phone = body.phone.parse().map_err(ApiError::from)?;
+    let verifier = state.verifier.clone();
+    let user = blocking(move || Ok(verifier.change_phone_number(&username, phone)?)).await?;
+    Ok(Json(user_view(&state, &user).await?))
 }
 
 /// The body of `POST /v1/integrator/activations`.
@@ -182,66 +234,19 @@ async fn open_session(
     ApiJson(body): ApiJson<OpenSessionBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let verifier = state.verifier.clone();
+    let version = body.context.version()?;
     let opened = blocking(move || {
         let c = &body.context;
         Ok(verifier.open_session(
             &body.username,
             c.app.as_deref().unwrap_or("Login"),
             c.client.as_deref().unwrap_or("unknown client"),
+            version.as_ref(),
             c.origin.as_deref().unwrap_or("unknown origin"),
         )?)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(sessions::opened_view(&opened))))
-}
-
-/// `?wait=N`: long-poll up to N seconds (at most 30).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct WaitQuery {
-    #[serde(default)]
-    pub wait: Option<u64>,
-}
-
-/// `GET /v1/integrator/sessions/{id}[?wait=N]`: the session's status.
-async fn get_session(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    let id = sessions::parse_session_id(&id)?;
-    let Query(query) = query.map_err(|_| ApiError::InvalidField {
-        field: "wait",
-        reason: "seconds".into(),
-    })?;
-    let view = sessions::wait_for_decision(&state, id, query.wait.unwrap_or(0)).await?;
-    Ok(Json(sessions::session_view(&id, &view)))
-}
-
-/// The body of a typed response.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct TypedResponseBody {
-    pub response: String,
-}
-
-/// `POST /v1/integrator/sessions/{id}/response`: the 8-digit response the user
-/// typed into the login screen.
-async fn typed_response(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    ApiJson(body): ApiJson<TypedResponseBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    let id = sessions::parse_session_id(&id)?;
-    let verifier = state.verifier.clone();
-    let result = blocking(move || Ok(verifier.submit_typed_response(&id, &body.response))).await?;
-    state.decisions.notify_waiters();
-    result?;
-    let verifier = state.verifier.clone();
-    let view = blocking(move || Ok(verifier.session_view(&id)?)).await?;
-    Ok(Json(sessions::session_view(&id, &view)))
 }
 
 /// `GET /v1/integrator/fraud-reports`: every "not me" report and possible fraud

@@ -3,12 +3,11 @@
 //! store instead of an integrator token. `latchkey login` and the demo use it.
 //! The session id is the login screen's capability for its own session.
 
-use super::integrator::{TypedResponseBody, WaitQuery};
 use super::sessions::{self, ActivationOptions, SessionContext};
 use super::{ApiError, ApiJson, AppState, blocking};
 use crate::users::{Password, Username};
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,8 +18,20 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/activation", post(start_activation))
         .route("/sessions", post(open_session))
-        .route("/sessions/{session_id}", get(get_session))
-        .route("/sessions/{session_id}/response", post(typed_response))
+        .route("/sessions/{session_id}", get(sessions::get_session))
+        .route(
+            "/sessions/{session_id}/response",
+            post(sessions::typed_response),
+        )
+        .route(
+            "/sessions/{session_id}/new-code",
+            post(sessions::request_code_handler),
+        )
+        .route(
+            "/sessions/{session_id}/code",
+            post(sessions::submit_code_handler),
+        )
+        .route("/account", post(account))
 }
 
 /// Username and password (the first factor).
@@ -80,6 +91,7 @@ async fn open_session(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SessionBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let version = body.context.version()?;
     let username = check_password(&state, body.credentials).await?;
     let verifier = state.verifier.clone();
     let context = body.context;
@@ -88,6 +100,7 @@ async fn open_session(
             &username,
             context.app.as_deref().unwrap_or("Reference login"),
             context.client.as_deref().unwrap_or("latchkey login"),
+            version.as_ref(),
             context.origin.as_deref().unwrap_or("127.0.0.1"),
         )?)
     })
@@ -95,33 +108,19 @@ async fn open_session(
     Ok((StatusCode::CREATED, Json(sessions::opened_view(&opened))))
 }
 
-async fn get_session(
+/// `POST /v1/login/account`: username and password → the account as the login
+/// screen may show it (second factor, two-factor state with the opt-out warning,
+/// the policy).
+async fn account(
     State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    query: Result<Query<WaitQuery>, QueryRejection>,
+    ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    let id = sessions::parse_session_id(&id)?;
-    let Query(query) = query.map_err(|_| ApiError::InvalidField {
-        field: "wait",
-        reason: "seconds".into(),
-    })?;
-    let view = sessions::wait_for_decision(&state, id, query.wait.unwrap_or(0)).await?;
-    Ok(Json(sessions::session_view(&id, &view)))
-}
-
-async fn typed_response(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    ApiJson(body): ApiJson<TypedResponseBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    let id = sessions::parse_session_id(&id)?;
-    let verifier = state.verifier.clone();
-    let result = blocking(move || Ok(verifier.submit_typed_response(&id, &body.response))).await?;
-    state.decisions.notify_waiters();
-    result?;
-    let verifier = state.verifier.clone();
-    let view = blocking(move || Ok(verifier.session_view(&id)?)).await?;
-    Ok(Json(sessions::session_view(&id, &view)))
+    let username = check_password(&state, body).await?;
+    let users = state.users.clone();
+    let user = blocking(move || {
+        let username: Username = username.parse().map_err(|_| ApiError::UserNotFound)?;
+        users.get(&username)?.ok_or(ApiError::UserNotFound)
+    })
+    .await?;
+    Ok(Json(super::integrator::user_view(&state, &user).await?))
 }

@@ -19,12 +19,13 @@ use latchkey_core::protocol::{
     EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId,
 };
 pub use records::{
-    AccountState, Enrollment, EnrollmentStatus, LoginSession, NoticeRecord, ProofRecord,
-    Replacement, ReplacementKind, ReplacementStatus, SessionStatus, Ticket, TicketKind,
-    TicketStatus,
+    AccountState, CodeChannel, Enrollment, EnrollmentStatus, LoginCode, LoginCodeState,
+    LoginFactor, LoginSession, NoticeRecord, ProofRecord, Replacement, ReplacementKind,
+    ReplacementStatus, SessionStatus, Ticket, TicketKind, TicketStatus,
 };
 pub use sqlite::{MIGRATIONS, SqliteStore};
 
+use crate::rules::CodeGuard;
 use crate::users::{User, Username};
 use latchkey_core::sql::SqlError;
 
@@ -158,6 +159,14 @@ pub enum AuditKind {
     OptedOut,
     /// A phone-number change was authorised by a PIN proof.
     PhoneNumberChangeAuthorised,
+    /// The verified phone number was changed.
+    PhoneNumberChanged,
+    /// An SMS or voice login code was sent.
+    LoginCodeSent,
+    /// A wrong SMS or voice login code was typed (counted).
+    WrongLoginCode,
+    /// Five consecutive wrong codes suspended SMS and voice logins.
+    SmsSuspended,
 }
 
 impl AuditKind {
@@ -184,6 +193,10 @@ impl AuditKind {
             AuditKind::PinChanged => "pin_changed",
             AuditKind::OptedOut => "opted_out",
             AuditKind::PhoneNumberChangeAuthorised => "phone_number_change_authorised",
+            AuditKind::PhoneNumberChanged => "phone_number_changed",
+            AuditKind::LoginCodeSent => "login_code_sent",
+            AuditKind::WrongLoginCode => "wrong_login_code",
+            AuditKind::SmsSuspended => "sms_suspended",
         }
     }
 
@@ -209,6 +222,10 @@ impl AuditKind {
             AuditKind::PinChanged,
             AuditKind::OptedOut,
             AuditKind::PhoneNumberChangeAuthorised,
+            AuditKind::PhoneNumberChanged,
+            AuditKind::LoginCodeSent,
+            AuditKind::WrongLoginCode,
+            AuditKind::SmsSuspended,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)
@@ -341,6 +358,32 @@ pub trait StoreTx {
 
     /// The times of the pushes sent to an account at or after `since`.
     fn pushes_since(&mut self, username: &str, since: u64) -> Result<Vec<u64>, StoreError>;
+
+    /// The SMS/voice code of a login session, if one was sent.
+    fn login_code(&mut self, session: &SessionId) -> Result<Option<LoginCode>, StoreError>;
+
+    /// The account's codes that are still live (whatever their expiry).
+    fn live_login_codes_of(&mut self, username: &str) -> Result<Vec<LoginCode>, StoreError>;
+
+    /// Inserts or replaces the code of a session.
+    fn put_login_code(&mut self, code: &LoginCode) -> Result<(), StoreError>;
+
+    /// Records a code sent to an account.
+    fn add_code_send(
+        &mut self,
+        username: &str,
+        channel: CodeChannel,
+        at: u64,
+    ) -> Result<(), StoreError>;
+
+    /// The times of the codes sent to an account at or after `since`.
+    fn code_sends_since(&mut self, username: &str, since: u64) -> Result<Vec<u64>, StoreError>;
+
+    /// The account's wrong-code counter and suspension (the default if none).
+    fn code_guard(&mut self, username: &str) -> Result<CodeGuard, StoreError>;
+
+    /// Stores the account's wrong-code counter and suspension.
+    fn put_code_guard(&mut self, username: &str, guard: &CodeGuard) -> Result<(), StoreError>;
 }
 
 /// Where the server keeps its state.

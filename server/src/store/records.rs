@@ -133,6 +133,13 @@ pub struct AccountState {
     /// Activation starts (times), for the start rate limit.
     #[serde(default)]
     pub activation_starts: Vec<u64>,
+    /// The warning recorded when the account opted out.
+    #[serde(default)]
+    pub opt_out_warning: Option<String>,
+    /// A PIN proof authorised changing the verified phone number until then
+    /// (single use: the change clears it).
+    #[serde(default)]
+    pub phone_change_authorised_until: Option<u64>,
 }
 
 /// Where an enrollment stands.
@@ -302,6 +309,97 @@ pub enum SessionStatus {
     Fraud,
 }
 
+/// Which second factor a login session asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginFactor {
+    /// The Latchkey phone: push approval or typed response.
+    #[default]
+    Phone,
+    /// A 6-digit code by SMS or voice call (an SMS account without a phone).
+    Sms,
+    /// None: the account opted out of two-factor authentication.
+    None,
+}
+
+impl LoginFactor {
+    /// The name in the API: `phone`, `sms` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginFactor::Phone => "phone",
+            LoginFactor::Sms => "sms",
+            LoginFactor::None => "none",
+        }
+    }
+}
+
+/// How a login code reached the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeChannel {
+    /// A text message.
+    Sms,
+    /// A voice call that reads the code after the callee presses a key.
+    Voice,
+}
+
+impl CodeChannel {
+    /// The name in the API and the store: `sms` or `voice`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeChannel::Sms => "sms",
+            CodeChannel::Voice => "voice",
+        }
+    }
+}
+
+/// Where a login code stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginCodeState {
+    /// Usable until it expires.
+    Live,
+    /// Used to log in.
+    Used,
+    /// A newer code of the account replaced it.
+    Replaced,
+    /// Burned by a suspension or a phone-number change.
+    Burned,
+}
+
+impl LoginCodeState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginCodeState::Live => "live",
+            LoginCodeState::Used => "used",
+            LoginCodeState::Replaced => "replaced",
+            LoginCodeState::Burned => "burned",
+        }
+    }
+}
+
+/// The SMS or voice code of a login session: only its HMAC under the pepper.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginCode {
+    /// The session it logs in.
+    pub session: SessionId,
+    /// The account.
+    pub username: String,
+    /// How it was sent.
+    pub channel: CodeChannel,
+    /// HMAC under the pepper of `latchkey/v1/login-code` ‖ session id ‖ code.
+    #[serde(with = "b64")]
+    pub code_mac: Vec<u8>,
+    /// Sent.
+    pub sent_at: u64,
+    /// Ends (5 min).
+    pub expires_at: u64,
+    /// Where it stands.
+    pub state: LoginCodeState,
+}
+
 /// A login session and its push request.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -337,8 +435,14 @@ pub struct LoginSession {
     pub status: SessionStatus,
     /// When it was decided.
     pub decided_at: Option<u64>,
-    /// How it was decided ("push", "typed").
+    /// How it was decided ("push", "typed", "sms", "voice", "opted_out").
     pub decided_by: Option<String>,
+    /// The client's version as the login screen stated it.
+    #[serde(default)]
+    pub client_version: Option<String>,
+    /// The second factor it asks for.
+    #[serde(default)]
+    pub factor: LoginFactor,
 }
 
 /// A PIN-proof challenge.

@@ -7,12 +7,13 @@
 //! held for the whole transaction and for nothing else.
 
 use super::records::{
-    AccountState, Enrollment, LoginSession, NoticeRecord, ProofRecord, Replacement, SessionStatus,
-    Ticket,
+    AccountState, CodeChannel, Enrollment, LoginCode, LoginSession, NoticeRecord, ProofRecord,
+    Replacement, SessionStatus, Ticket,
 };
 use super::{
     AuditEvent, AuditKind, AuditRow, Channel, OutboxEntry, OutboxRow, Store, StoreError, StoreTx,
 };
+use crate::rules::CodeGuard;
 use crate::users::{PasswordHash, User, Username};
 use latchkey_core::protocol::{
     EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId,
@@ -27,6 +28,7 @@ use std::sync::Mutex;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_users_outbox_audit.sql"),
     include_str!("../../migrations/0002_verifier.sql"),
+    include_str!("../../migrations/0003_login_codes.sql"),
 ];
 
 /// The server's SQLite store.
@@ -596,6 +598,99 @@ impl StoreTx for SqliteTx<'_> {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         times.into_iter().map(|t| to_u64(t, "sent_at")).collect()
+    }
+
+    fn login_code(&mut self, session: &SessionId) -> Result<Option<LoginCode>, StoreError> {
+        self.get_record(
+            "SELECT data FROM login_codes WHERE session_id = ?1",
+            session.as_bytes().as_slice(),
+            "login code",
+        )
+    }
+
+    fn live_login_codes_of(&mut self, username: &str) -> Result<Vec<LoginCode>, StoreError> {
+        self.get_records(
+            "SELECT data FROM login_codes WHERE username = ?1 AND state = 'live' ORDER BY rowid",
+            [username],
+            "login code",
+        )
+    }
+
+    fn put_login_code(&mut self, code: &LoginCode) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "INSERT INTO login_codes (session_id, username, state, data) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, data = excluded.data",
+            params![
+                code.session.as_bytes().as_slice(),
+                code.username,
+                code.state.as_str(),
+                to_json(code)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn add_code_send(
+        &mut self,
+        username: &str,
+        channel: CodeChannel,
+        at: u64,
+    ) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "INSERT INTO code_sends (username, channel, sent_at) VALUES (?1, ?2, ?3)",
+            params![username, channel.as_str(), to_i64(at, "sent_at")?],
+        )?;
+        Ok(())
+    }
+
+    fn code_sends_since(&mut self, username: &str, since: u64) -> Result<Vec<u64>, StoreError> {
+        let mut statement = self.transaction.prepare(
+            "SELECT sent_at FROM code_sends WHERE username = ?1 AND sent_at >= ?2 ORDER BY sent_at",
+        )?;
+        let times = statement
+            .query_map(params![username, to_i64(since, "since")?], |row| {
+                row.get::<_, i64>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        times.into_iter().map(|t| to_u64(t, "sent_at")).collect()
+    }
+
+    fn code_guard(&mut self, username: &str) -> Result<CodeGuard, StoreError> {
+        let row: Option<(i64, Option<i64>)> = self
+            .transaction
+            .query_row(
+                "SELECT wrong_codes, suspended_until FROM code_guards WHERE username = ?1",
+                [username],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let Some((wrong_codes, suspended_until)) = row else {
+            return Ok(CodeGuard::default());
+        };
+        Ok(CodeGuard {
+            wrong_codes: u32::try_from(wrong_codes)
+                .map_err(|_| StoreError::CorruptRow("wrong_codes"))?,
+            suspended_until: suspended_until
+                .map(|t| to_u64(t, "suspended_until"))
+                .transpose()?,
+        })
+    }
+
+    fn put_code_guard(&mut self, username: &str, guard: &CodeGuard) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "INSERT INTO code_guards (username, wrong_codes, suspended_until) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (username) DO UPDATE SET wrong_codes = excluded.wrong_codes, \
+             suspended_until = excluded.suspended_until",
+            params![
+                username,
+                i64::from(guard.wrong_codes),
+                guard
+                    .suspended_until
+                    .map(|t| to_i64(t, "suspended_until"))
+                    .transpose()?
+            ],
+        )?;
+        Ok(())
     }
 }
 

@@ -1,9 +1,11 @@
 //! Login sessions (PROTOCOL §6.2, §6.3) and the PIN-bound attempt counter.
 
+use super::sms::CodeDisposition;
 use super::{Outgoing, Verifier, VerifierError};
-use crate::rules::{FailureConsequence, PushRefusal};
+use crate::rules::{ClientVersion, FailureConsequence, PushRefusal, VoiceRefusal};
 use crate::store::{
-    AuditKind, Enrollment, EnrollmentStatus, LoginSession, SessionStatus, StoreExt, StoreTx,
+    AuditKind, CodeChannel, Enrollment, EnrollmentStatus, LoginFactor, LoginSession, SessionStatus,
+    StoreExt, StoreTx,
 };
 use latchkey_core::otp::OcraSuite;
 use latchkey_core::protocol::keys::verify_response;
@@ -19,6 +21,9 @@ pub enum PushDisposition {
     Sent,
     /// No push: the account has no active phone with a push token.
     NoPhone,
+    /// No push: the login's second factor is not the phone (SMS, or none for an
+    /// account that opted out).
+    NotUsed,
     /// No push: limits or a pause apply; the login screen offers the typed
     /// response ("Click here if you do not receive the notification").
     Refused {
@@ -40,6 +45,16 @@ pub struct OpenedSession {
     pub push: PushDisposition,
     /// When the session ends.
     pub expires_at: u64,
+    /// The second factor the login asks for.
+    pub factor: LoginFactor,
+    /// Approved at open: the account opted out of two-factor authentication.
+    pub approved: bool,
+    /// For an opted-out account: the warning recorded when it opted out.
+    pub opt_out_warning: Option<String>,
+    /// For an SMS login: the first code's fate.
+    pub code: Option<CodeDisposition>,
+    /// For an SMS login: whether voice callback is offered to this client.
+    pub voice: Option<Result<(), VoiceRefusal>>,
 }
 
 /// A session's state for the integrator.
@@ -55,6 +70,8 @@ pub struct SessionView {
     pub expires_at: u64,
     /// Whether the account now needs a password reset.
     pub password_reset_required: bool,
+    /// The second factor the login asks for.
+    pub factor: LoginFactor,
 }
 
 fn status_name(session: &LoginSession, now: u64) -> &'static str {
@@ -70,11 +87,19 @@ fn status_name(session: &LoginSession, now: u64) -> &'static str {
 
 impl Verifier {
     /// Opens a login session for an account whose password the caller checked.
+    ///
+    /// The second factor follows the account: none if it opted out and its
+    /// policy allows that (the session is approved at once); a code by SMS for an
+    /// SMS account without a phone (refused while SMS logins are suspended);
+    /// otherwise the phone (push within the limits, or the typed response).
+    /// `client` and `client_version` are what the login screen states about
+    /// itself; voice callback depends on them.
     pub fn open_session(
         &self,
         username: &str,
         app: &str,
         client: &str,
+        client_version: Option<&ClientVersion>,
         origin: &str,
     ) -> Result<OpenedSession, VerifierError> {
         for (text, what) in [(app, "app"), (client, "client"), (origin, "origin")] {
@@ -100,8 +125,20 @@ impl Verifier {
             }
             let state = tx.account_state(&username)?;
             let enrollment = Self::authenticating_enrollment(tx, &username)?;
+            let policy = self.policy.for_jurisdiction(&user.jurisdiction);
+            let factor = if state.opted_out && policy.may_opt_out() {
+                LoginFactor::None
+            } else if Self::sms_applies(&user, enrollment.is_some()) {
+                LoginFactor::Sms
+            } else {
+                LoginFactor::Phone
+            };
             let mut outgoing = Vec::new();
+            if factor == LoginFactor::Sms {
+                self.require_not_suspended(tx, &username)?;
+            }
             let push = match &enrollment {
+                _ if factor != LoginFactor::Phone => PushDisposition::NotUsed,
                 Some(e) if e.status == EnrollmentStatus::Disabled => return Err(VerifierError::EnrollmentDisabled),
                 Some(e) if e.push_token.is_some() => {
                     let since = state.last_success_at.unwrap_or(0).max(now.saturating_sub(limits.push_long.window_secs));
@@ -145,13 +182,43 @@ impl Verifier {
                     PushDisposition::Refused { reason, .. } => Some(reason.clone()),
                     _ => None,
                 },
-                status: SessionStatus::Pending,
-                decided_at: None,
-                decided_by: None,
+                status: if factor == LoginFactor::None { SessionStatus::Approved } else { SessionStatus::Pending },
+                decided_at: (factor == LoginFactor::None).then_some(now),
+                decided_by: (factor == LoginFactor::None).then(|| "opted_out".to_owned()),
+                client_version: client_version.map(ToString::to_string),
+                factor,
             };
             tx.put_session(&session)?;
+            let (code, voice) = if factor == LoginFactor::Sms {
+                let code = match self.issue_code(tx, &user, &session, CodeChannel::Sms, &mut outgoing) {
+                    Ok(sent) => CodeDisposition::Sent(sent),
+                    Err(VerifierError::CodeRefused(refusal)) => CodeDisposition::Refused(refusal),
+                    Err(other) => return Err(other),
+                };
+                (Some(code), Some(self.voice_offer(&session)))
+            } else {
+                (None, None)
+            };
+            if factor == LoginFactor::None {
+                self.audit(
+                    tx,
+                    AuditKind::LoginApproved,
+                    &username,
+                    serde_json::json!({ "session": session.id.to_string(), "by": "opted_out", "client": client, "origin": origin }),
+                )?;
+            }
             Ok((
-                OpenedSession { session: session_id, challenge, push, expires_at: session.expires_at },
+                OpenedSession {
+                    session: session_id,
+                    challenge,
+                    push,
+                    expires_at: session.expires_at,
+                    factor,
+                    approved: factor == LoginFactor::None,
+                    opt_out_warning: state.opt_out_warning.clone().filter(|_| factor == LoginFactor::None),
+                    code,
+                    voice,
+                },
                 outgoing,
             ))
         })?;
@@ -171,6 +238,7 @@ impl Verifier {
                 decided_by: session.decided_by.clone(),
                 expires_at: session.expires_at,
                 password_reset_required: user.password_reset_required,
+                factor: session.factor,
             })
         })
     }

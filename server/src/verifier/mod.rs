@@ -19,17 +19,22 @@
 //! operation that needs them and never logged; every signed message the server
 //! emits names this server, the enrollment, its epoch and a validity window.
 
+mod account;
 mod activation;
 mod login;
 mod phone;
+mod sms;
 
+pub use account::TwoFactorState;
 pub use activation::{ActivationOutcome, ActivationStart, ReplaceMode};
 pub use login::{OpenedSession, PushDisposition, SessionView};
 pub use phone::ProofOutcome;
+pub use sms::{CodeDisposition, CodeSent};
 
 use crate::config::ServerConfig;
-use crate::outbox::{Channels, Email, MessageText, PushMessage, SecretText};
+use crate::outbox::{Channels, Email, MessageText, PushMessage, SecretText, VoiceCall};
 use crate::policy::PolicyTable;
+use crate::rules::{CodeRefusal, VoiceRefusal};
 use crate::secrets::{SecretsError, ServerKeys};
 use crate::store::{
     AuditEvent, AuditKind, Enrollment, EnrollmentStatus, NoticeRecord, Store, StoreError, StoreTx,
@@ -165,6 +170,48 @@ pub enum VerifierError {
     /// The policy forbids this (the text cites the rule).
     #[error("{0}")]
     PolicyRefused(String),
+    /// The account's policy makes two-factor authentication mandatory: it cannot
+    /// opt out (a regulated account; the citation names the rule).
+    #[error("Two-factor authentication cannot be turned off for this account: {citation}")]
+    TwoFactorMandatory {
+        /// The rule, as the policy table cites it.
+        citation: String,
+    },
+    /// The account's second factor is not SMS: no SMS or voice codes.
+    #[error("SMS and voice codes are not this account's second factor")]
+    SmsNotEnabled,
+    /// The account has an active Latchkey phone: SMS and voice codes are never
+    /// offered then.
+    #[error(
+        "this account authenticates with its Latchkey phone: approve the notification, or type \
+         the response the app generates; SMS and voice codes are not offered"
+    )]
+    PhoneActive,
+    /// No code may be sent now (too soon, too many, the daily cap, or SMS/voice
+    /// logins are suspended).
+    #[error("{}", code_refusal_text(.0))]
+    CodeRefused(CodeRefusal),
+    /// Voice callback is not offered to this client (too old, or no version stated).
+    #[error("{0}")]
+    VoiceNotOffered(VoiceRefusal),
+    /// The session has no live code (none sent, or a newer one replaced it).
+    #[error("no security code is waiting for this login: request a new code")]
+    NoCode,
+    /// A wrong SMS or voice code (counted per account).
+    #[error("wrong security code")]
+    WrongLoginCode {
+        /// Wrong codes left before SMS and voice logins are suspended (0 once they are).
+        attempts_left: u32,
+        /// When the suspension this code started ends, if it started one.
+        suspended_until: Option<u64>,
+    },
+    /// Changing the verified phone number of an account with a phone needs a fresh
+    /// PIN proof (`ChangePhoneNumber`) from that phone first.
+    #[error(
+        "changing the phone number counts as binding a new authenticator: confirm it on the \
+         Latchkey phone with the PIN first"
+    )]
+    StepUpRequired,
     /// The request is well-formed but not acceptable; the text says why.
     #[error("{0}")]
     BadRequest(&'static str),
@@ -185,6 +232,26 @@ pub enum Outgoing {
     Sms(PhoneNumber, MessageText),
     /// An e-mail.
     Mail(EmailAddress, Email),
+    /// A voice call that reads a code after the callee presses a key.
+    Voice(PhoneNumber, VoiceCall),
+}
+
+/// The words for a refused code send.
+fn code_refusal_text(refusal: &CodeRefusal) -> &'static str {
+    match refusal {
+        CodeRefusal::TooSoon { .. } => {
+            "a new code was sent less than 2 minutes ago: wait for it, then request another"
+        }
+        CodeRefusal::TooMany { .. } => {
+            "too many codes were sent in the last 15 minutes: try again later"
+        }
+        CodeRefusal::DailyCap { .. } => {
+            "the daily number of codes for this account is reached: try again later"
+        }
+        CodeRefusal::Suspended { .. } => {
+            "too many wrong codes: SMS and voice logins are suspended for an hour"
+        }
+    }
 }
 
 /// The verifier. Cheap to clone; blocking (call it off the async executor).
@@ -399,6 +466,7 @@ impl Verifier {
                 Outgoing::Push(push) => self.channels.push.send(push),
                 Outgoing::Sms(to, text) => self.channels.sms.send(to, text),
                 Outgoing::Mail(to, mail) => self.channels.mail.send(to, mail),
+                Outgoing::Voice(to, call) => self.channels.voice.send(to, call),
             };
             if let Err(error) = outcome {
                 tracing::warn!(%error, "an outbound message could not be sent");

@@ -227,10 +227,10 @@ impl Verifier {
                 let user = Self::user(tx, &enrollment.username)?;
                 let policy = self.policy.for_jurisdiction(&user.jurisdiction);
                 if !policy.may_opt_out() {
-                    return Err(VerifierError::PolicyRefused(format!(
-                        "Two-factor authentication cannot be turned off for this account: {}",
-                        policy.citation().unwrap_or("mandatory by policy")
-                    )));
+                    // Refused before the attempt is counted or the proof spent.
+                    return Err(VerifierError::TwoFactorMandatory {
+                        citation: policy.citation().unwrap_or("mandatory by policy").to_owned(),
+                    });
                 }
             }
             let mut outgoing = Vec::new();
@@ -256,17 +256,30 @@ impl Verifier {
                     let mut state = tx.account_state(&enrollment.username)?;
                     state.opted_out = true;
                     state.opt_out_warned_at = Some(now);
+                    state.opt_out_warning = Some(super::account::OPT_OUT_WARNING.to_owned());
                     tx.put_account_state(&enrollment.username, &state)?;
                     self.audit(
                         tx,
                         AuditKind::OptedOut,
                         &enrollment.username,
-                        serde_json::json!({ "warning": "Without two-factor authentication, anyone with the password can log in." }),
+                        serde_json::json!({ "warning": super::account::OPT_OUT_WARNING, "enrollment": enrollment.id.to_string() }),
                     )?;
+                    let user = Self::user(tx, &enrollment.username)?;
+                    if let Ok(body) = crate::outbox::MessageText::plain(format!(
+                        "Two-factor authentication was turned off for your account after a PIN confirmation on your phone.\n\n{}",
+                        super::account::OPT_OUT_WARNING
+                    )) {
+                        outgoing.push(Self::mail(&user, "Two-factor authentication turned off", body));
+                    }
                     ProofOutcome::OptedOut
                 }
                 (ProofAction::ChangePhoneNumber, _) => {
-                    self.audit(tx, AuditKind::PhoneNumberChangeAuthorised, &enrollment.username, serde_json::json!({}))?;
+                    // The integrator's number change must follow within 5 minutes,
+                    // and spends this authorisation.
+                    let mut state = tx.account_state(&enrollment.username)?;
+                    state.phone_change_authorised_until = Some(self.clock.now() + super::SHORT_VALIDITY);
+                    tx.put_account_state(&enrollment.username, &state)?;
+                    self.audit(tx, AuditKind::PhoneNumberChangeAuthorised, &enrollment.username, serde_json::json!({ "enrollment": enrollment.id.to_string() }))?;
                     ProofOutcome::PhoneNumberChangeAuthorised
                 }
                 _ => return Err(VerifierError::BadRequest("unsupported action")),

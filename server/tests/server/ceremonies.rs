@@ -19,7 +19,7 @@ use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 use std::path::Path;
 
-const PIN: &str = "402917";
+pub(super) const PIN: &str = "402917";
 
 struct DeviceKey(EcdsaKeyPair);
 
@@ -35,17 +35,17 @@ impl Signer for DeviceKey {
 }
 
 /// A phone speaking the protocol directly.
-struct TestPhone {
+pub(super) struct TestPhone {
     key: DeviceKey,
     seed: SecretBytes,
-    server: ServerPublicKey,
-    enrollment: EnrollmentId,
-    epoch: u64,
+    pub(super) server: ServerPublicKey,
+    pub(super) enrollment: EnrollmentId,
+    pub(super) epoch: u64,
     name: String,
 }
 
 impl TestPhone {
-    fn new(server: &Running, name: &str) -> Self {
+    pub(super) fn new(server: &Running, name: &str) -> Self {
         let pkcs8 =
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
                 .unwrap();
@@ -69,15 +69,15 @@ impl TestPhone {
         }
     }
 
-    fn public(&self) -> DevicePublicKey {
+    pub(super) fn public(&self) -> DevicePublicKey {
         DevicePublicKey::from_slice(self.key.0.public_key().as_ref()).unwrap()
     }
 
-    fn k_user(&self, pin: &str) -> SecretBytes {
+    pub(super) fn k_user(&self, pin: &str) -> SecretBytes {
         derive_k_user(&self.seed, pin, &self.enrollment)
     }
 
-    fn header(&self, server: &Running) -> DeviceHeader {
+    pub(super) fn header(&self, server: &Running) -> DeviceHeader {
         DeviceHeader {
             server: self.server.fingerprint(),
             enrollment: self.enrollment,
@@ -86,11 +86,11 @@ impl TestPhone {
         }
     }
 
-    fn signed<M: Message>(&self, server: &Running, message: &M) -> Signed {
+    pub(super) fn signed<M: Message>(&self, server: &Running, message: &M) -> Signed {
         sign_device(&self.header(server), message, &self.key).unwrap()
     }
 
-    fn expects(&self, server: &Running) -> ServerExpectation {
+    pub(super) fn expects(&self, server: &Running) -> ServerExpectation {
         ServerExpectation {
             server: self.server.fingerprint(),
             enrollment: Some(self.enrollment),
@@ -101,7 +101,7 @@ impl TestPhone {
     }
 
     /// Answers a ticket with `code`, as the phone's activation does.
-    fn activation_request(
+    pub(super) fn activation_request(
         &mut self,
         server: &Running,
         ticket_json: &Value,
@@ -143,7 +143,7 @@ impl TestPhone {
     }
 
     /// Accepts a receipt: learns the epoch.
-    fn accept_receipt(&mut self, server: &Running, receipt: &Value) {
+    pub(super) fn accept_receipt(&mut self, server: &Running, receipt: &Value) {
         let receipt: Signed = serde_json::from_value(receipt.clone()).unwrap();
         let expect = ServerExpectation {
             epoch: None,
@@ -154,7 +154,7 @@ impl TestPhone {
         self.epoch = verified.header().epoch;
     }
 
-    fn sync(&self, server: &Running) -> (Answer, Option<SyncAnswer>) {
+    pub(super) fn sync(&self, server: &Running) -> (Answer, Option<SyncAnswer>) {
         let nonce = ring::rand::generate::<[u8; 16]>(&SystemRandom::new())
             .unwrap()
             .expose();
@@ -177,7 +177,13 @@ impl TestPhone {
         (answer, Some(message))
     }
 
-    fn approval(&self, server: &Running, request: RequestId, typed: &str, pin: &str) -> Signed {
+    pub(super) fn approval(
+        &self,
+        server: &Running,
+        request: RequestId,
+        typed: &str,
+        pin: &str,
+    ) -> Signed {
         let typed: Challenge = typed.parse().unwrap();
         let suite = LATCHKEY_SUITE.parse().unwrap();
         let response = compute_response(
@@ -197,7 +203,7 @@ impl TestPhone {
         )
     }
 
-    fn typed_response(&self, server: &Running, challenge: &str, pin: &str) -> String {
+    pub(super) fn typed_response(&self, server: &Running, challenge: &str, pin: &str) -> String {
         let suite = LATCHKEY_SUITE.parse().unwrap();
         compute_response(
             &suite,
@@ -209,7 +215,13 @@ impl TestPhone {
         .to_string()
     }
 
-    fn proof(&self, server: &Running, action: ProofAction, target: Vec<u8>, pin: &str) -> Signed {
+    pub(super) fn proof(
+        &self,
+        server: &Running,
+        action: ProofAction,
+        target: Vec<u8>,
+        pin: &str,
+    ) -> Signed {
         let (raw, answer) = self.sync(server);
         let challenge = answer.unwrap_or_else(|| panic!("{raw:?}")).proof.unwrap();
         let suite = LATCHKEY_SUITE.parse().unwrap();
@@ -232,7 +244,7 @@ impl TestPhone {
     }
 }
 
-trait NowForTests {
+pub(super) trait NowForTests {
     fn now_for_tests(&self) -> u64;
 }
 
@@ -242,11 +254,11 @@ impl NowForTests for latchkey_core::clock::ManualClock {
     }
 }
 
-fn phone_post(server: &Running, path: &str, signed: &Signed) -> Answer {
+pub(super) fn phone_post(server: &Running, path: &str, signed: &Signed) -> Answer {
     server.post(path, None, "application/json", signed.to_json().as_bytes())
 }
 
-fn integrator_post(server: &Running, dir: &Path, path: &str, body: Value) -> Answer {
+pub(super) fn integrator_post(server: &Running, dir: &Path, path: &str, body: Value) -> Answer {
     server.post(
         path,
         Some(&token_in(dir)),
@@ -255,7 +267,7 @@ fn integrator_post(server: &Running, dir: &Path, path: &str, body: Value) -> Ans
     )
 }
 
-fn add_user(server: &Running, dir: &Path, username: &str, jurisdiction: &str) {
+pub(super) fn add_user(server: &Running, dir: &Path, username: &str, jurisdiction: &str) {
     let answer = integrator_post(
         server,
         dir,
@@ -267,7 +279,7 @@ fn add_user(server: &Running, dir: &Path, username: &str, jurisdiction: &str) {
 }
 
 /// The newest activation code the outbox sent.
-fn last_code(server: &Running) -> String {
+pub(super) fn last_code(server: &Running) -> String {
     let rows = server
         .state
         .store
@@ -284,7 +296,7 @@ fn last_code(server: &Running) -> String {
         .expect("an activation SMS")
 }
 
-fn outbox_bodies(server: &Running) -> Vec<Value> {
+pub(super) fn outbox_bodies(server: &Running) -> Vec<Value> {
     let rows = server
         .state
         .store
@@ -293,7 +305,12 @@ fn outbox_bodies(server: &Running) -> Vec<Value> {
     rows.into_iter().map(|row| json!({ "channel": row.entry.channel.as_str(), "to": row.entry.recipient, "body": row.entry.body })).collect()
 }
 
-fn start_activation(server: &Running, dir: &Path, username: &str, replace: Option<&str>) -> Answer {
+pub(super) fn start_activation(
+    server: &Running,
+    dir: &Path,
+    username: &str,
+    replace: Option<&str>,
+) -> Answer {
     let mut body = json!({ "username": username });
     if let Some(mode) = replace {
         body["replace"] = json!(mode);
@@ -302,8 +319,18 @@ fn start_activation(server: &Running, dir: &Path, username: &str, replace: Optio
 }
 
 /// A user with an activated phone.
-fn activated(server: &Running, dir: &Path, username: &str, jurisdiction: &str) -> TestPhone {
+pub(super) fn activated(
+    server: &Running,
+    dir: &Path,
+    username: &str,
+    jurisdiction: &str,
+) -> TestPhone {
     add_user(server, dir, username, jurisdiction);
+    activate_phone(server, dir, username)
+}
+
+/// Activates a phone for an existing user.
+pub(super) fn activate_phone(server: &Running, dir: &Path, username: &str) -> TestPhone {
     let start = start_activation(server, dir, username, None);
     assert_eq!(start.status, 201, "{start:?}");
     let mut phone = TestPhone::new(server, &format!("{username}'s phone"));
@@ -319,7 +346,7 @@ fn activated(server: &Running, dir: &Path, username: &str, jurisdiction: &str) -
     phone
 }
 
-fn open_session(server: &Running, dir: &Path, username: &str) -> Answer {
+pub(super) fn open_session(server: &Running, dir: &Path, username: &str) -> Answer {
     let answer = integrator_post(
         server,
         dir,
@@ -330,7 +357,7 @@ fn open_session(server: &Running, dir: &Path, username: &str) -> Answer {
     answer
 }
 
-fn session_status(server: &Running, dir: &Path, session: &Value) -> String {
+pub(super) fn session_status(server: &Running, dir: &Path, session: &Value) -> String {
     let answer = server.get(
         &format!("/v1/integrator/sessions/{}", session.as_str().unwrap()),
         Some(&token_in(dir)),
@@ -339,7 +366,7 @@ fn session_status(server: &Running, dir: &Path, session: &Value) -> String {
 }
 
 /// The request id of the push the newest session sent.
-fn pushed_request(server: &Running) -> RequestId {
+pub(super) fn pushed_request(server: &Running) -> RequestId {
     let bodies = outbox_bodies(server);
     let push = bodies
         .iter()
@@ -356,7 +383,7 @@ fn pushed_request(server: &Running) -> RequestId {
     payload["request"].as_str().unwrap().parse().unwrap()
 }
 
-fn failures_of(server: &Running, phone: &TestPhone) -> u64 {
+pub(super) fn failures_of(server: &Running, phone: &TestPhone) -> u64 {
     server
         .state
         .store
@@ -396,7 +423,12 @@ fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten
             KeystoreKind::Software,
         );
         let answer = phone_post(&server, "/v1/phone/activate", &wrong);
-        answer.assert_error_with(403, "wrong_code", "tries_left", json!(tries_left));
+        answer.assert_error_with(
+            403,
+            "wrong_activation_code",
+            "attempts_left",
+            json!(tries_left),
+        );
     }
     let right = phone.activation_request(
         &server,

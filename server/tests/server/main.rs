@@ -22,6 +22,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
 mod ceremonies;
+mod fallbacks;
 
 const T0: u64 = 1_800_000_000;
 

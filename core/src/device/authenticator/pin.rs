@@ -285,6 +285,23 @@ impl Authenticator {
         Ok(())
     }
 
+    /// Turns two-factor authentication off for the account (PIN proof, action 5),
+    /// where the server's policy allows it. Regulated accounts (Hong Kong, India)
+    /// are refused with the rule cited ([`AuthenticatorError::ServerRefused`] with
+    /// code `two_factor_mandatory`, the message citing the rule); the shell shows the warning that anyone with the
+    /// password can then log in, before calling this.
+    pub fn opt_out_of_two_factor(
+        &self,
+        account: AccountId,
+        unlock: Unlock,
+    ) -> Result<(), AuthenticatorError> {
+        let account = self.usable_account(account)?;
+        let k_user = self.k_user(&account, &unlock)?;
+        drop(unlock);
+        self.prove(&account, ProofAction::OptOut, Vec::new(), &k_user)?;
+        Ok(())
+    }
+
     /// Cancels a pending move of the account to another phone (PIN proof,
     /// action 4, bound to the replacement): the lost-phone path when the user
     /// still has this phone.

@@ -353,10 +353,10 @@ impl Authenticator {
     }
 
     /// The error a typed server refusal means for this account. An
-    /// `enrollment_revoked` refusal is unsigned, so it wipes nothing: the phone
+    /// `enrollment_inactive` (or `enrollment_revoked`) refusal is unsigned, so it wipes nothing: the phone
     /// syncs to fetch the signed notice, and reports what that sync found.
     pub(super) fn refused(&self, account: &Account, error: ServerError) -> AuthenticatorError {
-        if error.code != codes::ENROLLMENT_REVOKED {
+        if error.code != codes::ENROLLMENT_REVOKED && error.code != codes::ENROLLMENT_INACTIVE {
             return error.into_error();
         }
         let notifications = self.session().notifications_enabled.unwrap_or(true);

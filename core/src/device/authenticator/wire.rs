@@ -84,6 +84,9 @@ pub mod codes {
     /// 403: the enrollment was revoked (replaced or removed); the phone then
     /// syncs to fetch the signed notice.
     pub const ENROLLMENT_REVOKED: &str = "enrollment_revoked";
+    /// 403: this phone cannot act for the account now (the reference server's
+    /// word: it never says "revoked" unsigned); the phone syncs to learn why.
+    pub const ENROLLMENT_INACTIVE: &str = "enrollment_inactive";
     /// 409: the request was already approved or denied.
     pub const ALREADY_DECIDED: &str = "already_decided";
     /// 410: the request, proof or ticket expired.

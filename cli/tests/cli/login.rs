@@ -1,0 +1,595 @@
+//! `latchkey login …` as a person uses it: the real server runs in this process
+//! on 127.0.0.1:0 with a `ManualClock` (so the SMS limits can be stepped over
+//! without waiting), the `latchkey` binary is a child process whose stdin gets
+//! typed lines and whose stdout is read line by line, and the phone is a
+//! protocol-level test phone built from `latchkey_core::protocol`.
+
+use latchkey_core::clock::{Clock, ManualClock};
+use latchkey_core::protocol::envelope::{open_server, sign_device};
+use latchkey_core::protocol::keys::{compute_response, derive_k_user};
+use latchkey_core::protocol::secrets::{hpke_info, seal_secret};
+use latchkey_core::protocol::*;
+use latchkey_core::secret::SecretBytes;
+use latchkey_server::http::AppState;
+use latchkey_server::store::StoreExt;
+use latchkey_server::{Server, ServerConfig, ServerError};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use serde_json::{Value, json};
+use std::io::{BufRead, Write};
+use std::num::NonZeroU32;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+const T0: u64 = 1_800_000_000;
+const PASSWORD: &str = "correct horse battery";
+const PIN: &str = "402917";
+
+// ---------------------------------------------------------------------------
+// The server, in this process
+
+struct InProcess {
+    url: String,
+    clock: Arc<ManualClock>,
+    state: AppState,
+    token: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<Result<(), ServerError>>>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl InProcess {
+    fn start(dir: &std::path::Path) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let mut config = ServerConfig::new(dir, "127.0.0.1:0".parse().unwrap());
+        config.dev = true;
+        config.password_iterations = NonZeroU32::new(1_000).unwrap();
+        let server = runtime
+            .block_on(Server::bind(config, clock.clone()))
+            .unwrap();
+        let url = format!("http://{}", server.local_addr());
+        let state = server.state().clone();
+        let token = std::fs::read_to_string(dir.join("integrator-token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = runtime.spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            url,
+            clock,
+            state,
+            token,
+            stop: Some(stop),
+            served: Some(served),
+            runtime,
+        }
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        )
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Value {
+        Self::agent()
+            .post(&format!("{}{path}", self.url))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .send_json(body)
+            .unwrap()
+            .into_body()
+            .read_json()
+            .unwrap()
+    }
+
+    fn add_user(&self, username: &str, second_factor: &str) {
+        let user = self.post(
+            "/v1/integrator/users",
+            &json!({ "username": username, "password": PASSWORD, "phone": "+14155550123",
+                     "email": format!("{username}@example.com"), "jurisdiction": "US",
+                     "second_factor": second_factor }),
+        );
+        assert_eq!(user["username"], username, "{user}");
+    }
+
+    fn outbox(&self) -> Vec<Value> {
+        self.state
+            .store
+            .in_transaction(|tx| tx.outbox_after(0, 10_000))
+            .unwrap()
+            .into_iter()
+            .map(|row| json!({ "channel": row.entry.channel.as_str(), "body": row.entry.body }))
+            .collect()
+    }
+
+    /// The newest code of `digits` digits in an SMS text.
+    fn sms_code(&self, digits: usize) -> String {
+        self.outbox()
+            .iter()
+            .rev()
+            .filter(|m| m["channel"] == "sms")
+            .filter_map(|m| m["body"]["text"].as_str())
+            .find_map(|text| {
+                text.split(|c: char| !c.is_ascii_digit())
+                    .find(|w| w.len() == digits)
+                    .map(str::to_owned)
+            })
+            .expect("an SMS with a code")
+    }
+
+    fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let served = self.served.take().unwrap();
+        self.runtime.block_on(served).unwrap().unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The phone
+
+struct DeviceKey(EcdsaKeyPair);
+
+impl Signer for DeviceKey {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+        Ok(self
+            .0
+            .sign(&SystemRandom::new(), message)
+            .unwrap()
+            .as_ref()
+            .to_vec())
+    }
+}
+
+struct TestPhone {
+    key: DeviceKey,
+    seed: SecretBytes,
+    server: ServerPublicKey,
+    enrollment: EnrollmentId,
+    epoch: u64,
+}
+
+impl TestPhone {
+    /// Activates with the ticket `latchkey login activate` printed.
+    fn activate(server: &InProcess, ticket_json: &Value) -> Self {
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+                .unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            pkcs8.as_ref(),
+            &SystemRandom::new(),
+        )
+        .unwrap();
+        let mut phone = Self {
+            key: DeviceKey(key),
+            seed: SecretBytes::from_slice(
+                &ring::rand::generate::<[u8; 32]>(&SystemRandom::new())
+                    .unwrap()
+                    .expose(),
+            ),
+            server: *server.state.profile.public_key(),
+            enrollment: EnrollmentId::from_bytes([0; 16]),
+            epoch: 0,
+        };
+        let ticket: Signed = serde_json::from_value(ticket_json["ticket"].clone()).unwrap();
+        let expect = ServerExpectation {
+            server: phone.server.fingerprint(),
+            enrollment: None,
+            epoch: None,
+            now: server.clock.now(),
+            skew: 60,
+        };
+        let verified = open_server::<ActivationTicket>(&ticket, &phone.server, &expect).unwrap();
+        phone.enrollment = verified.header().enrollment;
+        let t = verified.message();
+        let secret = ActivationSecret {
+            code: SecretBytes::from_slice(server.sms_code(13).as_bytes()),
+            k_user: phone.k_user(),
+            push_token: Some("push-token".into()),
+            platform: Platform::Android,
+            app_version: "1.0.0".into(),
+            keystore: KeystoreKind::Software,
+            device_name: "Test phone".into(),
+        };
+        let info = hpke_info(ActivationSecret::PURPOSE, &t.ticket, &phone.enrollment);
+        let sealed = seal_secret(&t.ticket_key, &info, &secret.to_plaintext()).unwrap();
+        let request = ActivationRequest {
+            ticket: t.ticket,
+            device_key: DevicePublicKey::from_slice(phone.key.0.public_key().as_ref()).unwrap(),
+            enc: sealed.enc,
+            ciphertext: sealed.ciphertext,
+        };
+        let receipt = phone.post(server, "/v1/phone/activate", &request);
+        let receipt: Signed = serde_json::from_value(receipt).unwrap();
+        let expect = ServerExpectation {
+            server: phone.server.fingerprint(),
+            enrollment: Some(phone.enrollment),
+            epoch: None,
+            now: server.clock.now(),
+            skew: 60,
+        };
+        let verified = open_server::<ActivationReceipt>(&receipt, &phone.server, &expect).unwrap();
+        phone.epoch = verified.header().epoch;
+        assert_eq!(phone.epoch, 1);
+        phone
+    }
+
+    fn k_user(&self) -> SecretBytes {
+        derive_k_user(&self.seed, PIN, &self.enrollment)
+    }
+
+    fn post<M: Message>(&self, server: &InProcess, path: &str, message: &M) -> Value {
+        let header = DeviceHeader {
+            server: self.server.fingerprint(),
+            enrollment: self.enrollment,
+            epoch: self.epoch,
+            issued_at: server.clock.now(),
+        };
+        let signed = sign_device(&header, message, &self.key).unwrap();
+        InProcess::agent()
+            .post(&format!("{}{path}", server.url))
+            .header("Content-Type", "application/json")
+            .send(signed.to_json().as_bytes())
+            .unwrap()
+            .into_body()
+            .read_json()
+            .unwrap()
+    }
+
+    fn response(&self, server: &InProcess, challenge: &str) -> String {
+        let suite = LATCHKEY_SUITE.parse().unwrap();
+        compute_response(
+            &suite,
+            &self.k_user(),
+            &challenge.parse().unwrap(),
+            server.clock.now(),
+        )
+        .unwrap()
+        .to_string()
+    }
+
+    /// Approves the newest push with the code the login screen shows.
+    fn approve(&self, server: &InProcess, challenge: &str) -> Value {
+        let request = Self::pushed_request(server);
+        let approval = Approval {
+            request,
+            typed_code: challenge.parse().unwrap(),
+            response: self.response(server, challenge),
+        };
+        self.post(server, "/v1/phone/approve", &approval)
+    }
+
+    fn pushed_request(server: &InProcess) -> RequestId {
+        let push = server
+            .outbox()
+            .into_iter()
+            .rev()
+            .find(|m| m["channel"] == "push")
+            .unwrap();
+        let payload: Value =
+            serde_json::from_str(push["body"]["payload"].as_str().unwrap()).unwrap();
+        payload["request"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Opts the account out of 2FA with a PIN proof.
+    fn opt_out(&self, server: &InProcess) -> Value {
+        let request = SyncRequest {
+            nonce: ring::rand::generate::<[u8; 16]>(&SystemRandom::new())
+                .unwrap()
+                .expose(),
+            push_token: Some("push-token".into()),
+            platform: Platform::Android,
+            app_version: "1.0.0".into(),
+            notifications_enabled: true,
+        };
+        let answer: Signed =
+            serde_json::from_value(self.post(server, "/v1/phone/sync", &request)).unwrap();
+        let expect = ServerExpectation {
+            server: self.server.fingerprint(),
+            enrollment: Some(self.enrollment),
+            epoch: Some(self.epoch),
+            now: server.clock.now(),
+            skew: 60,
+        };
+        let sync = open_server::<SyncAnswer>(&answer, &self.server, &expect)
+            .unwrap()
+            .into_message();
+        let proof = sync.proof.unwrap();
+        let response = self.response(server, &proof.challenge.to_string());
+        self.post(
+            server,
+            "/v1/phone/proof",
+            &PinProof {
+                proof: proof.proof,
+                action: ProofAction::OptOut,
+                target: Vec::new(),
+                response,
+            },
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The login screen, as a child process
+
+struct Screen {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Screen {
+    fn start(server: &InProcess, username: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args(["login", "--server", &server.url, "--username", username])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut screen = Self {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        };
+        screen.type_line(PASSWORD);
+        screen
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Reads stdout until a line containing `words`; returns it.
+    fn expect(&mut self, words: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(words) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {words:?}; saw {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Closes stdin and waits: (status, rest of stdout, stderr).
+    fn finish(mut self) -> (i32, String, String) {
+        drop(self.stdin.take());
+        let output = self.child.wait_with_output().unwrap();
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        (
+            output.status.code().unwrap(),
+            rest.join("\n"),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    }
+}
+
+fn latchkey_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn challenge_of(line: &str) -> String {
+    line.rsplit(' ').next().unwrap().to_owned()
+}
+
+// ---------------------------------------------------------------------------
+
+#[test]
+fn login_activates_a_phone_then_logs_in_by_push_by_typed_response_and_after_opting_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = InProcess::start(dir.path());
+    server.add_user("anna", "phone");
+
+    // `login activate` prints the ticket JSON for the phone.
+    let (status, stdout, stderr) = latchkey_with_stdin(
+        &[
+            "login",
+            "activate",
+            "--server",
+            &server.url,
+            "--username",
+            "anna",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        stderr.contains("activation code was sent by SMS"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
+    let ticket: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(ticket["enrollment_id"].is_string(), "{ticket}");
+    let phone = TestPhone::activate(&server, &ticket);
+
+    // Push: the screen shows the code and waits; the phone approves.
+    let mut screen = Screen::start(&server, "anna", &["--wait", "60"]);
+    let challenge = challenge_of(&screen.expect("Login code: "));
+    screen.expect("A notification was sent to your phone");
+    screen.expect("Waiting for approval");
+    assert_eq!(
+        phone.approve(&server, &challenge),
+        json!({ "outcome": "approved" })
+    );
+    screen.expect("Login approved.");
+    let (status, _, stderr) = screen.finish();
+    assert_eq!(status, 0, "{stderr}");
+
+    // "Didn't receive the notification?": the typed response while waiting.
+    let mut screen = Screen::start(&server, "anna", &["--wait", "60"]);
+    let challenge = challenge_of(&screen.expect("Login code: "));
+    screen.expect("Didn't receive the notification?");
+    screen.type_line("1234");
+    screen.expect("A response is 8 digits");
+    screen.type_line(&phone.response(&server, &challenge));
+    screen.expect("Login approved.");
+    assert_eq!(screen.finish().0, 0);
+
+    // The same by flags, for scripts: a wrong response ends the login (status 1).
+    let mut screen = Screen::start(&server, "anna", &["--no-wait", "--response", "12345678"]);
+    screen.expect("Login code: ");
+    let (status, _, stderr) = screen.finish();
+    assert_eq!(status, 1);
+    assert!(stderr.contains("wrong response"), "{stderr}");
+
+    // A wrong password is refused without echoing it.
+    let (status, _, stderr) = latchkey_with_stdin(
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--username",
+            "anna",
+            "--no-wait",
+        ],
+        "not the password\n",
+    );
+    assert_eq!(status, 1);
+    assert!(stderr.contains("wrong username or password"), "{stderr}");
+    assert!(!stderr.contains("not the password"));
+
+    // After opting out (PIN proof on the phone), no second factor is asked for.
+    assert_eq!(phone.opt_out(&server), json!({ "outcome": "opted_out" }));
+    let mut screen = Screen::start(&server, "anna", &[]);
+    screen.expect("opted out of two-factor authentication");
+    screen.expect("Warning: Without two-factor authentication");
+    screen.expect("Login approved.");
+    assert_eq!(screen.finish().0, 0);
+    server.stop();
+}
+
+#[test]
+fn login_by_sms_takes_the_code_and_offers_a_new_one_by_sms_or_voice() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = InProcess::start(dir.path());
+    server.add_user("sam", "sms");
+
+    let mut screen = Screen::start(
+        &server,
+        "sam",
+        &[
+            "--client-name",
+            "Trader Workstation",
+            "--client-version",
+            "10.30",
+        ],
+    );
+    screen.expect("A security code was sent by SMS");
+    screen.expect("Didn't receive a security code?");
+    let first = server.sms_code(6);
+    let wrong = if first == "999999" {
+        "100000"
+    } else {
+        "999999"
+    };
+    screen.type_line(wrong);
+    screen.expect("Wrong security code (4 more");
+    // "Request new code" within two minutes: refused, with the reason.
+    screen.type_line("sms");
+    screen.expect("No new code: a new code was sent less than 2 minutes ago");
+    // Two minutes later: a voice callback, which reads the code after a keypress.
+    server.clock.advance(120);
+    let before = server.outbox().len();
+    screen.type_line("voice");
+    screen.expect("We are calling you");
+    let placed = server.outbox()[before..].to_vec();
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    assert_eq!(placed[0]["body"]["event"], "placed");
+    assert!(placed[0]["body"].get("code").is_none());
+    server
+        .state
+        .outbox
+        .press_key(placed[0]["body"]["call"].as_str().unwrap())
+        .unwrap();
+    let read = server.outbox().last().unwrap().clone();
+    assert_eq!(read["body"]["event"], "code_read");
+    screen.type_line(read["body"]["code"].as_str().unwrap());
+    screen.expect("Login approved.");
+    assert_eq!(screen.finish().0, 0);
+
+    // An older client is told why there is no voice; SMS still works, by flags too.
+    server.clock.advance(120);
+    let mut screen = Screen::start(
+        &server,
+        "sam",
+        &[
+            "--client-name",
+            "Trader Workstation",
+            "--client-version",
+            "10.19",
+        ],
+    );
+    screen.expect("A security code was sent by SMS");
+    let line = screen.expect("Voice callback needs");
+    assert!(
+        line.contains("Trader Workstation 10.30 or later (this is 10.19)"),
+        "{line}"
+    );
+    screen.type_line("voice");
+    screen.expect("No new code: Voice callback needs Trader Workstation 10.30 or later");
+    screen.type_line(&server.sms_code(6));
+    screen.expect("Login approved.");
+    assert_eq!(screen.finish().0, 0);
+
+    server.clock.advance(120);
+    let (status, stdout, stderr) = latchkey_with_stdin(
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--username",
+            "sam",
+            "--code",
+            "000000",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    if server.sms_code(6) != "000000" {
+        assert_eq!(status, 1, "{stdout}{stderr}");
+        assert!(stdout.contains("Wrong security code"), "{stdout}");
+    }
+    server.stop();
+}
