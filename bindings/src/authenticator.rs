@@ -1,5 +1,5 @@
 //! The one object the shells drive: [`Authenticator`], over core's
-//! `Authenticator`, with every one of its flows.
+//! `Authenticator`, with every one of its public methods.
 //!
 //! Invariants: each method converts its arguments, calls core once and converts
 //! the result — no behaviour of its own; PINs arrive as byte arrays and are
@@ -247,6 +247,18 @@ impl Authenticator {
         Ok(self
             .inner
             .approve_replacement(account(account_id), &replacement, unlock)?)
+    }
+
+    /// Turns two-factor authentication off for the account, with the PIN or
+    /// biometrics, where the server's policy allows it. Show the warning that
+    /// anyone with the password can then log in before calling this. Regulated
+    /// accounts (Hong Kong, India) are refused: `ServerRefused` with code
+    /// `two_factor_mandatory`, its detail citing the rule.
+    pub fn opt_out_of_two_factor(&self, account_id: i64, unlock: Unlock) -> Result<()> {
+        let unlock = core::Unlock::try_from(unlock)?;
+        Ok(self
+            .inner
+            .opt_out_of_two_factor(account(account_id), unlock)?)
     }
 
     /// Cancels a pending move of the account to another phone (the lost-phone

@@ -57,8 +57,10 @@ pub struct ServerError {
     /// A human-readable message.
     #[serde(default)]
     pub message: String,
-    /// Beside a `wrong_response`: attempts left before the enrollment is disabled.
-    #[serde(default)]
+    /// Beside a `wrong_response`: attempts left before the enrollment is disabled;
+    /// beside a wrong activation code: tries left for the ticket (the reference
+    /// server spells that one `tries_left`).
+    #[serde(default, alias = "tries_left")]
     pub attempts_left: Option<u64>,
     /// Beside a `wrong_response` or `attempt_delayed`: when the next attempt is
     /// allowed (Unix seconds, server time).
@@ -97,6 +99,11 @@ pub mod codes {
     pub const CODE_MISMATCH: &str = "code_mismatch";
     /// 403: the activation code was wrong (with `attempts_left`).
     pub const WRONG_ACTIVATION_CODE: &str = "wrong_activation_code";
+    /// The reference server's spelling of [`WRONG_ACTIVATION_CODE`] (with
+    /// `tries_left`), until it follows PROTOCOL.md §7.
+    pub const WRONG_CODE: &str = "wrong_code";
+    /// 410: the activation ticket ended (burnt by wrong codes, used, or expired).
+    pub const TICKET_ENDED: &str = "ticket_ended";
 }
 
 impl ServerError {
@@ -113,14 +120,18 @@ impl ServerError {
             codes::PASSWORD_RESET_REQUIRED => AuthenticatorError::PasswordResetRequired,
             codes::ENROLLMENT_DISABLED => AuthenticatorError::Disabled,
             codes::ALREADY_DECIDED => AuthenticatorError::AlreadyDecided,
-            codes::EXPIRED | "request_expired" | "proof_expired" | "ticket_expired" => {
-                AuthenticatorError::Expired
-            }
+            codes::EXPIRED
+            | codes::TICKET_ENDED
+            | "request_expired"
+            | "proof_expired"
+            | "ticket_expired" => AuthenticatorError::Expired,
             codes::UNKNOWN_REQUEST => AuthenticatorError::UnknownRequest,
             codes::CODE_MISMATCH => AuthenticatorError::CodeMismatch,
-            codes::WRONG_ACTIVATION_CODE => AuthenticatorError::WrongActivationCode {
-                attempts_left: self.attempts_left,
-            },
+            codes::WRONG_ACTIVATION_CODE | codes::WRONG_CODE => {
+                AuthenticatorError::WrongActivationCode {
+                    attempts_left: self.attempts_left,
+                }
+            }
             _ => AuthenticatorError::ServerRefused {
                 code: server_text(&self.code),
                 message: server_text(&self.message),
@@ -254,6 +265,26 @@ mod tests {
             Err(AuthenticatorError::Delayed {
                 retry_after: Some(5)
             })
+        ));
+    }
+
+    #[test]
+    fn the_reference_servers_wrong_code_is_a_wrong_activation_code_with_tries_left() {
+        let reply = parse_reply(
+            403,
+            br#"{"error":{"code":"wrong_code","message":"wrong","tries_left":2}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            reply.into_outcome(),
+            Err(AuthenticatorError::WrongActivationCode {
+                attempts_left: Some(2)
+            })
+        ));
+        let ended = parse_reply(410, br#"{"error":{"code":"ticket_ended","message":"x"}}"#);
+        assert!(matches!(
+            ended.unwrap().into_outcome(),
+            Err(AuthenticatorError::Expired)
         ));
     }
 

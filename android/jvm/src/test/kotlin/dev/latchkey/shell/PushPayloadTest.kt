@@ -70,6 +70,15 @@ class PushPayloadTest {
     }
 
     @Test
+    fun `a notice push asks for a sync and names its kind`() {
+        assertEquals(PushPayload.Notice("revoked"), PushPayload.parse(mapOf("latchkey" to "1", "notice" to "revoked")))
+        assertEquals(
+            PushPayload.Malformed(PushPayload.Problem.INVALID_NOTICE),
+            PushPayload.parse(mapOf("latchkey" to "1", "notice" to "Revoked!")),
+        )
+    }
+
+    @Test
     fun `a request handle prints as its hex`() {
         assertEquals(handle, RequestHandle.parse(handle).toString())
     }
