@@ -106,17 +106,25 @@ SWIFT_IF = re.compile(r"^\s*#if\s+(.*?)\s*(//.*)?$")
 SWIFT_ELSE = re.compile(r"^\s*#(elseif|else)\b")
 SWIFT_ENDIF = re.compile(r"^\s*#endif\b")
 SWIFT_DOCUMENTATION_ATTRIBUTE = re.compile(r"^\s*@_documentation\([^()]*\)\s*$")
+SWIFT_EMPTY_TUPLE_CLOSURE = re.compile(r"^(\s*let\s+\w+\s*=\s*)\{ \(\) \}(\s*)$")
 
 
 def normalise_swift(text: str) -> str:
-    """Blank `@_documentation(...)` attribute lines inside `#if swift(>=5.8)` blocks.
+    """Neutralise two constructs tree-sitter-swift rejects, keeping every line in place.
 
-    UniFFI's generated Swift wraps an attribute in `#if swift(>=5.8) ... #endif` before
-    many declarations; tree-sitter-swift cannot parse an attribute inside a conditional
-    block that is followed by the declaration outside it. The attribute only hides the
-    declaration from documentation, so removing it changes nothing the parse checks.
+    1. `@_documentation(...)` attribute lines inside `#if swift(>=5.8)` blocks are blanked.
+       UniFFI's generated Swift wraps an attribute in `#if swift(>=5.8) ... #endif` before
+       many declarations; tree-sitter-swift cannot parse an attribute inside a conditional
+       block that is followed by the declaration outside it. The attribute only hides the
+       declaration from documentation, so removing it changes nothing the parse checks.
+    2. `let name = { () }`, a closure returning the empty tuple (UniFFI's `writeReturn` for
+       foreign methods that return nothing), becomes `let name = { }`, the same closure
+       written without the `()` the grammar cannot read as an expression.
     """
     lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if m := SWIFT_EMPTY_TUPLE_CLOSURE.match(line):
+            lines[i] = f"{m.group(1)}{{ }}{m.group(2)}"
     conditions: list[str] = []
     for i, line in enumerate(lines):
         if m := SWIFT_IF.match(line):
@@ -434,6 +442,8 @@ extension FfiConverterThing: Sendable {
     @_documentation(visibility: private)
 #endif
     public static func lift(_ handle: UInt64) throws -> UInt64 {
+        let writeReturn = { () }
+        writeReturn()
         return handle
     }
 }
@@ -550,9 +560,12 @@ def case_blanking_keeps_lines_and_touches_only_its_patterns(tmp: Path) -> None:
         "#if swift(>=5.8)\n@_documentation(visibility: private)\n#else\n"
         "@_documentation(visibility: private)\n#endif\n"  # in the #else branch: kept
         "#if os(iOS)\n@_documentation(visibility: private)\n#endif\n"  # another condition: kept
+        "    let writeReturn = { () }\n"  # a closure returning (): rewritten
+        "    let pair = { ((), ()) }\n"  # anything else: kept
     )
     swift_out = swift_in.split("\n")
     swift_out[2] = ""
+    swift_out[9] = "    let writeReturn = { }"
     expect(normalise_swift(swift_in) == "\n".join(swift_out), "Swift blanking touched the wrong lines")
 
     kotlin_in = (
@@ -588,6 +601,8 @@ def case_the_pinned_grammars_still_need_each_blanking(tmp: Path) -> None:
     raw = {
         ("swift", "@_documentation in #if swift(>=5.8)"):
             "#if swift(>=5.8)\n@_documentation(visibility: private)\n#endif\nstruct X {}\n",
+        ("swift", "let writeReturn = { () }"):
+            "func f() {\n    let writeReturn = { () }\n    g(writeReturn: writeReturn)\n}\n",
         ("kotlin", "suspend { -> }"): "fun g() {\n    val f = suspend { ->\n        h()\n    }\n}\n",
         ("kotlin", "one-line class body"): "class A : B { fun f(): Int { return 1 } }\n",
     }

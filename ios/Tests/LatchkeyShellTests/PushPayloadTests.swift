@@ -45,6 +45,15 @@ final class PushPayloadTests: XCTestCase {
         XCTAssertEqual(PushPayload(userInfo: ["latchkey": "1"]), .malformed(.missingRequest))
     }
 
+    func testANoticePushAsksForASyncAndNamesItsKind() {
+        XCTAssertEqual(PushPayload(userInfo: ["latchkey": "1", "notice": "revoked"]), .notice("revoked"))
+        XCTAssertEqual(
+            PushPayload(userInfo: ["latchkey": "1", "notice": "Revoked!"]),
+            .malformed(.invalidNotice)
+        )
+        XCTAssertEqual(PushPayload(userInfo: ["latchkey": "1", "notice": 5]), .malformed(.invalidNotice))
+    }
+
     func testARequestThatIsNot32LowercaseHexCharactersIsMalformed() {
         let requests = [
             "",
