@@ -39,7 +39,7 @@ public final class LoginNotifications: NSObject, UNUserNotificationCenterDelegat
 
     private let router: PushRouter
     private let pushToken: @Sendable () -> String?
-    private let open: @Sendable (RequestHandle, ApprovalEntry) -> Void
+    private let openApproval: @Sendable (RequestHandle, ApprovalEntry) -> Void
     private let synced: @Sendable (PushRoute) -> Void
     private let otherPresentation: @Sendable (UNNotification) async -> UNNotificationPresentationOptions
     private let otherResponse: @Sendable (UNNotificationResponse) async -> Void
@@ -64,7 +64,7 @@ public final class LoginNotifications: NSObject, UNUserNotificationCenterDelegat
     ) {
         self.router = router
         self.pushToken = pushToken
-        self.open = open
+        self.openApproval = open
         self.synced = synced
         self.otherPresentation = otherPresentation
         self.otherResponse = otherResponse
@@ -142,7 +142,8 @@ public final class LoginNotifications: NSObject, UNUserNotificationCenterDelegat
                 return  // dismissed: the request stays open until it expires
             }
             // The screen fetches and checks the signed request before it shows anything.
-            await MainActor.run { open(handle, entry) }
+            let openApproval = self.openApproval
+            await MainActor.run { openApproval(handle, entry) }
         case .notice, .malformed:
             return
         case .notLatchkey:
@@ -172,7 +173,7 @@ public final class LoginNotifications: NSObject, UNUserNotificationCenterDelegat
                 result[key] = value
             }
         }
-        let router = router
+        let router = self.router
         let token = pushToken()
         let enabled = await NotificationPermission.notificationsEnabled()
         return await Task.detached(priority: .userInitiated) {

@@ -177,36 +177,36 @@ public final class SecureEnclaveKeystore: PlatformKeystore {
         }
     }
 
-    private static let sealing = SecKeyAlgorithm.eciesEncryptionCofactorVariableIVX963SHA256AESGCM
+    private static var sealing: SecKeyAlgorithm { .eciesEncryptionCofactorVariableIVX963SHA256AESGCM }
     /// The first byte of every blob this keystore makes: the format, for later migrations.
     private static let blobVersion: UInt8 = 1
 
     private func tag(_ alias: String) -> Data { Data((tagPrefix + alias).utf8) }
 
-    private func base(_ query: [CFString: Any]) -> [CFString: Any] {
+    private func base(_ query: [String: Any]) -> [String: Any] {
         var query = query
-        query[kSecUseDataProtectionKeychain] = true
+        query[kSecUseDataProtectionKeychain as String] = true
         if let accessGroup {
-            query[kSecAttrAccessGroup] = accessGroup
+            query[kSecAttrAccessGroup as String] = accessGroup
         }
         return query
     }
 
     /// Every private key item under `alias` (any kind).
-    private func keyQuery(_ alias: String) -> [CFString: Any] {
+    private func keyQuery(_ alias: String) -> [String: Any] {
         base([
-            kSecClass: kSecClassKey,
-            kSecAttrKeyClass: kSecAttrKeyClassPrivate,
-            kSecAttrApplicationTag: tag(alias),
+            kSecClass as String: kSecClassKey,
+            kSecAttrKeyClass as String: kSecAttrKeyClassPrivate,
+            kSecAttrApplicationTag as String: tag(alias),
         ])
     }
 
     /// The item holding a biometric key's public half.
-    private func publicHalfQuery(_ alias: String) -> [CFString: Any] {
+    private func publicHalfQuery(_ alias: String) -> [String: Any] {
         base([
-            kSecClass: kSecClassGenericPassword,
-            kSecAttrService: tagPrefix + "biometric-public",
-            kSecAttrAccount: alias,
+            kSecClass as String: kSecClassGenericPassword,
+            kSecAttrService as String: tagPrefix + "biometric-public",
+            kSecAttrAccount as String: alias,
         ])
     }
 
@@ -219,8 +219,8 @@ public final class SecureEnclaveKeystore: PlatformKeystore {
 
     private func refuseTaken(_ alias: String) throws {
         var query = keyQuery(alias)
-        query[kSecReturnAttributes] = true
-        query[kSecUseAuthenticationContext] = Self.silentContext()
+        query[kSecReturnAttributes as String] = true
+        query[kSecUseAuthenticationContext as String] = Self.silentContext()
         let status = SecItemCopyMatching(query as CFDictionary, nil)
         guard status == errSecItemNotFound else {
             if status == errSecSuccess || status == errSecInteractionNotAllowed {
@@ -239,16 +239,16 @@ public final class SecureEnclaveKeystore: PlatformKeystore {
             throw Self.failure("making the key's access control", error)
         }
         var attributes = base([
-            kSecAttrKeyType: kSecAttrKeyTypeECSECPrimeRandom,
-            kSecAttrKeySizeInBits: 256,
-            kSecAttrTokenID: kSecAttrTokenIDSecureEnclave,
+            kSecAttrKeyType as String: kSecAttrKeyTypeECSECPrimeRandom,
+            kSecAttrKeySizeInBits as String: 256,
+            kSecAttrTokenID as String: kSecAttrTokenIDSecureEnclave,
         ])
-        attributes[kSecPrivateKeyAttrs] = [
-            kSecAttrIsPermanent: true,
-            kSecAttrApplicationTag: tag(alias),
-            kSecAttrLabel: kind.label,
-            kSecAttrAccessControl: access,
-        ] as [CFString: Any]
+        attributes[kSecPrivateKeyAttrs as String] = [
+            kSecAttrIsPermanent as String: true,
+            kSecAttrApplicationTag as String: tag(alias),
+            kSecAttrLabel as String: kind.label,
+            kSecAttrAccessControl as String: access,
+        ] as [String: Any]
         guard let key = SecKeyCreateRandomKey(attributes as CFDictionary, &error) else {
             throw Self.failure("making a Secure Enclave key", error)
         }
@@ -259,19 +259,19 @@ public final class SecureEnclaveKeystore: PlatformKeystore {
     /// (carrying the prompt text) is the one the key's next use authenticates through.
     private func privateKey(alias: String, kind: KeyKind, context: LAContext? = nil) throws -> SecKey {
         var query = keyQuery(alias)
-        query[kSecReturnRef] = true
-        query[kSecReturnAttributes] = true
-        query[kSecMatchLimit] = kSecMatchLimitOne
-        query[kSecUseAuthenticationContext] = context ?? Self.silentContext()
+        query[kSecReturnRef as String] = true
+        query[kSecReturnAttributes as String] = true
+        query[kSecMatchLimit as String] = kSecMatchLimitOne
+        query[kSecUseAuthenticationContext as String] = context ?? Self.silentContext()
         var result: CFTypeRef?
         let status = SecItemCopyMatching(query as CFDictionary, &result)
         guard status == errSecSuccess else {
             throw missing(alias: alias, kind: kind, status: status)
         }
-        guard let item = result as? [CFString: Any], let ref = item[kSecValueRef] else {
+        guard let item = result as? [String: Any], let ref = item[kSecValueRef as String] else {
             throw KeystoreError.Platform(reason: "the keychain returned no key")
         }
-        guard (item[kSecAttrLabel] as? String) == kind.label else {
+        guard (item[kSecAttrLabel as String] as? String) == kind.label else {
             throw KeystoreError.WrongKeyKind
         }
         // kSecValueRef of a key item is a SecKey (a CF type: only a forced cast converts it).
@@ -281,15 +281,15 @@ public final class SecureEnclaveKeystore: PlatformKeystore {
     /// Checks that the private key of `kind` under `alias` is there, without using it.
     private func requirePrivateKey(alias: String, kind: KeyKind) throws {
         var query = keyQuery(alias)
-        query[kSecReturnAttributes] = true
-        query[kSecMatchLimit] = kSecMatchLimitOne
-        query[kSecUseAuthenticationContext] = Self.silentContext()
+        query[kSecReturnAttributes as String] = true
+        query[kSecMatchLimit as String] = kSecMatchLimitOne
+        query[kSecUseAuthenticationContext as String] = Self.silentContext()
         var result: CFTypeRef?
         let status = SecItemCopyMatching(query as CFDictionary, &result)
         guard status == errSecSuccess else {
             throw missing(alias: alias, kind: kind, status: status)
         }
-        guard let item = result as? [CFString: Any], (item[kSecAttrLabel] as? String) == kind.label else {
+        guard let item = result as? [String: Any], (item[kSecAttrLabel as String] as? String) == kind.label else {
             throw KeystoreError.WrongKeyKind
         }
     }
@@ -323,8 +323,8 @@ public final class SecureEnclaveKeystore: PlatformKeystore {
 
     private func storePublicHalf(of key: SecKey, alias: String) throws {
         var item = publicHalfQuery(alias)
-        item[kSecValueData] = try publicKeyBytes(of: key)
-        item[kSecAttrAccessible] = kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly
+        item[kSecValueData as String] = try publicKeyBytes(of: key)
+        item[kSecAttrAccessible as String] = kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly
         let status = SecItemAdd(item as CFDictionary, nil)
         guard status == errSecSuccess else {
             throw status == errSecDuplicateItem ? KeystoreError.AlreadyExists : Self.platform("storing a public key", status)
@@ -333,8 +333,8 @@ public final class SecureEnclaveKeystore: PlatformKeystore {
 
     private func biometricPublicKey(alias: String) throws -> SecKey {
         var query = publicHalfQuery(alias)
-        query[kSecReturnData] = true
-        query[kSecMatchLimit] = kSecMatchLimitOne
+        query[kSecReturnData as String] = true
+        query[kSecMatchLimit as String] = kSecMatchLimitOne
         var result: CFTypeRef?
         let status = SecItemCopyMatching(query as CFDictionary, &result)
         switch status {
@@ -343,7 +343,7 @@ public final class SecureEnclaveKeystore: PlatformKeystore {
         case errSecItemNotFound:
             // No biometric key under this alias; maybe a key of another kind.
             var other = keyQuery(alias)
-            other[kSecUseAuthenticationContext] = Self.silentContext()
+            other[kSecUseAuthenticationContext as String] = Self.silentContext()
             let found = SecItemCopyMatching(other as CFDictionary, nil)
             throw found == errSecSuccess || found == errSecInteractionNotAllowed
                 ? KeystoreError.WrongKeyKind : KeystoreError.KeyNotFound
@@ -351,10 +351,10 @@ public final class SecureEnclaveKeystore: PlatformKeystore {
             throw Self.platform("reading a public key", status)
         }
         var error: Unmanaged<CFError>?
-        let attributes: [CFString: Any] = [
-            kSecAttrKeyType: kSecAttrKeyTypeECSECPrimeRandom,
-            kSecAttrKeyClass: kSecAttrKeyClassPublic,
-            kSecAttrKeySizeInBits: 256,
+        let attributes: [String: Any] = [
+            kSecAttrKeyType as String: kSecAttrKeyTypeECSECPrimeRandom,
+            kSecAttrKeyClass as String: kSecAttrKeyClassPublic,
+            kSecAttrKeySizeInBits as String: 256,
         ]
         guard let bytes = result as? Data,
               let key = SecKeyCreateWithData(bytes as CFData, attributes as CFDictionary, &error)
@@ -393,11 +393,11 @@ public final class SecureEnclaveKeystore: PlatformKeystore {
     private static func refuseUnusableBiometry() throws {
         var problem: NSError?
         guard !LAContext().canEvaluatePolicy(.deviceOwnerAuthenticationWithBiometrics, error: &problem),
-              let problem
+              let code = problem.flatMap({ LAError.Code(rawValue: $0.code) })
         else {
             return
         }
-        switch LAError.Code(rawValue: problem.code) {
+        switch code {
         case .biometryLockout:
             throw KeystoreError.Lockout
         case .biometryNotAvailable, .biometryNotEnrolled, .passcodeNotSet:
@@ -439,7 +439,10 @@ public final class SecureEnclaveKeystore: PlatformKeystore {
             default: return nil
             }
         case LAErrorDomain:
-            switch LAError.Code(rawValue: code) {
+            guard let code = LAError.Code(rawValue: code) else {
+                return nil
+            }
+            switch code {
             case .userCancel, .appCancel, .systemCancel, .userFallback, .authenticationFailed, .notInteractive:
                 return .Cancelled
             case .biometryLockout:

@@ -201,7 +201,7 @@ final class PushRouterTests: XCTestCase {
     func testOtherNotificationsAreNotLatchkeysAndBadOnesAreIgnored() {
         let router = PushRouter(authenticator: FakeAuthenticator())
 
-        guard case .notLatchkey = router.route(userInfo: ["aps": [:]], pushToken: nil, notificationsEnabled: true) else {
+        guard case .notLatchkey = router.route(userInfo: ["aps": [String: Any]()], pushToken: nil, notificationsEnabled: true) else {
             return XCTFail("not passed on")
         }
         guard case .ignored(.malformed, nil) = router.route(

@@ -183,9 +183,10 @@ final class LiveServer: Sendable {
             done.signal()
         }.resume()
         done.wait()
-        guard let (data, response, error) = result.values.first else {
+        guard let answer = result.values.first else {
             throw Failure(description: "no answer")
         }
+        let (data, response, error) = answer
         if let error {
             throw error
         }

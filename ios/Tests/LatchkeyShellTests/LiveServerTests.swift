@@ -41,8 +41,9 @@ final class LiveServerTests: XCTestCase {
             let session = try server.openSession(user)
             XCTAssertEqual(session.push, "sent")
 
-            var userInfo: [AnyHashable: Any] = try server.pushes(to: phone.pushToken).last ?? [:]
-            userInfo["aps"] = ["alert": ["title": "Login request"], "category": "LATCHKEY_LOGIN"]
+            let data: [String: String] = try server.pushes(to: phone.pushToken).last ?? [:]
+            var userInfo: [AnyHashable: Any] = data
+            userInfo["aps"] = ["alert": ["title": "Login request"], "category": "LATCHKEY_LOGIN"] as [String: Any]
             let route = PushRouter(authenticator: phone.authenticator)
                 .route(userInfo: userInfo, pushToken: phone.pushToken, notificationsEnabled: true)
             guard case let .showLoginNotification(handle, _, body) = route else {

@@ -247,7 +247,7 @@ final class SwitchableTransport: Transport, @unchecked Sendable {
 
     func send(request: TransportRequest) throws -> TransportResponse {
         lock.lock()
-        let failure = failure
+        let failure = self.failure
         lock.unlock()
         if let failure {
             throw failure

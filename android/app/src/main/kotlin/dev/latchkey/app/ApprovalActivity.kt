@@ -216,7 +216,7 @@ class ApprovalActivity : FragmentActivity() {
     private fun showInput(type: Int, maxLength: Int) {
         input.visibility = View.VISIBLE
         input.inputType = type
-        input.filters = arrayOf(android.text.InputFilter.LengthFilter(maxLength))
+        input.filters = arrayOf<android.text.InputFilter>(android.text.InputFilter.LengthFilter(maxLength))
         input.text.clear()
         input.requestFocus()
     }

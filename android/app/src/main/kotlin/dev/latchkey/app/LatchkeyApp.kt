@@ -87,7 +87,7 @@ class LatchkeyApp : Application() {
         }
     }
 
-    private inner class ResumedActivityTracker : ActivityLifecycleCallbacks {
+    private inner class ResumedActivityTracker : Application.ActivityLifecycleCallbacks {
         override fun onActivityResumed(activity: Activity) {
             if (activity is FragmentActivity) resumed = WeakReference(activity)
         }

@@ -1,6 +1,7 @@
 package dev.latchkey.app
 
 import android.Manifest
+import android.annotation.SuppressLint
 import android.app.NotificationChannel
 import android.app.NotificationManager
 import android.app.PendingIntent
@@ -40,6 +41,7 @@ object LoginNotifications {
     }
 
     /** Posts the generic login notification for [handle]; it times out when the push does (2 min). */
+    @SuppressLint("MissingPermission") // checked by allowed()
     fun post(context: Context, handle: RequestHandle, title: String, body: String) {
         if (!allowed(context)) return
         val notification = NotificationCompat.Builder(context, CHANNEL)
@@ -60,6 +62,7 @@ object LoginNotifications {
     }
 
     /** A server notice changed an account (moved, password reset required…): ask to open the app. */
+    @SuppressLint("MissingPermission") // checked by allowed()
     fun postAccountNotice(context: Context) {
         if (!allowed(context)) return
         val open = context.packageManager.getLaunchIntentForPackage(context.packageName) ?: return
