@@ -18,13 +18,11 @@
 
 use crate::CliError;
 use clap::Args;
-use latchkey_core::protocol::envelope::{open_server, sign_device};
-use latchkey_core::protocol::keys::{compute_response, derive_k_user};
-use latchkey_core::protocol::secrets::{hpke_info, seal_secret};
-use latchkey_core::protocol::*;
-use latchkey_core::secret::SecretBytes;
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use latchkey_core::protocol::envelope::open_server;
+use latchkey_core::protocol::{
+    Challenge, FetchRequest, KeystoreKind, LoginRequest, RequestId, ServerProfile, Signed,
+    SoftPhone,
+};
 use serde_json::{Value, json};
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -165,23 +163,9 @@ impl Http {
     }
 }
 
-struct Signing(EcdsaKeyPair);
-
-impl Signer for Signing {
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, ProtocolError> {
-        self.0
-            .sign(&SystemRandom::new(), message)
-            .map(|s| s.as_ref().to_vec())
-            .map_err(|_| ProtocolError::Randomness)
-    }
-}
-
-/// A protocol-level phone with its `k_user` derived once.
+/// A benchmark phone: the protocol's headless phone and its account.
 struct LoadPhone {
-    key: Signing,
-    k_user: SecretBytes,
-    enrollment: EnrollmentId,
-    epoch: u64,
+    soft: SoftPhone,
     username: String,
 }
 
@@ -191,6 +175,34 @@ fn now_secs() -> u64 {
     now.duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// The newest 13-digit activation code in the development outbox.
+fn activation_code(server: &Server, http: &Http) -> Result<String, CliError> {
+    let mut code = None;
+    let mut after = 0;
+    loop {
+        let (_, page) = http.call(
+            "GET",
+            &format!("{}/v1/dev/outbox?after={after}", server.base),
+            None,
+            None,
+        )?;
+        let messages = page["messages"].as_array().cloned().unwrap_or_default();
+        let Some(last) = messages.last().and_then(|m| m["id"].as_i64()) else {
+            break;
+        };
+        for m in messages.iter().filter(|m| m["channel"] == "sms") {
+            if let Some(c) = m["body"]["text"].as_str().and_then(|t| {
+                t.split(|c: char| !c.is_ascii_digit())
+                    .find(|w| w.len() == 13)
+            }) {
+                code = Some(c.to_owned());
+            }
+        }
+        after = last;
+    }
+    code.ok_or_else(|| runtime("no activation code"))
 }
 
 fn enrol(server: &Server, http: &Http, username: &str, push: bool) -> Result<LoadPhone, CliError> {
@@ -210,97 +222,24 @@ fn enrol(server: &Server, http: &Http, username: &str, push: bool) -> Result<Loa
         Some(&server.token),
         Some(json!({ "username": username }).to_string()),
     )?;
-    let (_, outbox) = http.call(
-        "GET",
-        &format!("{}/v1/dev/outbox?after=0", server.base),
-        None,
-        None,
-    )?;
-    let mut code = None;
-    let mut page = outbox;
-    loop {
-        let messages = page["messages"].as_array().cloned().unwrap_or_default();
-        let Some(last) = messages.last().and_then(|m| m["id"].as_i64()) else {
-            break;
-        };
-        for m in &messages {
-            if m["channel"] == "sms" {
-                if let Some(c) = m["body"]["text"].as_str().and_then(|t| {
-                    t.split(|c: char| !c.is_ascii_digit())
-                        .find(|w| w.len() == 13)
-                }) {
-                    code = Some(c.to_owned());
-                }
-            }
-        }
-        page = http
-            .call(
-                "GET",
-                &format!("{}/v1/dev/outbox?after={last}", server.base),
-                None,
-                None,
-            )?
-            .1;
-    }
-    let code = code.ok_or_else(|| runtime("no activation code"))?;
+    let code = activation_code(server, http)?;
     let ticket: Signed = serde_json::from_value(start["ticket"].clone()).map_err(runtime)?;
-    let fingerprint = server.profile.fingerprint();
-    let expect = ServerExpectation {
-        server: fingerprint,
-        enrollment: None,
-        epoch: None,
-        now: now_secs(),
-        skew: 60,
-    };
-    let verified = open_server::<ActivationTicket>(&ticket, server.profile.public_key(), &expect)
-        .map_err(runtime)?;
-    let enrollment = verified.header().enrollment;
-    let rng = SystemRandom::new();
-    let pkcs8 =
-        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).map_err(runtime)?;
-    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
-        .map_err(runtime)?;
-    let device_key = DevicePublicKey::from_slice(key.public_key().as_ref()).map_err(runtime)?;
-    let seed = SecretBytes::from_slice(
-        &ring::rand::generate::<[u8; 32]>(&rng)
-            .map_err(runtime)?
-            .expose(),
-    );
-    let k_user = derive_k_user(&seed, "402917", &enrollment);
-    let t = verified.message();
-    let secret = ActivationSecret {
-        code: SecretBytes::from_slice(code.as_bytes()),
-        k_user: k_user.clone(),
-        push_token: push.then(|| format!("bench-token-{username}")),
-        platform: Platform::Desktop,
-        app_version: "bench".into(),
-        keystore: KeystoreKind::Software,
-        device_name: format!("{username}'s bench phone"),
-    };
-    let sealed = seal_secret(
-        &t.ticket_key,
-        &hpke_info(ActivationSecret::PURPOSE, &t.ticket, &enrollment),
-        &secret.to_plaintext(),
+    let mut soft = SoftPhone::new(
+        *server.profile.public_key(),
+        &format!("{username}'s bench phone"),
     )
     .map_err(runtime)?;
-    let signing = Signing(key);
-    let header = DeviceHeader {
-        server: fingerprint,
-        enrollment,
-        epoch: 0,
-        issued_at: now_secs(),
-    };
-    let request = sign_device(
-        &header,
-        &ActivationRequest {
-            ticket: t.ticket,
-            device_key,
-            enc: sealed.enc,
-            ciphertext: sealed.ciphertext,
-        },
-        &signing,
-    )
-    .map_err(runtime)?;
+    let token = push.then(|| format!("bench-token-{username}"));
+    let request = soft
+        .answer_ticket(
+            &ticket,
+            &code,
+            PIN,
+            KeystoreKind::Software,
+            token,
+            now_secs(),
+        )
+        .map_err(runtime)?;
     let (status, receipt) = http.call(
         "POST",
         &format!("{}/v1/phone/activate", server.base),
@@ -313,22 +252,17 @@ fn enrol(server: &Server, http: &Http, username: &str, push: bool) -> Result<Loa
         )));
     }
     let receipt: Signed = serde_json::from_value(receipt).map_err(runtime)?;
-    let expect = ServerExpectation {
-        enrollment: Some(enrollment),
-        ..expect
-    };
-    let epoch = open_server::<ActivationReceipt>(&receipt, server.profile.public_key(), &expect)
-        .map_err(runtime)?
-        .header()
-        .epoch;
+    soft.accept_receipt(&receipt, now_secs()).map_err(runtime)?;
+    // Derive k_user now, outside the measured flows.
+    let _ = soft.k_user(PIN);
     Ok(LoadPhone {
-        key: signing,
-        k_user,
-        enrollment,
-        epoch,
+        soft,
         username: username.to_owned(),
     })
 }
+
+/// The PIN of every benchmark account.
+const PIN: &str = "402917";
 
 fn open_session(
     server: &Server,
@@ -353,15 +287,12 @@ fn open_session(
     Ok((id, challenge))
 }
 
-fn typed_flow(
-    server: &Server,
-    http: &Http,
-    phone: &LoadPhone,
-    suite: &latchkey_core::otp::OcraSuite,
-) -> Result<(), CliError> {
+fn typed_flow(server: &Server, http: &Http, phone: &LoadPhone) -> Result<(), CliError> {
     let (id, challenge) = open_session(server, http, &phone.username)?;
-    let response =
-        compute_response(suite, &phone.k_user, &challenge, now_secs()).map_err(runtime)?;
+    let response = phone
+        .soft
+        .response(&challenge, PIN, now_secs())
+        .map_err(runtime)?;
     let (status, body) = http.call(
         "POST",
         &format!("{}/v1/integrator/sessions/{id}/response", server.base),
@@ -378,7 +309,6 @@ fn push_flow(
     server: &Server,
     http: &Http,
     phone: &LoadPhone,
-    suite: &latchkey_core::otp::OcraSuite,
     seen: &mut i64,
 ) -> Result<(), CliError> {
     let (_, challenge) = open_session(server, http, &phone.username)?;
@@ -405,13 +335,10 @@ fn push_flow(
         .ok_or_else(|| runtime("no push arrived"))?;
     // This phone's next push comes after this one.
     *seen = id;
-    let header = || DeviceHeader {
-        server: server.profile.fingerprint(),
-        enrollment: phone.enrollment,
-        epoch: phone.epoch,
-        issued_at: now_secs(),
-    };
-    let fetch = sign_device(&header(), &FetchRequest { request }, &phone.key).map_err(runtime)?;
+    let fetch = phone
+        .soft
+        .sign(now_secs(), &FetchRequest { request })
+        .map_err(runtime)?;
     let (status, signed) = http.call(
         "POST",
         &format!("{}/v1/phone/request", server.base),
@@ -422,26 +349,16 @@ fn push_flow(
         return Err(runtime(format!("fetching: {status} {signed}")));
     }
     let signed: Signed = serde_json::from_value(signed).map_err(runtime)?;
-    let expect = ServerExpectation {
-        server: server.profile.fingerprint(),
-        enrollment: Some(phone.enrollment),
-        epoch: Some(phone.epoch),
-        now: now_secs(),
-        skew: 60,
-    };
-    open_server::<LoginRequest>(&signed, server.profile.public_key(), &expect).map_err(runtime)?;
-    let response =
-        compute_response(suite, &phone.k_user, &challenge, now_secs()).map_err(runtime)?;
-    let approval = sign_device(
-        &header(),
-        &Approval {
-            request,
-            typed_code: challenge,
-            response: response.to_string(),
-        },
-        &phone.key,
+    open_server::<LoginRequest>(
+        &signed,
+        server.profile.public_key(),
+        &phone.soft.expects(now_secs()),
     )
     .map_err(runtime)?;
+    let approval = phone
+        .soft
+        .approval(request, challenge, PIN, now_secs())
+        .map_err(runtime)?;
     let (status, body) = http.call(
         "POST",
         &format!("{}/v1/phone/approve", server.base),
@@ -480,7 +397,6 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     let push_phones: Vec<LoadPhone> = (0..push_accounts)
         .map(|i| enrol(&server, &http, &format!("push{i}"), true))
         .collect::<Result<_, _>>()?;
-    let suite: latchkey_core::otp::OcraSuite = LATCHKEY_SUITE.parse().map_err(runtime)?;
     let build = if cfg!(debug_assertions) {
         "debug build: figures are NOT representative, use --release"
     } else {
@@ -504,7 +420,6 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
             let handles: Vec<_> = (0..workers)
                 .map(|i| {
                     let server = &server;
-                    let suite = &suite;
                     let typed_phones = &typed_phones;
                     let push_phones = &push_phones;
                     let share = flows / workers + usize::from(i < flows % workers);
@@ -519,7 +434,7 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
                         for _ in 0..share {
                             let t = now();
                             let outcome = if kind == "typed response" {
-                                typed_flow(server, &http, &typed_phones[i], suite)
+                                typed_flow(server, &http, &typed_phones[i])
                             } else {
                                 if used == per_account {
                                     phone = mine.next();
@@ -527,9 +442,7 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
                                 }
                                 used += 1;
                                 match phone {
-                                    Some(phone) => {
-                                        push_flow(server, &http, phone, suite, &mut seen)
-                                    }
+                                    Some(phone) => push_flow(server, &http, phone, &mut seen),
                                     None => Err(runtime("no push account")),
                                 }
                             };

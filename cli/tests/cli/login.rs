@@ -5,16 +5,10 @@
 //! protocol-level test phone built from `latchkey_core::protocol`.
 
 use latchkey_core::clock::{Clock, ManualClock};
-use latchkey_core::protocol::envelope::{open_server, sign_device};
-use latchkey_core::protocol::keys::{compute_response, derive_k_user};
-use latchkey_core::protocol::secrets::{hpke_info, seal_secret};
-use latchkey_core::protocol::*;
-use latchkey_core::secret::SecretBytes;
+use latchkey_core::protocol::{KeystoreKind, ProofAction, RequestId, Signed, SoftPhone};
 use latchkey_server::http::AppState;
 use latchkey_server::store::StoreExt;
 use latchkey_server::{Server, ServerConfig, ServerError};
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 use std::io::{BufRead, Write};
 use std::num::NonZeroU32;
@@ -138,105 +132,35 @@ impl InProcess {
 // ---------------------------------------------------------------------------
 // The phone
 
-struct DeviceKey(EcdsaKeyPair);
-
-impl Signer for DeviceKey {
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, ProtocolError> {
-        Ok(self
-            .0
-            .sign(&SystemRandom::new(), message)
-            .unwrap()
-            .as_ref()
-            .to_vec())
-    }
-}
-
+/// Core's headless phone and the HTTP calls around it.
 struct TestPhone {
-    key: DeviceKey,
-    seed: SecretBytes,
-    server: ServerPublicKey,
-    enrollment: EnrollmentId,
-    epoch: u64,
+    soft: SoftPhone,
 }
 
 impl TestPhone {
     /// Activates with the ticket `latchkey login activate` printed.
     fn activate(server: &InProcess, ticket_json: &Value) -> Self {
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
-                .unwrap();
-        let key = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_ASN1_SIGNING,
-            pkcs8.as_ref(),
-            &SystemRandom::new(),
-        )
-        .unwrap();
-        let mut phone = Self {
-            key: DeviceKey(key),
-            seed: SecretBytes::from_slice(
-                &ring::rand::generate::<[u8; 32]>(&SystemRandom::new())
-                    .unwrap()
-                    .expose(),
-            ),
-            server: *server.state.profile.public_key(),
-            enrollment: EnrollmentId::from_bytes([0; 16]),
-            epoch: 0,
-        };
+        let mut soft = SoftPhone::new(*server.state.profile.public_key(), "Test phone").unwrap();
         let ticket: Signed = serde_json::from_value(ticket_json["ticket"].clone()).unwrap();
-        let expect = ServerExpectation {
-            server: phone.server.fingerprint(),
-            enrollment: None,
-            epoch: None,
-            now: server.clock.now(),
-            skew: 60,
-        };
-        let verified = open_server::<ActivationTicket>(&ticket, &phone.server, &expect).unwrap();
-        phone.enrollment = verified.header().enrollment;
-        let t = verified.message();
-        let secret = ActivationSecret {
-            code: SecretBytes::from_slice(server.sms_code(13).as_bytes()),
-            k_user: phone.k_user(),
-            push_token: Some("push-token".into()),
-            platform: Platform::Android,
-            app_version: "1.0.0".into(),
-            keystore: KeystoreKind::Software,
-            device_name: "Test phone".into(),
-        };
-        let info = hpke_info(ActivationSecret::PURPOSE, &t.ticket, &phone.enrollment);
-        let sealed = seal_secret(&t.ticket_key, &info, &secret.to_plaintext()).unwrap();
-        let request = ActivationRequest {
-            ticket: t.ticket,
-            device_key: DevicePublicKey::from_slice(phone.key.0.public_key().as_ref()).unwrap(),
-            enc: sealed.enc,
-            ciphertext: sealed.ciphertext,
-        };
-        let receipt = phone.post(server, "/v1/phone/activate", &request);
-        let receipt: Signed = serde_json::from_value(receipt).unwrap();
-        let expect = ServerExpectation {
-            server: phone.server.fingerprint(),
-            enrollment: Some(phone.enrollment),
-            epoch: None,
-            now: server.clock.now(),
-            skew: 60,
-        };
-        let verified = open_server::<ActivationReceipt>(&receipt, &phone.server, &expect).unwrap();
-        phone.epoch = verified.header().epoch;
-        assert_eq!(phone.epoch, 1);
-        phone
+        let request = soft
+            .answer_ticket(
+                &ticket,
+                &server.sms_code(13),
+                PIN,
+                KeystoreKind::Software,
+                Some("push-token".into()),
+                server.clock.now(),
+            )
+            .unwrap();
+        let receipt: Signed =
+            serde_json::from_value(Self::post_signed(server, "/v1/phone/activate", &request))
+                .unwrap();
+        soft.accept_receipt(&receipt, server.clock.now()).unwrap();
+        assert_eq!(soft.epoch(), 1);
+        Self { soft }
     }
 
-    fn k_user(&self) -> SecretBytes {
-        derive_k_user(&self.seed, PIN, &self.enrollment)
-    }
-
-    fn post<M: Message>(&self, server: &InProcess, path: &str, message: &M) -> Value {
-        let header = DeviceHeader {
-            server: self.server.fingerprint(),
-            enrollment: self.enrollment,
-            epoch: self.epoch,
-            issued_at: server.clock.now(),
-        };
-        let signed = sign_device(&header, message, &self.key).unwrap();
+    fn post_signed(server: &InProcess, path: &str, signed: &Signed) -> Value {
         InProcess::agent()
             .post(&format!("{}{path}", server.url))
             .header("Content-Type", "application/json")
@@ -248,26 +172,20 @@ impl TestPhone {
     }
 
     fn response(&self, server: &InProcess, challenge: &str) -> String {
-        let suite = LATCHKEY_SUITE.parse().unwrap();
-        compute_response(
-            &suite,
-            &self.k_user(),
-            &challenge.parse().unwrap(),
-            server.clock.now(),
-        )
-        .unwrap()
-        .to_string()
+        self.soft
+            .response(&challenge.parse().unwrap(), PIN, server.clock.now())
+            .unwrap()
+            .to_string()
     }
 
     /// Approves the newest push with the code the login screen shows.
     fn approve(&self, server: &InProcess, challenge: &str) -> Value {
         let request = Self::pushed_request(server);
-        let approval = Approval {
-            request,
-            typed_code: challenge.parse().unwrap(),
-            response: self.response(server, challenge),
-        };
-        self.post(server, "/v1/phone/approve", &approval)
+        let approval = self
+            .soft
+            .approval(request, challenge.parse().unwrap(), PIN, server.clock.now())
+            .unwrap();
+        Self::post_signed(server, "/v1/phone/approve", &approval)
     }
 
     fn pushed_request(server: &InProcess) -> RequestId {
@@ -284,39 +202,25 @@ impl TestPhone {
 
     /// Opts the account out of 2FA with a PIN proof.
     fn opt_out(&self, server: &InProcess) -> Value {
-        let request = SyncRequest {
-            nonce: ring::rand::generate::<[u8; 16]>(&SystemRandom::new())
-                .unwrap()
-                .expose(),
-            push_token: Some("push-token".into()),
-            platform: Platform::Android,
-            app_version: "1.0.0".into(),
-            notifications_enabled: true,
-        };
+        let (request, nonce) = self
+            .soft
+            .sync_request(Some("push-token".into()), server.clock.now())
+            .unwrap();
         let answer: Signed =
-            serde_json::from_value(self.post(server, "/v1/phone/sync", &request)).unwrap();
-        let expect = ServerExpectation {
-            server: self.server.fingerprint(),
-            enrollment: Some(self.enrollment),
-            epoch: Some(self.epoch),
-            now: server.clock.now(),
-            skew: 60,
-        };
-        let sync = open_server::<SyncAnswer>(&answer, &self.server, &expect)
-            .unwrap()
-            .into_message();
+            serde_json::from_value(Self::post_signed(server, "/v1/phone/sync", &request)).unwrap();
+        let sync = self.soft.open_sync_answer(&answer, &nonce).unwrap();
         let proof = sync.proof.unwrap();
-        let response = self.response(server, &proof.challenge.to_string());
-        self.post(
-            server,
-            "/v1/phone/proof",
-            &PinProof {
-                proof: proof.proof,
-                action: ProofAction::OptOut,
-                target: Vec::new(),
-                response,
-            },
-        )
+        let signed = self
+            .soft
+            .proof(
+                &proof,
+                ProofAction::OptOut,
+                Vec::new(),
+                PIN,
+                server.clock.now(),
+            )
+            .unwrap();
+        Self::post_signed(server, "/v1/phone/proof", &signed)
     }
 }
 

@@ -369,3 +369,12 @@ impl Signer for ring::signature::Ed25519KeyPair {
             .to_vec())
     }
 }
+
+/// The `issued_at` a server-signed message claims, read WITHOUT any check. A
+/// phone checks nonce- or key-bound answers (sync answers, receipts) at their own
+/// time (ADR 0002); everything, the signature first, is still checked after.
+pub fn peek_server_issued_at(signed: &Signed) -> Result<u64, ProtocolError> {
+    let purpose = signed.claimed_purpose()?;
+    let mut decoder = Decoder::new(&signed.body, purpose)?;
+    Ok(decode_server_header(&mut decoder)?.issued_at)
+}

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod messages;
 pub mod profile;
 pub mod secrets;
+pub mod soft_phone;
 
 pub use envelope::{
     DeviceExpectation, DeviceHeader, Message, ServerExpectation, ServerHeader, Signed, Signer,
@@ -30,6 +31,7 @@ pub use keys::{Challenge, DevicePublicKey, LATCHKEY_SUITE};
 pub use messages::*;
 pub use profile::{ServerFingerprint, ServerProfile, ServerPublicKey};
 pub use secrets::{SealedSecret, TicketPublicKey, TicketSecretKey};
+pub use soft_phone::SoftPhone;
 
 /// Why a protocol message or value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

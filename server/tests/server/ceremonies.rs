@@ -8,96 +8,35 @@
 //! side without waiting.
 
 use super::{Answer, Running, T0, agent, start, token_in};
-use latchkey_core::protocol::envelope::{open_server, sign_device};
-use latchkey_core::protocol::keys::{compute_response, derive_k_user};
-use latchkey_core::protocol::secrets::{hpke_info, seal_secret};
+use latchkey_core::protocol::envelope::open_server;
 use latchkey_core::protocol::*;
-use latchkey_core::secret::SecretBytes;
 use latchkey_server::store::{EnrollmentStatus, StoreExt};
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 use std::path::Path;
 
 pub(super) const PIN: &str = "402917";
 
-struct DeviceKey(EcdsaKeyPair);
-
-impl Signer for DeviceKey {
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, ProtocolError> {
-        Ok(self
-            .0
-            .sign(&SystemRandom::new(), message)
-            .unwrap()
-            .as_ref()
-            .to_vec())
-    }
-}
-
-/// A phone speaking the protocol directly.
+/// A phone speaking the protocol directly: core's headless `SoftPhone` (the same
+/// message code the real phone uses) and the HTTP calls around it.
 pub(super) struct TestPhone {
-    key: DeviceKey,
-    seed: SecretBytes,
-    pub(super) server: ServerPublicKey,
-    pub(super) enrollment: EnrollmentId,
-    pub(super) epoch: u64,
-    name: String,
+    pub(super) soft: SoftPhone,
 }
 
 impl TestPhone {
     pub(super) fn new(server: &Running, name: &str) -> Self {
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
-                .unwrap();
-        let key = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_ASN1_SIGNING,
-            pkcs8.as_ref(),
-            &SystemRandom::new(),
-        )
-        .unwrap();
         Self {
-            key: DeviceKey(key),
-            seed: SecretBytes::from_slice(
-                &ring::rand::generate::<[u8; 32]>(&SystemRandom::new())
-                    .unwrap()
-                    .expose(),
-            ),
-            server: *server.state.profile.public_key(),
-            enrollment: EnrollmentId::from_bytes([0; 16]),
-            epoch: 0,
-            name: name.into(),
-        }
-    }
-
-    pub(super) fn public(&self) -> DevicePublicKey {
-        DevicePublicKey::from_slice(self.key.0.public_key().as_ref()).unwrap()
-    }
-
-    pub(super) fn k_user(&self, pin: &str) -> SecretBytes {
-        derive_k_user(&self.seed, pin, &self.enrollment)
-    }
-
-    pub(super) fn header(&self, server: &Running) -> DeviceHeader {
-        DeviceHeader {
-            server: self.server.fingerprint(),
-            enrollment: self.enrollment,
-            epoch: self.epoch,
-            issued_at: server.clock.now_for_tests(),
+            soft: SoftPhone::new(*server.state.profile.public_key(), name).unwrap(),
         }
     }
 
     pub(super) fn signed<M: Message>(&self, server: &Running, message: &M) -> Signed {
-        sign_device(&self.header(server), message, &self.key).unwrap()
+        self.soft
+            .sign(server.clock.now_for_tests(), message)
+            .unwrap()
     }
 
     pub(super) fn expects(&self, server: &Running) -> ServerExpectation {
-        ServerExpectation {
-            server: self.server.fingerprint(),
-            enrollment: Some(self.enrollment),
-            epoch: Some(self.epoch),
-            now: server.clock.now_for_tests(),
-            skew: 60,
-        }
+        self.soft.expects(server.clock.now_for_tests())
     }
 
     /// Answers a ticket with `code`, as the phone's activation does.
@@ -109,71 +48,39 @@ impl TestPhone {
         keystore: KeystoreKind,
     ) -> Signed {
         let ticket: Signed = serde_json::from_value(ticket_json.clone()).unwrap();
-        let expect = ServerExpectation {
-            server: self.server.fingerprint(),
-            enrollment: None,
-            epoch: None,
-            now: server.clock.now_for_tests(),
-            skew: 60,
-        };
-        let verified = open_server::<ActivationTicket>(&ticket, &self.server, &expect).unwrap();
-        self.enrollment = verified.header().enrollment;
-        self.epoch = 0;
-        let t = verified.message();
-        let secret = ActivationSecret {
-            code: SecretBytes::from_slice(code.as_bytes()),
-            k_user: self.k_user(PIN),
-            push_token: Some(format!("push-token-{}", self.name)),
-            platform: Platform::Android,
-            app_version: "1.0.0".into(),
-            keystore,
-            device_name: self.name.clone(),
-        };
-        let info = hpke_info(ActivationSecret::PURPOSE, &t.ticket, &self.enrollment);
-        let sealed = seal_secret(&t.ticket_key, &info, &secret.to_plaintext()).unwrap();
-        self.signed(
-            server,
-            &ActivationRequest {
-                ticket: t.ticket,
-                device_key: self.public(),
-                enc: sealed.enc,
-                ciphertext: sealed.ciphertext,
-            },
-        )
+        let token = Some(format!("push-token-{}", self.soft.name()));
+        self.soft
+            .answer_ticket(
+                &ticket,
+                code,
+                PIN,
+                keystore,
+                token,
+                server.clock.now_for_tests(),
+            )
+            .unwrap()
     }
 
     /// Accepts a receipt: learns the epoch.
     pub(super) fn accept_receipt(&mut self, server: &Running, receipt: &Value) {
         let receipt: Signed = serde_json::from_value(receipt.clone()).unwrap();
-        let expect = ServerExpectation {
-            epoch: None,
-            ..self.expects(server)
-        };
-        let verified = open_server::<ActivationReceipt>(&receipt, &self.server, &expect).unwrap();
-        assert_eq!(verified.message().device_key, self.public().fingerprint());
-        self.epoch = verified.header().epoch;
+        self.soft
+            .accept_receipt(&receipt, server.clock.now_for_tests())
+            .unwrap();
     }
 
     pub(super) fn sync(&self, server: &Running) -> (Answer, Option<SyncAnswer>) {
-        let nonce = ring::rand::generate::<[u8; 16]>(&SystemRandom::new())
-            .unwrap()
-            .expose();
-        let request = SyncRequest {
-            nonce,
-            push_token: Some(format!("push-token-{}", self.name)),
-            platform: Platform::Android,
-            app_version: "1.0.0".into(),
-            notifications_enabled: true,
-        };
-        let answer = phone_post(server, "/v1/phone/sync", &self.signed(server, &request));
+        let token = Some(format!("push-token-{}", self.soft.name()));
+        let (request, nonce) = self
+            .soft
+            .sync_request(token, server.clock.now_for_tests())
+            .unwrap();
+        let answer = phone_post(server, "/v1/phone/sync", &request);
         if answer.status != 200 {
             return (answer, None);
         }
         let signed: Signed = serde_json::from_value(answer.json.clone()).unwrap();
-        let verified =
-            open_server::<SyncAnswer>(&signed, &self.server, &self.expects(server)).unwrap();
-        assert_eq!(verified.message().nonce, nonce);
-        let message = verified.into_message();
+        let message = self.soft.open_sync_answer(&signed, &nonce).unwrap();
         (answer, Some(message))
     }
 
@@ -184,35 +91,25 @@ impl TestPhone {
         typed: &str,
         pin: &str,
     ) -> Signed {
-        let typed: Challenge = typed.parse().unwrap();
-        let suite = LATCHKEY_SUITE.parse().unwrap();
-        let response = compute_response(
-            &suite,
-            &self.k_user(pin),
-            &typed,
-            server.clock.now_for_tests(),
-        )
-        .unwrap();
-        self.signed(
-            server,
-            &Approval {
+        self.soft
+            .approval(
                 request,
-                typed_code: typed,
-                response: response.to_string(),
-            },
-        )
+                typed.parse().unwrap(),
+                pin,
+                server.clock.now_for_tests(),
+            )
+            .unwrap()
     }
 
     pub(super) fn typed_response(&self, server: &Running, challenge: &str, pin: &str) -> String {
-        let suite = LATCHKEY_SUITE.parse().unwrap();
-        compute_response(
-            &suite,
-            &self.k_user(pin),
-            &challenge.parse().unwrap(),
-            server.clock.now_for_tests(),
-        )
-        .unwrap()
-        .to_string()
+        self.soft
+            .response(
+                &challenge.parse().unwrap(),
+                pin,
+                server.clock.now_for_tests(),
+            )
+            .unwrap()
+            .to_string()
     }
 
     pub(super) fn proof(
@@ -224,23 +121,15 @@ impl TestPhone {
     ) -> Signed {
         let (raw, answer) = self.sync(server);
         let challenge = answer.unwrap_or_else(|| panic!("{raw:?}")).proof.unwrap();
-        let suite = LATCHKEY_SUITE.parse().unwrap();
-        let response = compute_response(
-            &suite,
-            &self.k_user(pin),
-            &challenge.challenge,
-            server.clock.now_for_tests(),
-        )
-        .unwrap();
-        self.signed(
-            server,
-            &PinProof {
-                proof: challenge.proof,
+        self.soft
+            .proof(
+                &challenge,
                 action,
                 target,
-                response: response.to_string(),
-            },
-        )
+                pin,
+                server.clock.now_for_tests(),
+            )
+            .unwrap()
     }
 }
 
@@ -387,7 +276,7 @@ pub(super) fn failures_of(server: &Running, phone: &TestPhone) -> u64 {
     server
         .state
         .store
-        .in_transaction(|tx| tx.enrollment(&phone.enrollment))
+        .in_transaction(|tx| tx.enrollment(&phone.soft.enrollment()))
         .unwrap()
         .unwrap()
         .failures
@@ -398,7 +287,7 @@ fn activation_by_sms_code_gives_a_signed_receipt_and_epoch_one() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
-    assert_eq!(phone.epoch, 1);
+    assert_eq!(phone.soft.epoch(), 1);
     let (_, answer) = phone.sync(&server);
     let answer = answer.unwrap();
     assert_eq!(answer.state, EnrollmentState::Active);
@@ -566,7 +455,7 @@ fn a_push_login_is_approved_with_the_typed_code_and_pin() {
     );
     let signed: Signed = serde_json::from_value(fetched.json).unwrap();
     let login =
-        open_server::<LoginRequest>(&signed, &phone.server, &phone.expects(&server)).unwrap();
+        open_server::<LoginRequest>(&signed, phone.soft.server(), &phone.expects(&server)).unwrap();
     assert_eq!(login.message().app, "Client Portal");
     assert_eq!(
         login.message().challenge,
@@ -798,7 +687,7 @@ fn the_failure_counter_delays_then_requires_a_reset_then_disables() {
     let enrollment = server
         .state
         .store
-        .in_transaction(|tx| tx.enrollment(&phone.enrollment))
+        .in_transaction(|tx| tx.enrollment(&phone.soft.enrollment()))
         .unwrap()
         .unwrap();
     assert_eq!(enrollment.status, EnrollmentStatus::Disabled);
@@ -928,7 +817,7 @@ fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice() {
         .notices
         .iter()
         .map(|n| {
-            open_server::<Notice>(n, &old.server, &old.expects(&server))
+            open_server::<Notice>(n, old.soft.server(), &old.expects(&server))
                 .unwrap()
                 .into_message()
         })
@@ -963,7 +852,7 @@ fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice() {
     let revoked = answer
         .notices
         .iter()
-        .map(|n| open_server::<Notice>(n, &old.server, &old.expects(&server)).unwrap())
+        .map(|n| open_server::<Notice>(n, old.soft.server(), &old.expects(&server)).unwrap())
         .find(|n| n.message().kind == NoticeKind::Revoked)
         .unwrap();
     assert_eq!(revoked.header().epoch, 1);
@@ -979,7 +868,7 @@ fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice() {
         &server,
         &serde_json::to_value(answer.receipt.unwrap()).unwrap(),
     );
-    assert_eq!(new.epoch, 2);
+    assert_eq!(new.soft.epoch(), 2);
     // The replaced phone's approvals are refused, without an unsigned "revoked".
     let session = open_session(&server, dir.path(), "anna");
     let challenge = session.json["challenge"].as_str().unwrap();
@@ -1001,7 +890,7 @@ fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice() {
         &new.approval(&server, request, challenge, PIN),
     );
     assert_eq!(approved.status, 200, "{approved:?}");
-    old.epoch = 2;
+    old.soft.set_epoch(2);
     server.stop();
 }
 
@@ -1117,7 +1006,7 @@ fn a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled() {
         &server,
         &serde_json::to_value(answer.receipt.unwrap()).unwrap(),
     );
-    assert_eq!(newest.epoch, 2);
+    assert_eq!(newest.soft.epoch(), 2);
     let (_, answer) = old.sync(&server);
     assert_eq!(answer.unwrap().state, EnrollmentState::Revoked);
     let _ = (&mut new, &mut newer);
@@ -1229,7 +1118,7 @@ fn sync_replays_and_messages_from_another_epoch_are_refused() {
     let signed = phone.signed(&server, &request);
     assert_eq!(phone_post(&server, "/v1/phone/sync", &signed).status, 200);
     phone_post(&server, "/v1/phone/sync", &signed).assert_error(409, "replayed");
-    phone.epoch = 7;
+    phone.soft.set_epoch(7);
     server.clock.advance(1);
     phone_post(&server, "/v1/phone/sync", &phone.signed(&server, &request))
         .assert_error(409, "wrong_epoch");

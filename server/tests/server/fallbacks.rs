@@ -1000,7 +1000,7 @@ fn changing_the_phone_number_needs_a_fresh_pin_proof_and_tells_old_number_email_
         .notices
         .iter()
         .map(|n| {
-            open_server::<Notice>(n, &phone.server, &phone.expects(&server))
+            open_server::<Notice>(n, phone.soft.server(), &phone.expects(&server))
                 .unwrap()
                 .into_message()
         })
