@@ -296,6 +296,61 @@ fn activation_by_sms_code_gives_a_signed_receipt_and_epoch_one() {
     server.stop();
 }
 
+/// k_user is wrapped at rest: the database file and its WAL hold it neither in the
+/// clear, nor in hex, nor any 8-byte piece of it.
+#[test]
+fn the_database_holds_no_k_user_unsealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    add_user(&server, dir.path(), "anna", "US");
+    let start_answer = start_activation(&server, dir.path(), "anna", None);
+    let code = last_code(&server);
+    let mut phone = TestPhone::new(&server, "p");
+    let request = phone.activation_request(
+        &server,
+        &start_answer.json["ticket"],
+        &code,
+        KeystoreKind::Software,
+    );
+    assert_eq!(
+        phone_post(&server, "/v1/phone/activate", &request).status,
+        200
+    );
+    let k_user = phone.soft.k_user(PIN);
+    let secret = k_user.expose_secret();
+    let files = ["server.db", "server.db-wal"];
+    let mut read = 0;
+    let mut control = false;
+    for name in files {
+        let Ok(bytes) = std::fs::read(dir.path().join(name)) else {
+            continue;
+        };
+        read += bytes.len();
+        // Control: the enrollment's row is there to be searched.
+        control |= bytes
+            .windows(16)
+            .any(|w| w == phone.soft.enrollment().as_bytes());
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret),
+            "{name} holds k_user"
+        );
+        let hex = latchkey_core::encoding::encode_hex(secret);
+        assert!(
+            !bytes.windows(hex.len()).any(|w| w == hex.as_bytes()),
+            "{name} holds k_user in hex"
+        );
+        assert!(
+            !bytes.windows(8).any(|w| w == &secret[..8]),
+            "{name} holds a piece of k_user"
+        );
+    }
+    assert!(
+        read > 0 && control,
+        "the database files were read and hold the enrollment"
+    );
+    server.stop();
+}
+
 #[test]
 fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten_minutes() {
     let dir = tempfile::tempdir().unwrap();
