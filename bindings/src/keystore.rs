@@ -267,8 +267,11 @@ pub(crate) mod tests {
     }
 
     /// A host keystore whose every method fails as UniFFI reports an exception
-    /// the host did not declare (a Kotlin `IllegalStateException`).
-    struct ThrowingKeystore;
+    /// the host did not declare (a Kotlin `IllegalStateException`); with
+    /// `kindless`, even `kind` throws.
+    struct ThrowingKeystore {
+        kindless: bool,
+    }
 
     fn thrown() -> KeystoreError {
         UnexpectedUniFFICallbackError::new("java.lang.IllegalStateException: keystore unavailable")
@@ -277,44 +280,12 @@ pub(crate) mod tests {
 
     impl PlatformKeystore for ThrowingKeystore {
         fn kind(&self) -> Result<KeystoreKind, KeystoreError> {
+            if self.kindless {
+                return Err(
+                    UnexpectedUniFFICallbackError::new("java.lang.SecurityException").into(),
+                );
+            }
             Ok(KeystoreKind::HardwareBacked)
-        }
-        fn create_signing_key(&self, _: String) -> Result<Vec<u8>, KeystoreError> {
-            Err(thrown())
-        }
-        fn sign(&self, _: String, _: Vec<u8>) -> Result<Vec<u8>, KeystoreError> {
-            Err(thrown())
-        }
-        fn delete_key(&self, _: String) -> Result<(), KeystoreError> {
-            Err(thrown())
-        }
-        fn seal(&self, _: String, _: Vec<u8>) -> Result<Vec<u8>, KeystoreError> {
-            Err(thrown())
-        }
-        fn open(&self, _: String, _: Vec<u8>) -> Result<Vec<u8>, KeystoreError> {
-            Err(thrown())
-        }
-        fn create_biometric_key(&self, _: String) -> Result<(), KeystoreError> {
-            Err(thrown())
-        }
-        fn seal_biometric(&self, _: String, _: Vec<u8>) -> Result<Vec<u8>, KeystoreError> {
-            Err(thrown())
-        }
-        fn open_biometric(
-            &self,
-            _: String,
-            _: Vec<u8>,
-            _: String,
-        ) -> Result<Vec<u8>, KeystoreError> {
-            Err(thrown())
-        }
-    }
-
-    struct KindlessKeystore;
-
-    impl PlatformKeystore for KindlessKeystore {
-        fn kind(&self) -> Result<KeystoreKind, KeystoreError> {
-            Err(UnexpectedUniFFICallbackError::new("java.lang.SecurityException").into())
         }
         fn create_signing_key(&self, _: String) -> Result<Vec<u8>, KeystoreError> {
             Err(thrown())
@@ -381,7 +352,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_host_keystore_that_throws_fails_the_operation_not_the_process() {
-        let adapter = KeystoreAdapter::new(Arc::new(ThrowingKeystore)).unwrap();
+        let adapter = KeystoreAdapter::new(Arc::new(ThrowingKeystore { kindless: false })).unwrap();
         let keystore: &dyn core::PlatformKeystore = &adapter;
         let expected = core::KeystoreError::Platform(
             "unexpected exception: java.lang.IllegalStateException: keystore unavailable"
@@ -401,7 +372,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_keystore_whose_kind_throws_is_refused_when_the_authenticator_opens() {
-        match KeystoreAdapter::new(Arc::new(KindlessKeystore)) {
+        match KeystoreAdapter::new(Arc::new(ThrowingKeystore { kindless: true })) {
             Err(AuthenticatorError::Keystore { reason }) => {
                 assert!(reason.contains("java.lang.SecurityException"), "{reason}");
             }
