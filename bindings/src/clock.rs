@@ -1,5 +1,5 @@
 //! The wall clock of the phone library: the one reading of `SystemTime::now`
-//! in this crate (STYLE.md §3). Core corrects it per account by the offset it
+//! in this crate (docs/STYLE.md §3). Core corrects it per account by the offset it
 //! learns from signed server time, so a phone whose clock is off still answers
 //! within the server's window.
 

@@ -1,5 +1,5 @@
 //! Every error that crosses the FFI, and every conversion between them and
-//! core's errors — in this one file (STYLE.md §7).
+//! core's errors — in this one file (docs/STYLE.md §7).
 //!
 //! - [`AuthenticatorError`] is what the shells catch (Kotlin
 //!   `AuthenticatorException`, Swift `AuthenticatorError`): one variant per

@@ -1,4 +1,4 @@
-//! The wall clock: the one place this binary reads it (STYLE.md §3). Everything
+//! The wall clock: the one place this binary reads it (docs/STYLE.md §3). Everything
 //! else takes a `latchkey_core::clock::Clock`.
 
 use latchkey_core::clock::Clock;

@@ -124,7 +124,7 @@ fn parse_algorithm(text: &str) -> Result<HashAlgorithm, String> {
     text.parse().map_err(|e: OtpError| e.to_string())
 }
 
-/// The wall clock, read here because the engine never reads it (STYLE.md §3).
+/// The wall clock, read here because the engine never reads it (docs/STYLE.md §3).
 fn now_unix_seconds() -> Result<u64, CliError> {
     crate::clock::SystemClock
         .try_now()

@@ -1,4 +1,4 @@
-//! Time comes in from outside (STYLE.md §3): everything that needs "now" takes a
+//! Time comes in from outside (docs/STYLE.md §3): everything that needs "now" takes a
 //! [`Clock`]. Times are whole Unix seconds (UTC).
 //!
 //! Invariant: nothing in core reads the wall clock; the binaries own the

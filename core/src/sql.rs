@@ -8,7 +8,7 @@
 //!   it was;
 //! - a file whose version is newer than the code is refused, never touched;
 //! - a file that is not a SQLite database is reported as corrupt, never deleted or
-//!   recreated (credentials cannot be recreated silently; STYLE.md §12).
+//!   recreated (credentials cannot be recreated silently; docs/STYLE.md §12).
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;

@@ -1,4 +1,4 @@
--- Version 3: SMS and voice login codes (DESIGN.md §1.5, §5). The code itself is
+-- Version 3: SMS and voice login codes (docs/DESIGN.md §1.5, §5). The code itself is
 -- never stored: only its HMAC under the key file's pepper, bound to its session.
 
 -- The code of a login session (at most one per session: a new one replaces it

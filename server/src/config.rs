@@ -1,5 +1,5 @@
 //! The server's configuration: mode, address, data folder, and the deployment
-//! numbers of DESIGN.md §5 as settings with the design's defaults.
+//! numbers of docs/DESIGN.md §5 as settings with the design's defaults.
 //!
 //! Invariants (checked by [`ServerConfig::check`]): every lifetime, window and
 //! count is non-zero; the lockout comes before the disable; production mode does
@@ -45,7 +45,7 @@ pub struct RateLimit {
     pub window_secs: u64,
 }
 
-/// The deployment numbers of DESIGN.md §5. Times are whole seconds.
+/// The deployment numbers of docs/DESIGN.md §5. Times are whole seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// PIN-bound failures at which the account enters "password reset required" (5).
@@ -78,7 +78,7 @@ pub struct Limits {
     pub sms_resend_after_secs: u64,
     /// SMS/voice sends per account, short window (5 per 15 min).
     pub sms_sends: RateLimit,
-    /// SMS/voice sends per account per day (10 per 24 h; DESIGN.md names a daily
+    /// SMS/voice sends per account per day (10 per 24 h; docs/DESIGN.md names a daily
     /// cap without a number, this default is the project's choice).
     pub sms_daily: RateLimit,
     /// Consecutive wrong SMS/voice codes per account that suspend those logins (5).
@@ -213,10 +213,10 @@ pub struct ServerConfig {
     pub password_iterations: NonZeroU32,
     /// The largest request body read, in bytes.
     pub max_body_bytes: usize,
-    /// The deployment numbers of DESIGN.md §5.
+    /// The deployment numbers of docs/DESIGN.md §5.
     pub limits: Limits,
     /// The least client version offered voice callback, by the client name the
-    /// login screen states (DESIGN.md §1.5: clients too old for voice are told
+    /// login screen states (docs/DESIGN.md §1.5: clients too old for voice are told
     /// so). A client not listed has no minimum.
     pub voice_min_client_versions: VoiceMinimums,
 }

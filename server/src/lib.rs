@@ -13,7 +13,7 @@
 //! - [`rules`]: the PIN-bound failure counter, push limits and SMS/voice code
 //!   rules, as pure rules;
 //! - [`verifier`]: every ceremony of `docs/PROTOCOL.md` on the server side;
-//! - [`config`]: mode, address, data folder and the numbers of DESIGN.md §5;
+//! - [`config`]: mode, address, data folder and the numbers of docs/DESIGN.md §5;
 //! - [`http`]: the axum API (public, phone, integrator, reference login and
 //!   development routes; `server/openapi.yaml` describes each);
 //! - [`Server`]: opening the data folder, binding, serving.

@@ -133,7 +133,7 @@ impl MessageText {
 }
 
 /// A push notification. The payload is an opaque request handle; the alert text
-/// is generic (DESIGN.md §4): the phone fetches and checks the signed request.
+/// is generic (docs/DESIGN.md §4): the phone fetches and checks the signed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushMessage {
     /// The device's push token (FCM registration token or APNs device token).

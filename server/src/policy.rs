@@ -1,9 +1,9 @@
 //! The policy table: which accounts must keep two-factor authentication and which
 //! matching modes their approvals may use, by jurisdiction.
 //!
-//! The table is data, not code paths (DESIGN.md §1.7, §6): the built-in table is
+//! The table is data, not code paths (docs/DESIGN.md §1.7, §6): the built-in table is
 //! `server/policy.json`, compiled in, and every decision goes through
-//! [`PolicyTable::for_jurisdiction`]. The numbers of DESIGN.md §5 are deployment
+//! [`PolicyTable::for_jurisdiction`]. The numbers of docs/DESIGN.md §5 are deployment
 //! settings ([`crate::config::Limits`]), not per jurisdiction.
 //!
 //! Invariants, checked when a table is built: every policy allows the `code`

@@ -2,7 +2,7 @@
 //! password hash, verified phone number, e-mail, jurisdiction, second factor and
 //! the "password reset required" state.
 //!
-//! The verifier itself never needs passwords (DESIGN.md §6): integrators check
+//! The verifier itself never needs passwords (docs/DESIGN.md §6): integrators check
 //! their own and call the integrator API. This store exists so that Latchkey can
 //! be tried and tested without an integrator.
 //!
@@ -402,7 +402,7 @@ pub struct User {
     pub jurisdiction: Jurisdiction,
     /// The account's second factor.
     pub second_factor: SecondFactor,
-    /// Set by the lockout (DESIGN.md §5); cleared when the password is changed.
+    /// Set by the lockout (docs/DESIGN.md §5); cleared when the password is changed.
     pub password_reset_required: bool,
     /// When the user was created (Unix seconds).
     pub created_at: u64,
@@ -527,7 +527,7 @@ impl UserDirectory {
     }
 
     /// Puts the account into "password reset required" (the lockout of
-    /// DESIGN.md §5; already there, it stays there and nothing is recorded).
+    /// docs/DESIGN.md §5; already there, it stays there and nothing is recorded).
     pub fn require_password_reset(
         &self,
         username: &Username,

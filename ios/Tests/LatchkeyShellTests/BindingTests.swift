@@ -3,7 +3,7 @@ import LatchkeyFFI
 import LatchkeyShell
 import XCTest
 
-/// The binding itself (STYLE.md §15), against the real library and no server: errors arrive
+/// The binding itself (docs/STYLE.md §15), against the real library and no server: errors arrive
 /// as typed Swift errors with their fields and the Rust text, records and enums convert,
 /// host hooks that throw fail one operation and never the process, a damaged database is
 /// reported and left alone. Flows that need a server are in `LiveServerTests`.

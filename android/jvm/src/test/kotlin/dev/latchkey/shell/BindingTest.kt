@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.extension.ExtendWith
 
 /**
- * The binding itself (STYLE.md §15): errors arrive as typed exceptions with their fields,
+ * The binding itself (docs/STYLE.md §15): errors arrive as typed exceptions with their fields,
  * objects close, host hooks that throw fail an operation and never the library, logs reach
  * the sink without secrets. The protocol is tested in Rust; here only what crosses.
  */
