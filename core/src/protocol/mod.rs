@@ -21,6 +21,7 @@ pub mod messages;
 pub mod profile;
 pub mod secrets;
 pub mod soft_phone;
+pub mod text;
 
 pub use envelope::{
     DeviceExpectation, DeviceHeader, Message, ServerExpectation, ServerHeader, Signed, Signer,
@@ -32,6 +33,7 @@ pub use messages::*;
 pub use profile::{ServerFingerprint, ServerProfile, ServerPublicKey};
 pub use secrets::{SealedSecret, TicketPublicKey, TicketSecretKey};
 pub use soft_phone::SoftPhone;
+pub use text::check_display_text;
 
 /// Why a protocol message or value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +64,10 @@ pub enum ProtocolError {
     /// A field has the wrong length or an invalid value; the text names the field.
     #[error("the field {0} is invalid")]
     BadField(&'static str),
+    /// A text shown to the user that is too long or holds control, format or bidi
+    /// characters (see [`text`]); names the field.
+    #[error("the {0} is too long or holds control, format or bidi characters")]
+    UnsafeText(&'static str),
     /// An identifier that is not 16 bytes / 32 lowercase hex characters.
     #[error("the {0} is not a valid identifier")]
     BadIdentifier(&'static str),

@@ -76,6 +76,7 @@ fn verifier_message(error: &VerifierError) -> String {
         VerifierError::Protocol(ProtocolError::Decryption) => {
             "the secret could not be decrypted".into()
         }
+        VerifierError::Protocol(error @ ProtocolError::UnsafeText(_)) => error.to_string(),
         VerifierError::Protocol(_) => "the message is malformed or not for this server".into(),
         VerifierError::Store(_) | VerifierError::Keys(_) => "internal error".into(),
         other => other.to_string(),
@@ -159,15 +160,22 @@ impl ApiError {
             ApiError::Verifier(VerifierError::WrongLoginCode {
                 attempts_left,
                 suspended_until,
+                password_reset_required,
             }) => {
                 extra.insert("attempts_left".into(), (*attempts_left).into());
                 extra.insert("retry_after".into(), serde_json::json!(suspended_until));
+                if *password_reset_required {
+                    extra.insert("password_reset_required".into(), true.into());
+                }
             }
             ApiError::Verifier(VerifierError::VoiceNotOffered(refusal)) => {
                 extra.insert("minimum_version".into(), refusal.minimum().into());
             }
             ApiError::Verifier(VerifierError::TwoFactorMandatory { citation }) => {
                 extra.insert("citation".into(), citation.as_str().into());
+            }
+            ApiError::Verifier(VerifierError::Protocol(ProtocolError::UnsafeText(field))) => {
+                extra.insert("field".into(), (*field).into());
             }
             _ => {}
         }
@@ -234,6 +242,7 @@ fn verifier_status(error: &VerifierError) -> StatusCode {
         | V::Replayed
         | V::ProofSpent
         | V::ReplacementEnded
+        | V::ReplacementPending
         | V::AlreadyEnrolled
         | V::SmsNotEnabled
         | V::PhoneActive
@@ -255,6 +264,7 @@ fn verifier_code(error: &VerifierError) -> &'static str {
             "stale_message"
         }
         V::Protocol(ProtocolError::Decryption) => "undecryptable",
+        V::Protocol(ProtocolError::UnsafeText(_)) => "invalid_text",
         V::Protocol(_) => "malformed_message",
         V::UnknownEnrollment => "unknown_enrollment",
         V::EnrollmentRevoked => "enrollment_inactive",
@@ -281,6 +291,7 @@ fn verifier_code(error: &VerifierError) -> &'static str {
         V::ProofSpent => "proof_spent",
         V::UnknownReplacement => "unknown_replacement",
         V::ReplacementEnded => "replacement_ended",
+        V::ReplacementPending => "replacement_pending",
         V::PasswordResetRequired => "password_reset_required",
         V::PolicyRefused(_) => "policy_refused",
         V::TwoFactorMandatory { .. } => "two_factor_mandatory",

@@ -109,12 +109,18 @@ impl Authenticator {
         let confirmation = Zeroizing::new(pin_confirmation);
         check_new_pin(&pin, &confirmation)?;
         let code = parse_code(activation_code)?;
+        // The server refuses the same names (PROTOCOL §4): say so before any key is made.
         if device_name.is_empty()
-            || device_name.len() > 256
-            || device_name.chars().any(char::is_control)
+            || crate::protocol::check_display_text(
+                device_name,
+                crate::protocol::MAX_TEXT,
+                "device name",
+            )
+            .is_err()
         {
             return Err(AuthenticatorError::BadInput(
-                "the device name has 1 to 256 bytes and no control characters".to_owned(),
+                "the device name has 1 to 256 bytes and no control, format or bidi characters"
+                    .to_owned(),
             ));
         }
         if push_token
