@@ -15,6 +15,7 @@
 pub mod b64;
 pub mod codec;
 pub mod envelope;
+pub mod error_code;
 pub mod ids;
 pub mod keys;
 pub mod messages;
@@ -27,6 +28,7 @@ pub use envelope::{
     DeviceExpectation, DeviceHeader, Message, ServerExpectation, ServerHeader, Signed, Signer,
     Verified,
 };
+pub use error_code::ErrorCode;
 pub use ids::{EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId};
 pub use keys::{Challenge, DevicePublicKey, LATCHKEY_SUITE};
 pub use messages::*;
