@@ -511,6 +511,31 @@ mod tests {
     }
 
     #[test]
+    fn a_device_name_with_bidi_or_zero_width_characters_is_refused_before_anything_is_sent() {
+        let phone = Phone::new();
+        let (ticket, code) = phone.server.start_activation("alice", false);
+        for name in ["Anna's \u{202E}lexiP", "Anna's\u{200B} Pixel", "", "Pixel\n"] {
+            assert!(
+                matches!(
+                    phone.authenticator.activate(
+                        &phone.server.profile(),
+                        &ticket,
+                        &code,
+                        PIN.to_owned(),
+                        PIN.to_owned(),
+                        name,
+                        None,
+                    ),
+                    Err(AuthenticatorError::BadInput(_))
+                ),
+                "{name:?}"
+            );
+        }
+        assert!(phone.transport.requests().is_empty());
+        assert!(phone.authenticator.accounts().unwrap().is_empty());
+    }
+
+    #[test]
     fn a_ticket_signed_by_another_key_or_tampered_is_refused_and_nothing_is_sent() {
         let phone = Phone::new();
         let impostor = FakeServer::new(8);
