@@ -179,7 +179,10 @@ impl Limits {
                 "sms_suspensions_before_reset",
                 self.sms_suspensions_before_reset.into(),
             ),
-            ("sms_suspension_window_secs", self.sms_suspension_window_secs),
+            (
+                "sms_suspension_window_secs",
+                self.sms_suspension_window_secs,
+            ),
             ("sms_resend_after_secs", self.sms_resend_after_secs),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {

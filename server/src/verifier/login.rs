@@ -10,8 +10,8 @@ use crate::store::{
 use latchkey_core::otp::OcraSuite;
 use latchkey_core::protocol::keys::verify_response;
 use latchkey_core::protocol::{
-    Approval, Challenge, Denial, MAX_TEXT, check_display_text, DenialReason, FetchRequest, LoginRequest, MatchingMode, Notice,
-    NoticeKind, RequestId, SessionId, Signed,
+    Approval, Challenge, Denial, DenialReason, FetchRequest, LoginRequest, MAX_TEXT, MatchingMode,
+    Notice, NoticeKind, RequestId, SessionId, Signed, check_display_text,
 };
 
 /// What happened to the push of a new session.

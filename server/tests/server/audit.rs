@@ -24,7 +24,12 @@ const HOLD: u64 = 72 * 3600;
 
 /// Starts a lost-phone move of `username` to a new phone named `name`: the
 /// activation is accepted and held.
-fn held_move(server: &Running, dir: &Path, username: &str, name: &str) -> (TestPhone, ReplacementId) {
+fn held_move(
+    server: &Running,
+    dir: &Path,
+    username: &str,
+    name: &str,
+) -> (TestPhone, ReplacementId) {
     let start = start_activation(server, dir, username, Some("lost_phone"));
     assert_eq!(start.status, 201, "{start:?}");
     let mut phone = TestPhone::new(server, name);
@@ -107,11 +112,26 @@ fn two_due_lost_phone_moves_of_one_account_never_fail_another_accounts_sync() {
     assert_eq!(answer.status, 200, "{answer:?}");
     let sync = sync.unwrap();
     assert_eq!(sync.state, EnrollmentState::Active);
-    anna_new.accept_receipt(&server, &serde_json::to_value(sync.receipt.unwrap()).unwrap());
-    assert_eq!(server.state.verifier.complete_due_replacements().unwrap(), 0);
-    assert_eq!(replacement_status(&server, &first), ReplacementStatus::Completed);
-    assert_eq!(replacement_status(&server, &second), ReplacementStatus::Cancelled);
-    assert_eq!(enrollment_status(&server, &duplicate), EnrollmentStatus::Revoked);
+    anna_new.accept_receipt(
+        &server,
+        &serde_json::to_value(sync.receipt.unwrap()).unwrap(),
+    );
+    assert_eq!(
+        server.state.verifier.complete_due_replacements().unwrap(),
+        0
+    );
+    assert_eq!(
+        replacement_status(&server, &first),
+        ReplacementStatus::Completed
+    );
+    assert_eq!(
+        replacement_status(&server, &second),
+        ReplacementStatus::Cancelled
+    );
+    assert_eq!(
+        enrollment_status(&server, &duplicate),
+        EnrollmentStatus::Revoked
+    );
     assert_eq!(approve_newest(&server, dir.path(), "anna", &anna_new), 200);
 
     // And after a restart, every sync still works.
@@ -143,9 +163,18 @@ fn the_sweep_completes_due_moves_of_other_accounts_when_one_cannot_complete() {
         })
         .unwrap();
     server.clock.advance(HOLD);
-    assert_eq!(server.state.verifier.complete_due_replacements().unwrap(), 1);
-    assert_eq!(replacement_status(&server, &bob_move), ReplacementStatus::Completed);
-    assert_eq!(replacement_status(&server, &anna_move), ReplacementStatus::Cancelled);
+    assert_eq!(
+        server.state.verifier.complete_due_replacements().unwrap(),
+        1
+    );
+    assert_eq!(
+        replacement_status(&server, &bob_move),
+        ReplacementStatus::Completed
+    );
+    assert_eq!(
+        replacement_status(&server, &anna_move),
+        ReplacementStatus::Cancelled
+    );
     assert_eq!(
         enrollment_status(&server, &bob_new.soft.enrollment()),
         EnrollmentStatus::Active
@@ -167,12 +196,21 @@ fn a_second_move_is_refused_while_a_lost_phone_move_waits_out_its_hold() {
     let held = phone_post(
         &server,
         "/v1/phone/activate",
-        &one.activation_request(&server, &first.json["ticket"], &first_code, KeystoreKind::Software),
+        &one.activation_request(
+            &server,
+            &first.json["ticket"],
+            &first_code,
+            KeystoreKind::Software,
+        ),
     );
     assert_eq!(held.json["outcome"], "held", "{held:?}");
     let mut two = TestPhone::new(&server, "second new phone");
-    let request =
-        two.activation_request(&server, &second.json["ticket"], &second_code, KeystoreKind::Software);
+    let request = two.activation_request(
+        &server,
+        &second.json["ticket"],
+        &second_code,
+        KeystoreKind::Software,
+    );
     phone_post(&server, "/v1/phone/activate", &request).assert_error(409, "replacement_pending");
     // A new start is refused too, before any code is sent.
     start_activation(&server, dir.path(), "anna", Some("lost_phone"))
@@ -194,6 +232,46 @@ fn a_second_move_is_refused_while_a_lost_phone_move_waits_out_its_hold() {
 }
 
 #[test]
+fn parallel_lost_phone_activations_leave_exactly_one_move_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let _old = activated(&server, dir.path(), "anna", "US");
+    let mut requests = Vec::new();
+    // Four tickets (the fifth start of the hour was the first activation's).
+    for i in 0..4 {
+        let ticket = start_activation(&server, dir.path(), "anna", Some("lost_phone"));
+        assert_eq!(ticket.status, 201, "start {i}: {ticket:?}");
+        let code = last_code(&server);
+        let mut phone = TestPhone::new(&server, &format!("new phone {i}"));
+        requests.push(phone.activation_request(
+            &server,
+            &ticket.json["ticket"],
+            &code,
+            KeystoreKind::Software,
+        ));
+    }
+    let mut statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = requests
+            .iter()
+            .map(|r| scope.spawn(|| phone_post(&server, "/v1/phone/activate", r).status))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    statuses.sort_unstable();
+    assert_eq!(statuses, [202, 409, 409, 409]);
+    let pending = server
+        .state
+        .store
+        .in_transaction(|tx| tx.replacements_of("anna"))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.status == ReplacementStatus::Pending)
+        .count();
+    assert_eq!(pending, 1);
+    server.stop();
+}
+
+#[test]
 fn a_newer_move_supersedes_one_still_waiting_for_the_old_phones_approval() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), true);
@@ -211,9 +289,16 @@ fn a_newer_move_supersedes_one_still_waiting_for_the_old_phones_approval() {
         ),
     );
     assert_eq!(pending.json["outcome"], "awaiting_old_phone", "{pending:?}");
-    let superseded: ReplacementId = pending.json["replacement"].as_str().unwrap().parse().unwrap();
+    let superseded: ReplacementId = pending.json["replacement"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let (_newer, _) = held_move(&server, dir.path(), "anna", "newer phone");
-    assert_eq!(replacement_status(&server, &superseded), ReplacementStatus::Cancelled);
+    assert_eq!(
+        replacement_status(&server, &superseded),
+        ReplacementStatus::Cancelled
+    );
     assert_eq!(
         enrollment_status(&server, &waiting.soft.enrollment()),
         EnrollmentStatus::Revoked
@@ -244,8 +329,14 @@ fn removing_the_would_be_new_phone_cancels_the_lost_phone_move() {
             reason: "changed my mind".into(),
         },
     );
-    assert_eq!(phone_post(&server, "/v1/phone/remove", &removal).status, 200);
-    assert_eq!(replacement_status(&server, &replacement), ReplacementStatus::Cancelled);
+    assert_eq!(
+        phone_post(&server, "/v1/phone/remove", &removal).status,
+        200
+    );
+    assert_eq!(
+        replacement_status(&server, &replacement),
+        ReplacementStatus::Cancelled
+    );
     // The old phone hears that the move is off.
     let (_, sync) = old.sync(&server);
     let sync = sync.unwrap();
@@ -264,7 +355,10 @@ fn removing_the_would_be_new_phone_cancels_the_lost_phone_move() {
     // The hold ends: the old phone is neither wiped nor replaced, the removed one
     // stays removed, and the account still logs in with the old phone.
     server.clock.advance(HOLD + 1);
-    assert_eq!(server.state.verifier.complete_due_replacements().unwrap(), 0);
+    assert_eq!(
+        server.state.verifier.complete_due_replacements().unwrap(),
+        0
+    );
     let (_, sync) = old.sync(&server);
     assert_eq!(sync.unwrap().state, EnrollmentState::Active);
     assert_eq!(
@@ -284,12 +378,30 @@ fn login_context_with_bidi_zero_width_or_overlong_text_is_refused_with_a_typed_e
     let server = start(dir.path(), true);
     let _phone = activated(&server, dir.path(), "anna", "US");
     for (field, body) in [
-        ("origin", json!({ "username": "anna", "origin": "203.0.113.7 \u{202E}nodnoL" })),
-        ("origin", json!({ "username": "anna", "origin": "\u{2066}Zürich\u{2069}" })),
-        ("app", json!({ "username": "anna", "app": "Client\u{200B} Portal" })),
-        ("client", json!({ "username": "anna", "client": "Firefox\u{200F}" })),
-        ("client", json!({ "username": "anna", "client": "Firefox\u{061C}" })),
-        ("origin", json!({ "username": "anna", "origin": "x".repeat(257) })),
+        (
+            "origin",
+            json!({ "username": "anna", "origin": "203.0.113.7 \u{202E}nodnoL" }),
+        ),
+        (
+            "origin",
+            json!({ "username": "anna", "origin": "\u{2066}Zürich\u{2069}" }),
+        ),
+        (
+            "app",
+            json!({ "username": "anna", "app": "Client\u{200B} Portal" }),
+        ),
+        (
+            "client",
+            json!({ "username": "anna", "client": "Firefox\u{200F}" }),
+        ),
+        (
+            "client",
+            json!({ "username": "anna", "client": "Firefox\u{061C}" }),
+        ),
+        (
+            "origin",
+            json!({ "username": "anna", "origin": "x".repeat(257) }),
+        ),
     ] {
         let answer = integrator_post(&server, dir.path(), "/v1/integrator/sessions", body);
         answer.assert_error_with(400, "invalid_text", "field", json!(field));
@@ -325,8 +437,12 @@ fn an_activation_naming_its_phone_with_a_bidi_override_is_refused_and_spends_not
     let start_answer = start_activation(&server, dir.path(), "anna", None);
     let code = last_code(&server);
     let mut spoof = TestPhone::new(&server, "Anna's \u{202E}enohPi");
-    let request =
-        spoof.activation_request(&server, &start_answer.json["ticket"], &code, KeystoreKind::Software);
+    let request = spoof.activation_request(
+        &server,
+        &start_answer.json["ticket"],
+        &code,
+        KeystoreKind::Software,
+    );
     phone_post(&server, "/v1/phone/activate", &request).assert_error_with(
         400,
         "invalid_text",
@@ -347,9 +463,16 @@ fn an_activation_naming_its_phone_with_a_bidi_override_is_refused_and_spends_not
         json!(false)
     );
     let mut plain = TestPhone::new(&server, "Anna's iPhone");
-    let request =
-        plain.activation_request(&server, &start_answer.json["ticket"], &code, KeystoreKind::Software);
-    assert_eq!(phone_post(&server, "/v1/phone/activate", &request).status, 200);
+    let request = plain.activation_request(
+        &server,
+        &start_answer.json["ticket"],
+        &code,
+        KeystoreKind::Software,
+    );
+    assert_eq!(
+        phone_post(&server, "/v1/phone/activate", &request).status,
+        200
+    );
     server.stop();
 }
 
@@ -428,14 +551,20 @@ fn the_third_sms_suspension_within_a_day_requires_a_password_reset() {
         let reset = &fifth.json["error"]["password_reset_required"];
         if round < 3 {
             assert_eq!(*reset, json!(null), "round {round}: {fifth:?}");
-            assert_eq!(user_view(&server, dir.path(), "sam")["password_reset_required"], false);
+            assert_eq!(
+                user_view(&server, dir.path(), "sam")["password_reset_required"],
+                false
+            );
         } else {
             assert_eq!(*reset, json!(true), "{fifth:?}");
         }
         server.clock.advance(3600);
     }
     // The suspension is over, but the account needs a password reset first.
-    assert_eq!(user_view(&server, dir.path(), "sam")["password_reset_required"], true);
+    assert_eq!(
+        user_view(&server, dir.path(), "sam")["password_reset_required"],
+        true
+    );
     try_open(&server, dir.path(), "sam", "latchkey login", None)
         .assert_error(403, "password_reset_required");
     let done = integrator_post(
@@ -486,7 +615,10 @@ fn a_moved_phone_syncs_at_epoch_zero_only_until_it_has_signed_at_its_own_epoch()
         assert!(sync.unwrap().receipt.is_some());
     }
     let (_, sync) = new.sync(&server);
-    new.accept_receipt(&server, &serde_json::to_value(sync.unwrap().receipt.unwrap()).unwrap());
+    new.accept_receipt(
+        &server,
+        &serde_json::to_value(sync.unwrap().receipt.unwrap()).unwrap(),
+    );
     assert_eq!(new.soft.epoch(), 2);
     let (answer, _) = new.sync(&server);
     assert_eq!(answer.status, 200, "{answer:?}");

@@ -514,7 +514,12 @@ mod tests {
     fn a_device_name_with_bidi_or_zero_width_characters_is_refused_before_anything_is_sent() {
         let phone = Phone::new();
         let (ticket, code) = phone.server.start_activation("alice", false);
-        for name in ["Anna's \u{202E}lexiP", "Anna's\u{200B} Pixel", "", "Pixel\n"] {
+        for name in [
+            "Anna's \u{202E}lexiP",
+            "Anna's\u{200B} Pixel",
+            "",
+            "Pixel\n",
+        ] {
             assert!(
                 matches!(
                     phone.authenticator.activate(
