@@ -443,6 +443,14 @@ impl Verifier {
         let mut new = tx
             .enrollment(&replacement.new_enrollment)?
             .ok_or(VerifierError::UnknownEnrollment)?;
+        // A name stored before names were checked (PROTOCOL §4) loses its format
+        // and bidi characters here, so the old phone still reads — and acts on —
+        // its signed revocation.
+        let new_name: String = new
+            .device_name
+            .chars()
+            .filter(|c| !latchkey_core::protocol::text::is_disguising(*c))
+            .collect();
         if let Some(old_id) = replacement.old_enrollment {
             if let Some(mut old) = tx.enrollment(&old_id)? {
                 if old.status != EnrollmentStatus::Revoked {
@@ -455,8 +463,8 @@ impl Verifier {
                         &old,
                         &Notice {
                             kind: NoticeKind::Revoked,
-                            text: format!("This phone was replaced by {}. Its Latchkey secrets for this account are wiped.", new.device_name),
-                            new_phone: Some(new.device_name.clone()),
+                            text: format!("This phone was replaced by {new_name}. Its Latchkey secrets for this account are wiped."),
+                            new_phone: Some(new_name.clone()),
                             effective_at: Some(now),
                             replacement: Some(replacement.id),
                         },

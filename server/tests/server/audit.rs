@@ -476,6 +476,48 @@ fn an_activation_naming_its_phone_with_a_bidi_override_is_refused_and_spends_not
     server.stop();
 }
 
+#[test]
+fn a_phone_name_stored_before_names_were_checked_does_not_stop_the_old_phone_reading_its_revocation()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let old = activated(&server, dir.path(), "anna", "US");
+    let (new, _) = held_move(&server, dir.path(), "anna", "plain name");
+    server
+        .state
+        .store
+        .in_transaction(|tx| {
+            let mut phone = tx.enrollment(&new.soft.enrollment())?.unwrap();
+            phone.device_name = "Evil \u{202E}enohP".into();
+            tx.put_enrollment(&phone)
+        })
+        .unwrap();
+    server.clock.advance(HOLD);
+    assert_eq!(
+        server.state.verifier.complete_due_replacements().unwrap(),
+        1
+    );
+    let (_, sync) = old.sync(&server);
+    let sync = sync.unwrap();
+    assert_eq!(sync.state, EnrollmentState::Revoked);
+    let revoked = sync
+        .notices
+        .iter()
+        .map(|n| {
+            latchkey_core::protocol::envelope::open_server::<Notice>(
+                n,
+                old.soft.server(),
+                &old.expects(&server),
+            )
+            .unwrap()
+            .into_message()
+        })
+        .find(|n| n.kind == NoticeKind::Revoked)
+        .unwrap();
+    assert_eq!(revoked.new_phone.as_deref(), Some("Evil enohP"));
+    server.stop();
+}
+
 // ---------------------------------------------------------------------------
 // Item 6: "this wasn't me"
 
