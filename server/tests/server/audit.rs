@@ -550,6 +550,14 @@ fn this_wasnt_me_ends_every_pending_login_of_the_account() {
             session_status(&server, dir.path(), &session.json["session_id"]),
             "denied"
         );
+        let view = server.get(
+            &format!(
+                "/v1/integrator/sessions/{}",
+                session.json["session_id"].as_str().unwrap()
+            ),
+            Some(&token_in(dir.path())),
+        );
+        assert_eq!(view.json["decided_by"], "fraud_report", "{view:?}");
     }
     let approval = phone.approval(
         &server,
