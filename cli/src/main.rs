@@ -17,6 +17,7 @@ mod device_cmd;
 mod login_cmd;
 mod otp_cmd;
 mod serve_cmd;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
