@@ -399,6 +399,15 @@ fn run_login(args: &SignInArgs, out: &mut dyn Write) -> Result<(), CliError> {
     if let Some(code) = &args.code {
         check_digits("--code", code, 6)?;
     }
+    if args.session.is_none() && (args.response.is_some() || args.code.is_some()) {
+        // A new session's challenge does not exist yet: such a response could never
+        // be right, and each wrong one counts against the phone.
+        return Err(CliError::Input(
+            "--response and --code answer a session opened earlier: give its --session ID \
+             (shown as \"Session id\")"
+                .into(),
+        ));
+    }
     let api = Api::new(server, args.wait)?;
     if let Some(id) = &args.session {
         if id.parse::<SessionId>().is_err() {
