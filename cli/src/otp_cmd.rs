@@ -19,6 +19,7 @@ use latchkey_core::otp::{
     HashAlgorithm, Hotp, OcraChallenge, OcraInputs, OcraPin, OcraSuite, OcraTime, OtpError, OtpKey,
     Totp,
 };
+use latchkey_core::secret::SecretBytes;
 
 /// The RFC 6287 §7 computation to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -227,7 +228,7 @@ fn key(args: &KeyArgs) -> Result<OtpKey, CliError> {
     let text = text.trim();
     if args.base32 {
         let bytes = decode_base32(text).map_err(|e| CliError::Input(format!("--key: {e}")))?;
-        OtpKey::new(latchkey_core::secret::SecretBytes::new(bytes)).map_err(CliError::input)
+        OtpKey::new(SecretBytes::new(bytes)).map_err(CliError::input)
     } else {
         OtpKey::from_hex(text).map_err(CliError::input)
     }
@@ -253,7 +254,6 @@ fn hex_input(what: &'static str, text: &str) -> Result<Vec<u8>, CliError> {
 /// `latchkey ocra`.
 pub fn ocra(args: &OcraArgs) -> Result<(), CliError> {
     let suite: OcraSuite = args.suite.parse().map_err(CliError::input)?;
-    let key = key(&args.key)?;
 
     let missing = |what: &str| CliError::Input(format!("--mode {:?} needs {what}", args.mode));
     let challenge = match args.mode {
@@ -325,6 +325,13 @@ pub fn ocra(args: &OcraArgs) -> Result<(), CliError> {
         session: session.as_deref(),
         time,
     };
+    // Every input is checked with a placeholder key first, so that bad input is
+    // refused before `--key -` asks for the key.
+    let placeholder = OtpKey::new(SecretBytes::from_slice(&[0])).map_err(CliError::input)?;
+    suite
+        .response(&placeholder, &challenge, &inputs)
+        .map_err(CliError::input)?;
+    let key = key(&args.key)?;
     let response = suite
         .response(&key, &challenge, &inputs)
         .map_err(CliError::input)?;

@@ -1098,6 +1098,39 @@ fn otp_keys_come_from_stdin_a_file_or_base32_and_codes_are_validated_like_oathto
         &["hotp", "--key", "@/nonexistent/key", "--counter", "0"],
         "cannot read the key file",
     );
+    // Bad input is refused before the key is read from stdin.
+    let run = latchkey_with_stdin(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA1-6:QN08",
+            "--key",
+            "-",
+            "--challenge",
+            "12a4",
+        ],
+        "not even read\n",
+    );
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("not an ASCII digit"), "{}", run.stderr);
+    let run = latchkey_with_stdin(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA1-6:QN08",
+            "--key",
+            "-",
+            "--challenge",
+            "33333333",
+        ],
+        &format!("{KEY20}\n"),
+    );
+    assert_eq!(
+        (run.status, run.stdout.as_str()),
+        (0, "740991\n"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -240,7 +240,13 @@ struct Screen {
 }
 
 impl Screen {
+    /// The login screen with piped stdin, without a controlling terminal where
+    /// `setsid` exists: a test run from a terminal must not have the screen read
+    /// (or, in the background, be stopped by) that terminal.
     fn start(server: &InProcess, username: &str, extra: &[&str]) -> Self {
+        if Command::new("setsid").arg("--version").output().is_ok() {
+            return Self::start_without_terminal(server, username, extra);
+        }
         Self::start_with(
             Command::new(env!("CARGO_BIN_EXE_latchkey")),
             server,
