@@ -114,7 +114,8 @@ struct SignInArgs {
     /// How long to wait for the notification's approval, in seconds.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     wait: u64,
-    /// SMS accounts: request a new code first, by `sms` or `voice`.
+    /// SMS accounts: request a new code first, by `sms` or `voice` (with
+    /// --session: for that session).
     #[arg(long, value_name = "CHANNEL", value_parser = ["sms", "voice"])]
     new_code: Option<String>,
     /// SMS accounts, with --session: the 6-digit security code sent for that session.
