@@ -654,6 +654,12 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
                 None => only_pending(&phone, account(&phone, wanted)?.id)?,
             };
             let request = phone.authenticator.pending_request(&handle).map_err(fail)?;
+            if request.needs_typed_code && code.is_none() {
+                return Err(CliError::Input(
+                    "--code: type the 6-digit code shown on the login screen (this login needs it)"
+                        .into(),
+                ));
+            }
             println!(
                 "Approve {} from {} using {}?",
                 request.app, request.origin, request.client

@@ -908,6 +908,22 @@ fn the_phone_on_the_command_line_activates_approves_and_answers_challenges() {
         "{}",
         response.stderr
     );
+    // A PIN typed at a terminal is not echoed.
+    let mut screen = terminal::at_terminal(
+        &format!("device --home {home} respond --challenge 123456"),
+        &[],
+    );
+    screen.exp_string("PIN:").unwrap();
+    screen.send_line("402917").unwrap();
+    let (shown, _) = screen.exp_regex(r"\d{8}").unwrap();
+    assert!(!shown.contains("402917"), "echoed: {shown:?}");
+    screen.exp_eof().unwrap();
+    // Approving a login that needs its code, without --code: refused before the PIN.
+    let session = served.json("POST", "/v1/login/sessions", &session_body);
+    assert_eq!(session["push"], "sent");
+    let uncoded = latchkey_with_stdin(&["device", "--home", home, "approve"], "402917\n");
+    assert_eq!(uncoded.status, 2, "{}", uncoded.stderr);
+    assert!(uncoded.stderr.contains("--code"), "{}", uncoded.stderr);
     // The phone cannot tell: a wrong PIN still prints 8 digits, with the same note.
     let wrong_pin = latchkey_with_stdin(
         &["device", "--home", home, "respond", "--challenge", "123456"],

@@ -6,7 +6,7 @@ use std::process::Command;
 
 /// `sh -c "stty echo; exec latchkey ARGS"` in a pseudo-terminal: rexpect turns
 /// echo off, a person's terminal has it on.
-fn at_terminal(args: &str, env: &[(&str, Option<&str>)]) -> PtySession {
+pub(crate) fn at_terminal(args: &str, env: &[(&str, Option<&str>)]) -> PtySession {
     let mut command = Command::new("sh");
     command
         .args(["-c", &format!("stty echo; exec \"$L\" {args}")])
