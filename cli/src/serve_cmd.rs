@@ -269,7 +269,12 @@ fn user_add(args: &UserAddArgs, stdin: &mut impl BufRead) -> Result<(), CliError
     };
     check_data_folder(&args.data)?;
     let password = if std::io::stdin().is_terminal() {
+        // Typed unseen, so typed twice.
         let typed = crate::terminal::read_secret("Password (not shown)", "the password")?;
+        let again = crate::terminal::read_secret("The same password again", "the password")?;
+        if typed != again {
+            return Err(CliError::Input("the two passwords differ".into()));
+        }
         field("password", Password::new(typed))?
     } else {
         read_password(stdin)?
