@@ -7,6 +7,9 @@
 use std::process::Command;
 
 // Not a test target of its own: cargo builds only tests/*.rs and tests/*/main.rs.
+#[cfg(unix)]
+#[path = "cli/crash.rs"]
+mod crash;
 #[path = "cli/login.rs"]
 mod login;
 #[cfg(unix)]

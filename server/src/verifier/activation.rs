@@ -250,6 +250,20 @@ impl Verifier {
             };
             let verified = open_device::<ActivationRequest>(signed, &unverified.device_key, &expect)?;
             let request = verified.message();
+            // The same phone asking again because the receipt never reached it
+            // (a crash or a dropped connection after the commit): the activation
+            // it completed is answered again with a fresh receipt, while the
+            // ticket's lifetime lasts (docs/PROTOCOL.md §6.1). Only the holder of
+            // the enrolled device key can ask; a receipt grants nothing by itself.
+            if ticket.status == TicketStatus::Spent && now < ticket.expires_at {
+                if let Some(done) = tx.enrollment(&ticket.enrollment)? {
+                    if done.status == EnrollmentStatus::Active
+                        && done.device_key.as_slice() == request.device_key.as_bytes()
+                    {
+                        return Ok(Ok((ActivationOutcome::Active(self.receipt(&done)?), Vec::new())));
+                    }
+                }
+            }
             if ticket.status != TicketStatus::Open || now >= ticket.expires_at {
                 return Err(VerifierError::TicketEnded);
             }
