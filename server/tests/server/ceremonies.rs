@@ -407,7 +407,23 @@ fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten
         phone_post(&server, "/v1/phone/activate", &in_time).status,
         200
     );
-    // Single use: the same request again.
+    // Single use: another phone with the same code is refused…
+    let mut other = TestPhone::new(&server, "q");
+    let second = other.activation_request(
+        &server,
+        &start3.json["ticket"],
+        &code,
+        KeystoreKind::Software,
+    );
+    phone_post(&server, "/v1/phone/activate", &second).assert_error(410, "ticket_ended");
+    // …while the same request again (its answer was lost) changes nothing and
+    // gets a fresh receipt for the same enrollment and epoch, as long as the
+    // ticket lives (docs/PROTOCOL.md §6.1).
+    let again = phone_post(&server, "/v1/phone/activate", &in_time);
+    assert_eq!(again.status, 200, "{again:?}");
+    phone.accept_receipt(&server, &again.json);
+    assert_eq!(phone.soft.epoch(), 1);
+    server.clock.advance(1);
     phone_post(&server, "/v1/phone/activate", &in_time).assert_error(410, "ticket_ended");
     server.stop();
 }
