@@ -35,7 +35,7 @@ use crate::protocol::{EnrollmentId, RequestId};
 use crate::secret::SecretBytes;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{digest, hmac};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 use subtle::ConstantTimeEq;
 
 /// The keystore alias of the history's MAC key.
@@ -339,9 +339,15 @@ impl<'a> History<'a> {
     /// give) when the current head does not check or the last entry is not the
     /// one the head names.
     pub fn append(&self, entry: NewHistoryEntry) -> Result<HistoryEntry, HistoryError> {
-        let connection = self.store.connection();
-        let transaction =
-            rusqlite::Transaction::new_unchecked(connection, TransactionBehavior::Immediate)?;
+        let transaction = self.store.connection();
+        crate::device::store::atomic(transaction, || self.append_in(transaction, entry))
+    }
+
+    fn append_in(
+        &self,
+        transaction: &rusqlite::Connection,
+        entry: NewHistoryEntry,
+    ) -> Result<HistoryEntry, HistoryError> {
         let (alias, sealed_key, key, count, previous) = match self.read_head()? {
             Some(head) => {
                 let key = self.check_head(&head)?;
@@ -414,7 +420,6 @@ impl<'a> History<'a> {
                 mac
             ],
         )?;
-        transaction.commit()?;
         Ok(HistoryEntry {
             seq,
             at,

@@ -396,6 +396,40 @@ fn classify_insert(error: rusqlite::Error) -> StoreError {
     error.into()
 }
 
+/// Runs `f` so that its writes land together or not at all: in a transaction of
+/// its own (`BEGIN IMMEDIATE`), or — inside one already open, as when a sync
+/// answer is applied as one plan ([`DeviceStore::atomically`]) — in a savepoint
+/// that the outer transaction commits or rolls back with everything else. A
+/// process killed at any point leaves what the last commit left.
+pub(crate) fn atomic<R, E: From<StoreError>>(
+    connection: &Connection,
+    f: impl FnOnce() -> Result<R, E>,
+) -> Result<R, E> {
+    let (begin, commit, rollback) = if connection.is_autocommit() {
+        ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+    } else {
+        (
+            "SAVEPOINT latchkey_step",
+            "RELEASE latchkey_step",
+            "ROLLBACK TO latchkey_step; RELEASE latchkey_step",
+        )
+    };
+    connection
+        .execute_batch(begin)
+        .map_err(|e| E::from(e.into()))?;
+    let outcome = f().and_then(|value| {
+        connection
+            .execute_batch(commit)
+            .map_err(|e| E::from(e.into()))?;
+        Ok(value)
+    });
+    if outcome.is_err() && !connection.is_autocommit() {
+        // Nothing of `f` stays; the caller's own transaction, if any, goes on.
+        let _ = connection.execute_batch(rollback);
+    }
+    outcome
+}
+
 impl DeviceStore {
     /// Opens the store at `path`, creating it (owner-only) if it does not exist
     /// and migrating it to the current schema.
@@ -413,6 +447,17 @@ impl DeviceStore {
     /// The connection, for the history's tables.
     pub(crate) fn connection(&self) -> &Connection {
         &self.connection
+    }
+
+    /// Runs `f` as one transaction: every write it makes through this store
+    /// (and the history's) commits together, or none does. The caller deletes
+    /// keystore keys only after this returns `Ok` — a key deleted before the
+    /// commit would leave a rolled-back account with a sealed seed no key opens.
+    pub(crate) fn atomically<R, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Self) -> Result<R, E>,
+    ) -> Result<R, E> {
+        atomic(&self.connection, || f(self))
     }
 
     /// The current time of the store's clock.
@@ -540,24 +585,25 @@ impl DeviceStore {
         sql: &str,
         values: &[&dyn rusqlite::ToSql],
     ) -> Result<(), StoreError> {
-        let transaction = self.connection.unchecked_transaction()?;
-        let state: Option<String> = transaction
-            .query_row("SELECT state FROM account WHERE id = ?1", [id.0], |row| {
-                row.get(0)
-            })
-            .optional()?;
-        match state.as_deref() {
-            None => return Err(StoreError::NoSuchAccount(id)),
-            Some("replaced" | "wiped") if require_secrets => {
-                return Err(StoreError::AccountWiped(id));
+        atomic(&self.connection, || {
+            let state: Option<String> = self
+                .connection
+                .query_row("SELECT state FROM account WHERE id = ?1", [id.0], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            match state.as_deref() {
+                None => return Err(StoreError::NoSuchAccount(id)),
+                Some("replaced" | "wiped") if require_secrets => {
+                    return Err(StoreError::AccountWiped(id));
+                }
+                Some(_) => {}
             }
-            Some(_) => {}
-        }
-        let mut all: Vec<&dyn rusqlite::ToSql> = vec![&id.0];
-        all.extend_from_slice(values);
-        transaction.execute(sql, all.as_slice())?;
-        transaction.commit()?;
-        Ok(())
+            let mut all: Vec<&dyn rusqlite::ToSql> = vec![&id.0];
+            all.extend_from_slice(values);
+            self.connection.execute(sql, all.as_slice())?;
+            Ok(())
+        })
     }
 
     /// Renames an account.
@@ -711,11 +757,13 @@ impl DeviceStore {
             .into_iter()
             .filter(|account| account.fraud_report_until.is_some_and(|until| until <= now))
             .collect();
-        let transaction = self.connection.unchecked_transaction()?;
-        for account in &expired {
-            transaction.execute("DELETE FROM account WHERE id = ?1", [account.id.0])?;
-        }
-        transaction.commit()?;
+        atomic(&self.connection, || {
+            for account in &expired {
+                self.connection
+                    .execute("DELETE FROM account WHERE id = ?1", [account.id.0])?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
         Ok(expired.into_iter().map(removed).collect())
     }
 }

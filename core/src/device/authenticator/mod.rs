@@ -51,7 +51,7 @@ pub use sync::{SyncEvent, SyncReport};
 
 use super::history::{History, HistoryEntry, HistoryEvent, NewHistoryEntry};
 use super::keystore::{KeystoreError, PlatformKeystore};
-use super::store::{Account, AccountId, AccountState, DeviceStore, MatchingMode};
+use super::store::{Account, AccountId, AccountState, DeviceStore, MatchingMode, WipedKeys};
 use super::transport::Transport;
 use crate::clock::Clock;
 use crate::protocol::codec::Decoder;
@@ -444,7 +444,32 @@ impl Authenticator {
         summary: String,
     ) {
         let store = self.store();
-        let history = History::new(&store, self.keystore.as_ref());
+        self.record_entry(&store, account, event, request, summary);
+    }
+
+    /// Records an event within the caller's transaction on `store` (a plan
+    /// applied whole): the entry commits with the plan. A history that cannot
+    /// be extended (a tampered head) is logged and never blocks the plan — a
+    /// signed revocation must wipe whatever the history's state.
+    fn record_in(
+        &self,
+        store: &DeviceStore,
+        account: &Account,
+        event: HistoryEvent,
+        summary: String,
+    ) {
+        self.record_entry(store, account, event, None, summary);
+    }
+
+    fn record_entry(
+        &self,
+        store: &DeviceStore,
+        account: &Account,
+        event: HistoryEvent,
+        request: Option<RequestId>,
+        summary: String,
+    ) {
+        let history = History::new(store, self.keystore.as_ref());
         if let Err(error) = history.append(NewHistoryEntry {
             account_id: Some(account.id),
             enrollment_id: Some(account.enrollment_id),
@@ -456,17 +481,37 @@ impl Authenticator {
         }
     }
 
-    /// Wipes an account's secrets: marks it replaced (by `by`) or wiped, deletes
-    /// its sealing and biometric keys, drops what the session remembers of it,
-    /// and records it. The device key stays for a fraud report.
+    /// Wipes an account's secrets: marks it replaced (by `by`) or wiped and
+    /// records it, in one transaction; then deletes its sealing and biometric
+    /// keys and drops what the session remembers of it. The device key stays
+    /// for a fraud report.
     fn wipe(&self, account: &Account, by: Option<&str>) -> Result<(), AuthenticatorError> {
         let keys = {
             let store = self.store();
-            match by {
-                Some(by) => store.mark_replaced(account.id, by)?,
-                None => store.wipe(account.id)?,
-            }
+            store.atomically(|store| -> Result<_, AuthenticatorError> {
+                let keys = match by {
+                    Some(by) => store.mark_replaced(account.id, by)?,
+                    None => store.wipe(account.id)?,
+                };
+                self.record_in(
+                    store,
+                    account,
+                    HistoryEvent::AccountWiped,
+                    match by {
+                        Some(by) => format!("{} moved to {by}", account.label),
+                        None => format!("{} removed", account.label),
+                    },
+                );
+                Ok(keys)
+            })?
         };
+        self.forget(account, &keys, by);
+        Ok(())
+    }
+
+    /// After a wipe committed: deletes the account's sealing and biometric
+    /// keys and drops what the session remembers of it.
+    fn forget(&self, account: &Account, keys: &WipedKeys, by: Option<&str>) {
         self.delete_keys(
             [
                 Some(keys.seal_key_alias.as_str()),
@@ -483,16 +528,6 @@ impl Authenticator {
                 .retain(|_, cached| cached.account != account.id);
         }
         tracing::info!(account = %account.id, replaced = by.is_some(), "account wiped");
-        self.record(
-            account,
-            HistoryEvent::AccountWiped,
-            None,
-            match by {
-                Some(by) => format!("{} moved to {by}", account.label),
-                None => format!("{} removed", account.label),
-            },
-        );
-        Ok(())
     }
 }
 

@@ -16,7 +16,8 @@ use super::activation::{check_receipt, offset};
 use super::error::AuthenticatorError;
 use super::wire::{self, Outcome, Reply, ServerError};
 use super::{Authenticator, SERVER_CLOCK_SKEW, claimed_issued_at};
-use crate::device::store::{Account, AccountId, AccountState, UsableState};
+use crate::device::history::HistoryEvent;
+use crate::device::store::{Account, AccountId, AccountState, DeviceStore, UsableState};
 use crate::protocol::envelope::open_server;
 use crate::protocol::ids::random_bytes;
 use crate::protocol::messages::MAX_PUSH_TOKEN;
@@ -192,11 +193,12 @@ impl Authenticator {
         }
         let now = header.issued_at;
         let clock_offset = offset(now, self.clock.now());
-        self.store().record_sync(account.id, clock_offset)?;
-        tracing::info!(account = %account.id, clock_offset, state = ?answer.state, "synced");
 
+        // The plan: every notice and the receipt checked first, then everything
+        // the answer changes applied in one transaction, keys deleted after it
+        // commits (a process killed at any point leaves the old state or the new).
         let mut events = Vec::new();
-        let mut wiped = false;
+        let mut revoked: Option<Option<String>> = None;
         for notice in &answer.notices {
             let checked = open_server::<Notice>(
                 notice,
@@ -220,10 +222,9 @@ impl Authenticator {
                 }
             };
             match notice.kind {
-                NoticeKind::Revoked if !wiped => {
+                NoticeKind::Revoked if revoked.is_none() => {
                     let at = notice.effective_at.unwrap_or(now);
-                    self.wipe(account, notice.new_phone.as_deref())?;
-                    wiped = true;
+                    revoked = Some(notice.new_phone.clone());
                     events.push(match notice.new_phone {
                         Some(by) => SyncEvent::Replaced { by, at },
                         None => SyncEvent::Revoked { at },
@@ -249,25 +250,77 @@ impl Authenticator {
                 }),
             }
         }
+        let completion = match (&revoked, pending, &answer.receipt) {
+            (None, true, Some(receipt)) => {
+                let Some(device_key) = &account.device_public_key else {
+                    return Err(AuthenticatorError::StorageCorrupt);
+                };
+                let checked = check_receipt(
+                    &account.server_profile,
+                    receipt,
+                    &account.enrollment_id,
+                    device_key,
+                    None,
+                )?;
+                Some((checked, receipt.to_json()))
+            }
+            _ => None,
+        };
 
-        if !wiped {
-            let mut active = !pending;
-            if pending {
-                if let Some(receipt) = &answer.receipt {
-                    active = self.complete_activation(account, receipt, &mut events)?;
+        let wiped = {
+            let store = self.store();
+            store.atomically(|store| -> Result<_, AuthenticatorError> {
+                if let Some(by) = &revoked {
+                    let keys = match by {
+                        Some(by) => store.mark_replaced(account.id, by)?,
+                        None => store.wipe(account.id)?,
+                    };
+                    self.record_in(
+                        store,
+                        account,
+                        HistoryEvent::AccountWiped,
+                        match by {
+                            Some(by) => format!("{} moved to {by}", account.label),
+                            None => format!("{} removed", account.label),
+                        },
+                    );
+                    store.record_sync(account.id, clock_offset)?;
+                    return Ok(Some(keys));
                 }
+                let mut active = !pending;
+                if let Some((checked, receipt)) = &completion {
+                    store.complete_activation(
+                        account.id,
+                        checked.epoch,
+                        receipt.as_bytes(),
+                        &checked.suite,
+                        checked.mode,
+                    )?;
+                    active = true;
+                    events.push(SyncEvent::ActivationCompleted {
+                        epoch: checked.epoch,
+                    });
+                }
+                if active {
+                    Self::apply_server_state(store, account.id, answer.state, &mut events)?;
+                }
+                store.set_push_token(account.id, push_token)?;
+                store.record_sync(account.id, clock_offset)?;
+                Ok(None)
+            })?
+        };
+        if let Some((checked, _)) = &completion {
+            tracing::info!(account = %account.id, epoch = checked.epoch, "activation completed");
+        }
+        match &wiped {
+            Some(keys) => self.forget(account, keys, revoked.as_ref().and_then(Option::as_deref)),
+            None => {
+                let mut session = self.session();
+                match answer.proof {
+                    Some(proof) => session.proofs.insert(account.id, proof),
+                    None => session.proofs.remove(&account.id),
+                };
             }
-            if active {
-                self.apply_server_state(account.id, answer.state, &mut events)?;
-            }
-            if let Err(error) = self.store().set_push_token(account.id, push_token) {
-                tracing::warn!(%error, "recording the push token failed");
-            }
-            let mut session = self.session();
-            match answer.proof {
-                Some(proof) => session.proofs.insert(account.id, proof),
-                None => session.proofs.remove(&account.id),
-            };
         }
         let state = self.store().account(account.id)?.state;
         Ok(SyncReport {
@@ -283,45 +336,13 @@ impl Authenticator {
         })
     }
 
-    /// Completes a pending activation with the receipt a sync answer carried.
-    fn complete_activation(
-        &self,
-        account: &Account,
-        receipt: &Signed,
-        events: &mut Vec<SyncEvent>,
-    ) -> Result<bool, AuthenticatorError> {
-        let Some(device_key) = &account.device_public_key else {
-            return Err(AuthenticatorError::StorageCorrupt);
-        };
-        let checked = check_receipt(
-            &account.server_profile,
-            receipt,
-            &account.enrollment_id,
-            device_key,
-            None,
-        )?;
-        self.store().complete_activation(
-            account.id,
-            checked.epoch,
-            receipt.to_json().as_bytes(),
-            &checked.suite,
-            checked.mode,
-        )?;
-        tracing::info!(account = %account.id, epoch = checked.epoch, "activation completed");
-        events.push(SyncEvent::ActivationCompleted {
-            epoch: checked.epoch,
-        });
-        Ok(true)
-    }
-
     /// Mirrors the signed enrollment state into the account's local state.
     fn apply_server_state(
-        &self,
+        store: &DeviceStore,
         id: AccountId,
         state: EnrollmentState,
         events: &mut Vec<SyncEvent>,
     ) -> Result<(), AuthenticatorError> {
-        let store = self.store();
         let current = store.account(id)?.state;
         let target = match state {
             EnrollmentState::Active | EnrollmentState::ReplacementPending => UsableState::Active,
@@ -403,6 +424,7 @@ mod tests {
     use super::super::fake_server::{FakeServer, PIN, Phone, T0};
     use super::super::{CHALLENGE_WARNING, Unlock};
     use super::*;
+    use crate::device::keystore::PlatformKeystore;
     use crate::protocol::keys::compute_response;
     use crate::protocol::{Challenge, EnrollmentId, LATCHKEY_SUITE, ProofChallenge};
 
@@ -429,6 +451,109 @@ mod tests {
                 receipt: None,
             },
         )
+    }
+
+    /// Makes the store's next write of `column` fail, as a process dying
+    /// there would leave it unwritten (a TEMP trigger: this connection only).
+    fn fail_writes_of(phone: &Phone, column: &str) {
+        phone
+            .authenticator
+            .store()
+            .connection()
+            .execute_batch(&format!(
+                "CREATE TEMP TRIGGER injected BEFORE UPDATE OF {column} ON account \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+            ))
+            .unwrap();
+    }
+
+    fn heal(phone: &Phone) {
+        phone
+            .authenticator
+            .store()
+            .connection()
+            .execute_batch("DROP TRIGGER injected;")
+            .unwrap();
+    }
+
+    #[test]
+    fn a_sync_answer_is_applied_whole_or_not_at_all_whichever_step_fails() {
+        for step in ["state", "push_token", "last_sync_at"] {
+            let phone = Phone::new();
+            let (account, _) = phone.activated("alice");
+            let enrollment = phone.enrollment_of(account);
+            let before = phone.authenticator.store().account(account).unwrap();
+            phone.clock.advance(60);
+            phone.server.with_enrollment(&enrollment, |e| {
+                e.state = EnrollmentState::PasswordResetRequired;
+            });
+            fail_writes_of(&phone, step);
+            let failed = phone
+                .authenticator
+                .sync(account, Some("push-token-2".to_owned()), true);
+            assert!(failed.is_err(), "{step}: {failed:?}");
+            let after = phone.authenticator.store().account(account).unwrap();
+            assert_eq!(
+                (&after.state, &after.push_token, after.last_sync_at),
+                (&before.state, &before.push_token, before.last_sync_at),
+                "{step}: the old state, nothing of the answer"
+            );
+
+            heal(&phone);
+            let report = phone
+                .authenticator
+                .sync(account, Some("push-token-2".to_owned()), true)
+                .unwrap();
+            assert_eq!(report.state, AccountState::Locked);
+            let after = phone.authenticator.store().account(account).unwrap();
+            assert_eq!(after.push_token.as_deref(), Some("push-token-2"));
+            assert_ne!(after.last_sync_at, before.last_sync_at, "{step}");
+        }
+    }
+
+    #[test]
+    fn a_wipe_that_does_not_commit_deletes_no_key_and_keeps_the_account_whole() {
+        let phone = Phone::new();
+        let (account, _) = phone.activated("alice");
+        let enrollment = phone.enrollment_of(account);
+        let epoch = phone.epoch_of(account);
+        let notice = phone
+            .server
+            .revoked_notice(enrollment, epoch, Some("New phone"));
+        phone.server.queue_notice(enrollment, notice.clone());
+        // The last step of the plan fails: the wipe before it is rolled back.
+        fail_writes_of(&phone, "last_sync_at");
+        assert!(phone.authenticator.sync(account, None, true).is_err());
+        let stored = phone.authenticator.store().account(account).unwrap();
+        assert_eq!(stored.state, AccountState::Active);
+        let sealed = stored.sealed_seed.clone().unwrap();
+        PlatformKeystore::open(phone.keystore.as_ref(), &stored.seal_key_alias, &sealed)
+            .expect("the seed's key was not deleted before the commit");
+        phone
+            .authenticator
+            .respond_to_challenge(account, "583920", Unlock::pin(PIN))
+            .unwrap();
+
+        // The server hands the notice out again (the fake one hands it out once).
+        heal(&phone);
+        phone.server.queue_notice(enrollment, notice);
+        let report = phone.authenticator.sync(account, None, true).unwrap();
+        assert!(matches!(report.state, AccountState::Replaced { .. }));
+        let stored = phone.authenticator.store().account(account).unwrap();
+        assert!(stored.sealed_seed.is_none());
+        assert!(
+            PlatformKeystore::open(phone.keystore.as_ref(), &stored.seal_key_alias, &sealed)
+                .is_err(),
+            "the key is deleted once the wipe committed"
+        );
+        let history = phone.authenticator.history().unwrap();
+        assert_eq!(
+            history
+                .iter()
+                .filter(|e| e.event == HistoryEvent::AccountWiped)
+                .count(),
+            1
+        );
     }
 
     #[test]
