@@ -218,27 +218,54 @@ impl Authenticator {
             enc: sealed.enc,
             ciphertext: sealed.ciphertext,
         };
-        let reply = self.send(&account, wire::PIN, &change)?;
-        self.outcome(&account, reply)?;
+        // A process that dies between the server's swap and the re-seal below
+        // must not leave a biometric copy of the OLD k_user behind (it would
+        // give wrong, counted responses): the copy is set aside first, put back
+        // only when the server surely refused, re-sealed when it accepted.
+        // Killed in between, the phone is left with biometrics off and the PIN
+        // working — never a stale copy (docs/SECURITY.md, "Crash consistency").
+        let aside = account.biometric.clone();
+        if aside.is_some() {
+            self.store().set_biometric(account.id, None)?;
+        }
+        let answered = self
+            .send(&account, wire::PIN, &change)
+            .and_then(|reply| self.outcome(&account, reply));
+        if let Err(error) = answered {
+            if let Some(copy) = &aside {
+                if matches!(error, AuthenticatorError::Offline) {
+                    // The change may have reached the server: the old copy
+                    // cannot be trusted any more.
+                    tracing::info!(account = %account.id, "biometric copy dropped: the PIN change's outcome is unknown");
+                    self.delete_keys([copy.key_alias.as_str()]);
+                } else if let Err(restore) = self.store().set_biometric(account.id, Some(copy)) {
+                    tracing::warn!(account = %account.id, %restore, "the biometric copy could not be put back");
+                    self.delete_keys([copy.key_alias.as_str()]);
+                }
+            }
+            return Err(error);
+        }
         tracing::info!(account = %account.id, "PIN changed");
 
-        if let Some(copy) = &account.biometric {
-            match self.keystore.seal_biometric(&copy.key_alias, &new_k_user) {
-                Ok(sealed) => {
-                    self.store().set_biometric(
+        if let Some(copy) = &aside {
+            let resealed = self
+                .keystore
+                .seal_biometric(&copy.key_alias, &new_k_user)
+                .map_err(AuthenticatorError::from)
+                .and_then(|sealed| {
+                    Ok(self.store().set_biometric(
                         account.id,
                         Some(&BiometricCopy {
                             key_alias: copy.key_alias.clone(),
                             sealed_k_user: sealed,
                         }),
-                    )?;
-                }
-                Err(error) => {
-                    // The old copy would unlock the old k_user: it must go.
-                    tracing::info!(account = %account.id, %error, "biometric copy dropped after the PIN change");
-                    self.store().set_biometric(account.id, None)?;
-                    self.delete_keys([copy.key_alias.as_str()]);
-                }
+                    )?)
+                });
+            if let Err(error) = resealed {
+                // The PIN did change on the server: say so; biometrics stay off
+                // until turned on again.
+                tracing::info!(account = %account.id, %error, "biometric copy dropped after the PIN change");
+                self.delete_keys([copy.key_alias.as_str()]);
             }
         }
         Ok(())
@@ -577,6 +604,88 @@ mod tests {
                 Unlock::pin("731904"),
             )
             .unwrap();
+    }
+
+    #[test]
+    fn a_pin_change_cut_short_after_the_server_swapped_leaves_no_stale_biometric_copy() {
+        let phone = Phone::new();
+        let (account, _) = phone.activated("alice");
+        let enrollment = phone.enrollment_of(account);
+        phone
+            .authenticator
+            .enable_biometric(account, PIN.to_owned())
+            .unwrap();
+        let old = phone.server.k_user_of(&enrollment);
+        // The phone "dies" where it would store the re-sealed copy: that write
+        // fails (a TEMP trigger on this connection only).
+        phone
+            .authenticator
+            .store()
+            .connection()
+            .execute_batch(
+                "CREATE TEMP TRIGGER injected BEFORE UPDATE OF sealed_biometric_k_user ON account \
+                 WHEN NEW.sealed_biometric_k_user IS NOT NULL \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+            )
+            .unwrap();
+        let changed = phone.authenticator.change_pin(
+            account,
+            PIN.to_owned(),
+            "731904".to_owned(),
+            "731904".to_owned(),
+        );
+        let new = phone.server.k_user_of(&enrollment);
+        assert_ne!(old, new);
+        // Old state or new, never a mix: the biometric copy is off (or holds
+        // the new k_user), never the old one the server no longer accepts.
+        let suite = LATCHKEY_SUITE.parse().unwrap();
+        let challenge = "583920".parse().unwrap();
+        let with_old =
+            compute_response(&suite, &old, &challenge, super::super::fake_server::T0).unwrap();
+        match phone
+            .authenticator
+            .respond_to_challenge(account, "583920", Unlock::biometric("?"))
+        {
+            Err(AuthenticatorError::BiometricNotEnabled) => {}
+            Ok(generated) => assert_ne!(generated.response, with_old.as_str()),
+            Err(other) => panic!("{other:?}"),
+        }
+        changed.expect("the server changed the PIN: the user is told so");
+        let with_new =
+            compute_response(&suite, &new, &challenge, super::super::fake_server::T0).unwrap();
+        let generated = phone
+            .authenticator
+            .respond_to_challenge(account, "583920", Unlock::pin("731904"))
+            .unwrap();
+        assert_eq!(generated.response, with_new.as_str());
+    }
+
+    #[test]
+    fn a_pin_change_the_server_refuses_keeps_the_biometric_copy() {
+        let phone = Phone::new();
+        let (account, _) = phone.activated("alice");
+        phone
+            .authenticator
+            .enable_biometric(account, PIN.to_owned())
+            .unwrap();
+        assert!(matches!(
+            phone.authenticator.change_pin(
+                account,
+                "830271".to_owned(),
+                "731904".to_owned(),
+                "731904".to_owned()
+            ),
+            Err(AuthenticatorError::WrongResponse { .. })
+        ));
+        let (request, challenge) = phone.server.open_login("alice", MatchingMode::Code);
+        phone
+            .authenticator
+            .approve(
+                &request.to_string(),
+                Some(&challenge.to_string()),
+                Unlock::biometric("Approve?"),
+            )
+            .expect("the biometric copy was put back");
     }
 
     #[test]
