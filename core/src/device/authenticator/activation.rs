@@ -305,15 +305,21 @@ impl Authenticator {
                 account.ocra_suite = checked.suite;
                 account.matching_mode = checked.mode;
                 account.clock_offset = offset(checked.issued_at, self.clock.now());
-                let id = self.store().insert_account(&account)?;
-                let stored = self.store().account(id)?;
-                tracing::info!(account = %id, epoch = checked.epoch, "activated");
-                self.record(
-                    &stored,
-                    HistoryEvent::AccountAdded,
-                    None,
-                    stored.label.clone(),
-                );
+                // The account and its history entry in one transaction; the
+                // caller deletes the keys made only if this did not commit.
+                let stored = self
+                    .store()
+                    .atomically(|store| -> Result<_, AuthenticatorError> {
+                        let stored = store.account(store.insert_account(&account)?)?;
+                        self.record_in(
+                            store,
+                            &stored,
+                            HistoryEvent::AccountAdded,
+                            stored.label.clone(),
+                        );
+                        Ok(stored)
+                    })?;
+                tracing::info!(account = %stored.id, epoch = checked.epoch, "activated");
                 Ok(ActivationOutcome::Active(AccountSummary::from(&stored)))
             }
             Reply::Outcome {
@@ -328,15 +334,20 @@ impl Authenticator {
                     held: outcome.outcome == "held",
                     effective_at: outcome.effective_at,
                 };
-                let id = self.store().insert_pending_account(&account, &pending)?;
-                let stored = self.store().account(id)?;
-                tracing::info!(account = %id, held = pending.held, "activation pending");
-                self.record(
-                    &stored,
-                    HistoryEvent::AccountAdded,
-                    None,
-                    format!("{} (waiting for the move to complete)", stored.label),
-                );
+                let stored = self
+                    .store()
+                    .atomically(|store| -> Result<_, AuthenticatorError> {
+                        let stored =
+                            store.account(store.insert_pending_account(&account, &pending)?)?;
+                        self.record_in(
+                            store,
+                            &stored,
+                            HistoryEvent::AccountAdded,
+                            format!("{} (waiting for the move to complete)", stored.label),
+                        );
+                        Ok(stored)
+                    })?;
+                tracing::info!(account = %stored.id, held = pending.held, "activation pending");
                 Ok(ActivationOutcome::Pending {
                     account: AccountSummary::from(&stored),
                     replacement,
@@ -589,6 +600,32 @@ mod tests {
             .count();
         assert_eq!(keys, 1, "the device and sealing keys were deleted");
         assert!(phone.authenticator.history().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_activation_whose_store_write_fails_leaves_no_account_no_entry_and_no_keys() {
+        let phone = Phone::new();
+        let (ticket, code) = phone.server.start_activation("alice", false);
+        // The step after the receipt fails (a TEMP trigger on this connection).
+        phone
+            .authenticator
+            .store()
+            .connection()
+            .execute_batch(
+                "CREATE TEMP TRIGGER injected BEFORE INSERT ON account \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+            )
+            .unwrap();
+        assert!(matches!(
+            activate(&phone, &ticket, &code, PIN, PIN),
+            Err(AuthenticatorError::Storage(_))
+        ));
+        assert!(phone.authenticator.accounts().unwrap().is_empty());
+        assert!(phone.authenticator.history().unwrap().is_empty());
+        let keys = std::fs::read_dir(phone.dir.path().join("keys"))
+            .unwrap()
+            .count();
+        assert_eq!(keys, 1, "the device and sealing keys were deleted");
     }
 
     #[test]
