@@ -374,22 +374,25 @@ struct Anna {
     pin_changed: bool,
 }
 
+/// Where a round's load was cut: what was in flight, and the phone it concerns.
+type Cut = Box<(InFlight, Option<Phone>)>;
+
+fn cut(what: InFlight, phone: Option<Phone>) -> Cut {
+    Box::new((what, phone))
+}
+
 /// Sessions whose outcome the client saw: id → status.
 type Seen = Vec<(String, &'static str)>;
 
 /// Anna types a wrong response while her counter is surely below 2 (from the
 /// 3rd failure a delay refuses attempts, docs/DESIGN.md §5).
-fn wrong_login(
-    world: &mut World,
-    anna: &mut Anna,
-    seen: &mut Seen,
-) -> Result<(), (InFlight, Option<Phone>)> {
+fn wrong_login(world: &mut World, anna: &mut Anna, seen: &mut Seen) -> Result<(), Cut> {
     if anna.failures.1 > 1 {
         return Ok(());
     }
     let (session, challenge) = world
         .open_session("anna")
-        .map_err(|Lost| (InFlight::Nothing, None))?;
+        .map_err(|Lost| cut(InFlight::Nothing, None))?;
     let response = anna.phone.response(&challenge, WRONG_PIN, now()).unwrap();
     anna.failures.1 += 1;
     let (status, body) = world.typed(&session, response.as_str()).map_err(|Lost| {
@@ -415,13 +418,8 @@ fn wrong_login(
 }
 
 /// One round's load, until the request in flight when the server died.
-fn load(
-    world: &mut World,
-    anna: &mut Anna,
-    seen: &mut Seen,
-    round: usize,
-) -> Result<(), (InFlight, Option<Phone>)> {
-    let lost = |what| move |Lost| (what, None);
+fn load(world: &mut World, anna: &mut Anna, seen: &mut Seen, round: usize) -> Result<(), Cut> {
+    let lost = |what| move |Lost| cut(what, None);
     wrong_login(world, anna, seen)?;
 
     // A new user's activation.
@@ -438,7 +436,7 @@ fn load(
         .map_err(lost(InFlight::Nothing))?;
     let answer = world.signed("/v1/phone/activate", &request);
     let Ok((status, receipt)) = answer else {
-        return Err((InFlight::Activation(request), Some(phone)));
+        return Err(cut(InFlight::Activation(request), Some(phone)));
     };
     assert_eq!(status, 200, "{receipt}");
     phone
@@ -533,20 +531,20 @@ fn load(
         soft: SoftPhone::new(world.server_key, "replacement phone").unwrap(),
         username: phone.username.clone(),
     };
-    let in_flight = |phone: Phone, what| move |Lost| (what, Some(phone));
+    let in_flight = |phone: Phone, what| move |Lost| cut(what, Some(phone));
     let request = match world.ticket_answered(&mut new_phone, true) {
         Ok(request) => request,
-        Err(Lost) => return Err((InFlight::Nothing, Some(phone))),
+        Err(Lost) => return Err(cut(InFlight::Nothing, Some(phone))),
     };
     let answer = world.signed("/v1/phone/activate", &request);
     let Ok((status, held)) = answer else {
-        return Err((InFlight::MoveActivation, Some(phone)));
+        return Err(cut(InFlight::MoveActivation, Some(phone)));
     };
     assert_eq!((status, &held["outcome"]), (202, &json!("held")), "{held}");
     let replacement: ReplacementId = held["replacement"].as_str().unwrap().parse().unwrap();
     let proof = match world.sync(&phone.soft) {
         Ok((_, proof)) => proof,
-        Err(Lost) => return Err((InFlight::Nothing, Some(phone))),
+        Err(Lost) => return Err(cut(InFlight::Nothing, Some(phone))),
     };
     let cancel = phone
         .soft
@@ -866,7 +864,7 @@ fn a_server_killed_at_seeded_points_of_a_load_restarts_with_every_ceremony_whole
                 world.relay.shared.kill();
                 (InFlight::Nothing, None)
             }
-            Err(lost) => lost,
+            Err(cut) => *cut,
         };
         assert!(
             world.relay.shared.server.lock().unwrap().is_none(),
