@@ -10,7 +10,9 @@
 //! it fresh, and that time is exactly what the phone learns its offset from);
 //! each notice is checked on its own for this server, enrollment and epoch, and
 //! one that fails is reported and otherwise ignored; unsigned answers never
-//! change anything.
+//! change anything; what an answer changes is applied as one plan in one store
+//! transaction, and keys are deleted only after it commits (docs/SECURITY.md,
+//! "Crash consistency").
 
 use super::activation::{check_receipt, offset};
 use super::error::AuthenticatorError;
