@@ -71,8 +71,28 @@ enum Kill {
 /// What the relay and the test share.
 struct Relayed {
     upstream: Mutex<String>,
+    /// The server child, killed at the plan's request (and reaped).
     server: Mutex<Option<Child>>,
+    /// Or another process the test waits for itself (a `latchkey device`).
+    victim: Mutex<Option<u32>>,
     plan: Mutex<Option<Plan>>,
+}
+
+impl Relayed {
+    fn kill(&self) {
+        if let Some(pid) = self.victim.lock().unwrap().take() {
+            let killed = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(killed.success());
+            return;
+        }
+        if let Some(mut child) = self.server.lock().unwrap().take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
 }
 
 /// Where the relay kills the server: at the `nth` request (from 0) of a route
@@ -101,18 +121,9 @@ const ROUTES: [(Route, usize); 9] = [
     (("POST /v1/phone/proof ", ""), 1),
 ];
 
-impl Relayed {
-    fn kill(&self) {
-        if let Some(mut child) = self.server.lock().unwrap().take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-}
-
 /// The loopback relay every request goes through: one request per connection
-/// (the client half-closes after it), counted, forwarded, and — at the planned
-/// request — the server killed.
+/// (`Connection: close`), forwarded, and — at the planned request — the
+/// server (or the `latchkey device` waiting for it) killed.
 struct Relay {
     address: String,
     shared: Arc<Relayed>,
@@ -125,6 +136,7 @@ impl Relay {
         let shared = Arc::new(Relayed {
             upstream: Mutex::new(String::new()),
             server: Mutex::new(None),
+            victim: Mutex::new(None),
             plan: Mutex::new(None),
         });
         let relayed = shared.clone();
@@ -138,11 +150,52 @@ impl Relay {
     }
 }
 
-fn relay(mut client: TcpStream, relayed: &Relayed) {
-    let mut request = Vec::new();
-    if client.read_to_end(&mut request).is_err() {
-        return;
+/// One HTTP/1.1 request from `client`, rewritten to close its connection after
+/// the answer (so that the answer ends where the server closes).
+fn read_request(client: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        let n = client.read(&mut buffer).ok()?;
+        if n == 0 {
+            return None;
+        }
+        bytes.extend_from_slice(&buffer[..n]);
+    };
+    let head = String::from_utf8(bytes[..head_end].to_vec()).ok()?;
+    let mut length = 0;
+    let mut rewritten = String::new();
+    for line in head.split("\r\n") {
+        let lower = line.to_ascii_lowercase();
+        if let Some(value) = lower.strip_prefix("content-length:") {
+            length = value.trim().parse().ok()?;
+        }
+        if !lower.starts_with("connection:") {
+            rewritten.push_str(line);
+            rewritten.push_str("\r\n");
+        }
     }
+    rewritten.push_str("Connection: close\r\n\r\n");
+    let mut body = bytes[head_end + 4..].to_vec();
+    while body.len() < length {
+        let n = client.read(&mut buffer).ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&buffer[..n]);
+    }
+    let mut request = rewritten.into_bytes();
+    request.extend_from_slice(&body);
+    Some(request)
+}
+
+fn relay(mut client: TcpStream, relayed: &Relayed) {
+    let Some(request) = read_request(&mut client) else {
+        return;
+    };
     let line = String::from_utf8_lossy(&request);
     let kill = relayed.plan.lock().unwrap().as_mut().and_then(|plan| {
         let (start, middle) = plan.route;
@@ -895,4 +948,181 @@ fn a_server_killed_at_seeded_points_of_a_load_restarts_with_every_ceremony_whole
         }
     }
     world.relay.shared.kill();
+}
+
+/// Runs `latchkey device --home <home> <args>` with `stdin`; with `killed_at`,
+/// the relay SIGKILLs it once the server answered that route (the answer never
+/// reaches it). Returns the exit code (`None`: killed) and stdout.
+fn device(
+    relay: &Relay,
+    home: &Path,
+    args: &[&str],
+    stdin: &str,
+    killed_at: Option<Route>,
+) -> (Option<i32>, String, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("device")
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(route) = killed_at {
+        *relay.shared.victim.lock().unwrap() = Some(child.id());
+        *relay.shared.plan.lock().unwrap() = Some(Plan {
+            route,
+            nth: 0,
+            how: Kill::AfterAnswer,
+            seen: 0,
+        });
+    }
+    // The PINs only now: nothing is sent before the relay knows its victim.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    *relay.shared.plan.lock().unwrap() = None;
+    *relay.shared.victim.lock().unwrap() = None;
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// The phone's store, read-only: integrity, and whether a biometric copy is kept.
+fn phone_store(home: &Path) -> bool {
+    let db = rusqlite::Connection::open_with_flags(
+        home.join("latchkey.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let integrity: String = db
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let (alias, sealed): (Option<String>, Option<Vec<u8>>) = db
+        .query_row(
+            "SELECT biometric_key_alias, sealed_biometric_k_user FROM account",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        alias.is_some(),
+        sealed.is_some(),
+        "a biometric copy is whole or absent"
+    );
+    sealed.is_some()
+}
+
+#[test]
+fn a_phone_killed_inside_a_pin_change_keeps_the_old_state_or_the_new_never_a_stale_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let home = dir.path().join("phone");
+    let relay = Relay::start();
+    // The server stays up; its profile sends the phone through the relay.
+    let served = super::serve(
+        &data,
+        &[
+            "--dev",
+            "--public-url",
+            &format!("http://{}", relay.address),
+        ],
+    );
+    *relay.shared.upstream.lock().unwrap() = served.address.clone();
+    let profile = latchkey_core::protocol::ServerProfile::from_json(
+        &std::fs::read_to_string(data.join("server-profile.json")).unwrap(),
+    )
+    .unwrap();
+    let mut world = World {
+        relay,
+        token: std::fs::read_to_string(data.join("integrator-token"))
+            .unwrap()
+            .trim()
+            .to_owned(),
+        server_key: *profile.public_key(),
+        outbox_after: 0,
+    };
+    world.create_user("anna").unwrap();
+    let (status, start) = world
+        .call(
+            "POST",
+            "/v1/integrator/activations",
+            true,
+            Some(&json!({ "username": "anna" })),
+        )
+        .unwrap();
+    assert_eq!(status, 201, "{start}");
+    let ticket = dir.path().join("ticket.json");
+    std::fs::write(&ticket, start["ticket"].to_string()).unwrap();
+    let code = world.activation_code().unwrap();
+    let profile_file = data.join("server-profile.json");
+    let activate = [
+        "activate",
+        "--profile",
+        profile_file.to_str().unwrap(),
+        "--ticket",
+        ticket.to_str().unwrap(),
+        "--code",
+        &code,
+    ];
+    let (status, _, stderr) = device(&world.relay, &home, &activate, "402917\n402917\n", None);
+    assert_eq!(status, Some(0), "{stderr}");
+    let (status, _, stderr) = device(&world.relay, &home, &["biometric", "on"], "402917\n", None);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(phone_store(&home));
+
+    // The phone's answer (PIN or fingerprint) logs anna in, or not.
+    let logs_in = |world: &World, unlock: &[&str], pin: &str| {
+        let (session, challenge) = world.open_session("anna").unwrap();
+        let challenge = challenge.to_string();
+        let mut args = vec!["respond", "--challenge", challenge.as_str()];
+        args.extend_from_slice(unlock);
+        let (status, stdout, stderr) = device(&world.relay, &home, &args, pin, None);
+        if status != Some(0) {
+            return Err(stderr);
+        }
+        let (status, body) = world.typed(&session, stdout.trim()).unwrap();
+        Ok(status == 200 && body["status"] == "approved")
+    };
+
+    // Killed once the server handed out the rekey ticket: the old state — the
+    // old PIN and the fingerprint still log in.
+    let change = ["change-pin"];
+    let pins = "402917\n731904\n731904\n";
+    let rekey = ("POST /v1/phone/rekey ", "");
+    let (status, _, _) = device(&world.relay, &home, &change, pins, Some(rekey));
+    assert_eq!(status, None, "killed");
+    assert!(
+        phone_store(&home),
+        "the copy was not touched before the change was sent"
+    );
+    assert_eq!(logs_in(&world, &["--biometric"], ""), Ok(true));
+    assert_eq!(logs_in(&world, &[], "402917\n"), Ok(true));
+
+    // Killed once the server swapped k_user, before the phone heard: the new
+    // state — the new PIN logs in, and no copy of the old k_user is left to
+    // give wrong, counted answers (biometrics are off until turned on again).
+    let pin = ("POST /v1/phone/pin ", "");
+    let (status, _, _) = device(&world.relay, &home, &change, pins, Some(pin));
+    assert_eq!(status, None, "killed");
+    assert!(!phone_store(&home), "no stale biometric copy");
+    let refused = logs_in(&world, &["--biometric"], "").unwrap_err();
+    assert!(refused.contains("not enabled"), "{refused}");
+    assert_eq!(logs_in(&world, &[], "731904\n"), Ok(true));
+    let (status, _, stderr) = device(&world.relay, &home, &["biometric", "on"], "731904\n", None);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert_eq!(logs_in(&world, &["--biometric"], ""), Ok(true));
+    let mut server = served.child;
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
