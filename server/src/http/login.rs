@@ -37,12 +37,13 @@ pub(super) fn routes() -> Router<AppState> {
 /// Username and password (the first factor).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Credentials {
-    username: String,
-    password: String,
+pub(super) struct Credentials {
+    pub(super) username: String,
+    pub(super) password: String,
 }
 
-async fn check_password(state: &AppState, credentials: Credentials) -> Result<String, ApiError> {
+/// The reference login's password check (the web page's too): the username on success.
+pub(super) async fn check_password(state: &AppState, credentials: Credentials) -> Result<String, ApiError> {
     let users = state.users.clone();
     blocking(move || {
         let username: Username = credentials

@@ -7,7 +7,8 @@
 //! - `/v1/integrator/*` — the integrator API, behind the bearer token
 //!   (`POST /v1/integrator/users`, `GET /v1/integrator/users/{username}`);
 //! - `GET /v1/dev/outbox`, `POST /v1/dev/voice-calls/{call}/keypress` —
-//!   development mode only (a typed 404 in production).
+//!   development mode only (a typed 404 in production);
+//! - `/web/*` — the reference login screen as a web page (HTML, module `web`).
 //!
 //! Invariants: every failure, including an unknown route, a wrong method and
 //! every body rejection, is a typed JSON error ([`ApiError`]); bodies above the
@@ -24,6 +25,7 @@ mod login;
 mod phone;
 mod public;
 mod sessions;
+mod web;
 
 pub use error::{ApiError, ApiJson};
 
@@ -99,7 +101,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/replacements/cancel",
             axum::routing::post(public::cancel_replacement),
-        );
+        )
+        .merge(web::routes(&state));
     if state.config.dev {
         app = app.merge(dev::routes());
     }
@@ -184,6 +187,7 @@ mod tests {
             ("/v1/integrator", include_str!("integrator.rs")),
             ("/v1/phone", include_str!("phone.rs")),
             ("/v1/login", include_str!("login.rs")),
+            ("", include_str!("web.rs")),
         ];
         let mut routes: Vec<String> = Vec::new();
         for (prefix, source) in sources {
