@@ -392,7 +392,7 @@ const LAYOUT: &str = include_str!("web/page.html");
 const SCRIPT: &str = include_str!("web/app.js");
 const STYLESHEET: &str = include_str!("web/style.css");
 
-/// Escapes text for HTML element content and quoted attribute values.
+/// Escapes text for HTML element content and double-quoted attribute values.
 fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -401,7 +401,6 @@ fn esc(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
             other => out.push(other),
         }
     }
@@ -483,7 +482,7 @@ impl Chrome {
             Some(username) => format!(
                 "<form method=\"post\" action=\"/web/logout\" class=\"row\">{}\
                  <span>Signed in as <strong>{}</strong></span> \
-                 <a href=\"/web/account\" style=\"color:#fff\">Security settings</a> \
+                 <a href=\"/web/account\">Security settings</a> \
                  <button class=\"link\" type=\"submit\">Log out</button></form>",
                 self.csrf_field(),
                 esc(username)
@@ -640,7 +639,11 @@ async fn login_page(
         }
         Stage::SecondFactor(login) => {
             let login = match refresh(&web, &key, *login, 0).await {
-                Ok(Refreshed::Approved) => return see_other("/web/login"),
+                Ok(Refreshed::Approved) => {
+                    let session = web.lock().get(&key).cloned().unwrap_or(session);
+                    let chrome = Chrome::of(&web, &key, &session);
+                    return signed_in_page(&chrome, &login_username(&session), None);
+                }
                 Ok(Refreshed::Still(login)) => login,
                 Err(error) => {
                     web.flash(&key, Tone::Bad, say_error(&error));
@@ -681,9 +684,18 @@ fn sign_in_page(chrome: &Chrome, session: &WebSession, launch: &LaunchQuery) -> 
     html(StatusCode::OK, "Log in", "sign-in", &body, Some(chrome))
 }
 
+fn login_username(session: &WebSession) -> String {
+    match &session.stage {
+        Stage::SignedIn { username, .. } | Stage::Recover { username, .. } => username.clone(),
+        Stage::SecondFactor(login) => login.username.clone(),
+        Stage::SignedOut => String::new(),
+    }
+}
+
 /// The sign-in form.
 #[derive(Deserialize)]
 struct SignInForm {
+    #[serde(default)]
     csrf: String,
     username: String,
     password: String,
@@ -1161,6 +1173,7 @@ fn digits(text: &str, count: usize) -> Option<String> {
 
 #[derive(Deserialize)]
 struct ResponseForm {
+    #[serde(default)]
     csrf: String,
     response: String,
 }
@@ -1214,6 +1227,7 @@ async fn typed_response(
 
 #[derive(Deserialize)]
 struct CodeForm {
+    #[serde(default)]
     csrf: String,
     code: String,
 }
@@ -1278,6 +1292,7 @@ async fn sms_code(
 
 #[derive(Deserialize)]
 struct NewCodeForm {
+    #[serde(default)]
     csrf: String,
     channel: String,
 }
@@ -1335,6 +1350,7 @@ async fn new_code(
 
 #[derive(Deserialize)]
 struct CsrfForm {
+    #[serde(default)]
     csrf: String,
 }
 
@@ -1363,6 +1379,7 @@ async fn logout(
 
 #[derive(Deserialize)]
 struct MoveForm {
+    #[serde(default)]
     csrf: String,
     how: String,
 }
@@ -1822,6 +1839,7 @@ async fn account_page(State(web): State<Web>, headers: HeaderMap) -> Response {
 
 #[derive(Deserialize)]
 struct PhoneForm {
+    #[serde(default)]
     csrf: String,
     phone: String,
 }
@@ -1945,7 +1963,7 @@ mod tests {
     fn text_is_escaped_for_html() {
         assert_eq!(
             esc("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+            "&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;"
         );
     }
 

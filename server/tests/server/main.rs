@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 mod ceremonies;
 mod fallbacks;
+mod web;
 
 const T0: u64 = 1_800_000_000;
 
