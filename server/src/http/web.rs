@@ -919,7 +919,15 @@ async fn refresh(web: &Web, key: &str, mut login: Login, wait: u64) -> Result<Re
     };
     login.result = Some(result);
     let stored = login.clone();
-    web.update(key, |s| s.stage = Stage::SecondFactor(Box::new(stored)));
+    web.update(key, |s| {
+        // A result the page already holds (with more detail, from the handler
+        // that decided the login) is kept.
+        if let Stage::SecondFactor(held) = &s.stage {
+            if held.session == stored.session && held.result.is_none() {
+                s.stage = Stage::SecondFactor(Box::new(stored));
+            }
+        }
+    });
     Ok(Refreshed::Still(Box::new(login)))
 }
 
@@ -1211,13 +1219,32 @@ async fn typed_response(
             password_reset_required,
             ..
         })) => {
-            let mut text = format!(
-                "Wrong response. {attempts_left} more wrong answers disable your Latchkey phone."
-            );
-            if password_reset_required {
-                text.push_str(" The account now needs a password reset.");
-            }
-            web.flash(&key, Tone::Bad, text);
+            // The result, not a one-time message: the page's status script
+            // may load the page first.
+            let mut login = login;
+            login.result = Some(if password_reset_required {
+                LoginResult {
+                    title: "Account locked",
+                    text: format!(
+                        "Wrong response: this login ended, and after too many wrong answers the \
+                         account now needs a password reset. {attempts_left} more wrong answers \
+                         disable your Latchkey phone."
+                    ),
+                    next: "Reset your password with support, then log in again.".into(),
+                }
+            } else {
+                LoginResult {
+                    title: "Login failed",
+                    text: format!(
+                        "Wrong response: this login ended. {attempts_left} more wrong answers \
+                         disable your Latchkey phone."
+                    ),
+                    next: "Log in again: you get a new code, and your phone generates a new \
+                           response for it."
+                        .into(),
+                }
+            });
+            web.update(&key, |s| s.stage = Stage::SecondFactor(login));
         }
         Ok(Err(error)) => web.flash(&key, Tone::Bad, say_error(&api_error(error))),
         Err(error) => web.flash(&key, Tone::Bad, say_error(&error)),
