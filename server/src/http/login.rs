@@ -43,7 +43,10 @@ pub(super) struct Credentials {
 }
 
 /// The reference login's password check (the web page's too): the username on success.
-pub(super) async fn check_password(state: &AppState, credentials: Credentials) -> Result<String, ApiError> {
+pub(super) async fn check_password(
+    state: &AppState,
+    credentials: Credentials,
+) -> Result<String, ApiError> {
     let users = state.users.clone();
     blocking(move || {
         let username: Username = credentials

@@ -240,15 +240,22 @@ impl Tone {
     }
 }
 
-fn random_hex() -> Result<String, Response> {
+/// A page answered instead of going on (boxed: a `Response` is large).
+type Refusal = Box<Response>;
+
+fn random_hex() -> Result<String, Refusal> {
     latchkey_core::protocol::ids::random_bytes::<32>()
         .map(|bytes| encode_hex(&bytes))
-        .map_err(|_| failure_page("The server could not draw a random number."))
+        .map_err(|_| Box::new(failure_page("The server could not draw a random number.")))
 }
 
 impl Web {
     fn cookie_name(&self) -> &'static str {
-        if self.secure { SECURE_COOKIE } else { DEV_COOKIE }
+        if self.secure {
+            SECURE_COOKIE
+        } else {
+            DEV_COOKIE
+        }
     }
 
     fn now(&self) -> u64 {
@@ -295,7 +302,7 @@ impl Web {
     }
 
     /// A new web session (with a new cookie value and CSRF token).
-    fn create(&self, stage: Stage, carry: Option<&WebSession>) -> Result<String, Response> {
+    fn create(&self, stage: Stage, carry: Option<&WebSession>) -> Result<String, Refusal> {
         let key = random_hex()?;
         let csrf = random_hex()?;
         let now = self.now();
@@ -304,13 +311,13 @@ impl Web {
             sessions.retain(|_, session| now < session.expires_at);
         }
         if sessions.len() >= MAX_WEB_SESSIONS {
-            return Err(html(
+            return Err(Box::new(html(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again later",
                 "",
                 "<p>Too many people are logging in right now. Please try again in a few minutes.</p>",
                 None,
-            ));
+            )));
         }
         sessions.insert(
             key.clone(),
@@ -328,7 +335,7 @@ impl Web {
 
     /// Replaces the session `old` by a fresh one (new cookie and token) in
     /// `stage`: done when the password has been checked.
-    fn rotate(&self, old: &str, stage: Stage) -> Result<String, Response> {
+    fn rotate(&self, old: &str, stage: Stage) -> Result<String, Refusal> {
         let carried = self.lock().remove(old);
         self.create(stage, carried.as_ref())
     }
@@ -364,9 +371,13 @@ impl Web {
 
     /// The web session of a form `POST`, if its CSRF token matches; otherwise
     /// the refusal to answer with. Nothing else is done before this check.
-    fn check_post(&self, headers: &HeaderMap, token: &str) -> Result<(String, WebSession), Response> {
+    fn check_post(
+        &self,
+        headers: &HeaderMap,
+        token: &str,
+    ) -> Result<(String, WebSession), Refusal> {
         let refused = || {
-            html(
+            Box::new(html(
                 StatusCode::FORBIDDEN,
                 "This form has expired",
                 "",
@@ -374,7 +385,7 @@ impl Web {
                  or it did not come from this page. Nothing was done.</p>\
                  <p><a class=\"button\" href=\"/web/login\">Start again</a></p>",
                 None,
-            )
+            ))
         };
         let (key, session) = self.session(headers).ok_or_else(refused)?;
         if bool::from(session.csrf.as_bytes().ct_eq(token.as_bytes())) {
@@ -429,7 +440,13 @@ fn when(unix: u64) -> String {
 }
 
 /// A whole page.
-fn html(status: StatusCode, title: &str, page: &str, body: &str, chrome: Option<&Chrome>) -> Response {
+fn html(
+    status: StatusCode,
+    title: &str,
+    page: &str,
+    body: &str,
+    chrome: Option<&Chrome>,
+) -> Response {
     let header = chrome.map(Chrome::header).unwrap_or_default();
     let flash = chrome.map(Chrome::flash).unwrap_or_default();
     let text = LAYOUT
@@ -494,7 +511,11 @@ impl Chrome {
     fn flash(&self) -> String {
         let mut out = String::new();
         for (tone, text) in &self.flash {
-            let role = if *tone == Tone::Bad { "alert" } else { "status" };
+            let role = if *tone == Tone::Bad {
+                "alert"
+            } else {
+                "status"
+            };
             let _ = write!(
                 out,
                 "<p class=\"{}\" role=\"{role}\">{}</p>",
@@ -586,7 +607,11 @@ async fn script() -> Response {
 }
 
 async fn stylesheet() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLESHEET).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        STYLESHEET,
+    )
+        .into_response()
 }
 
 async fn home() -> Response {
@@ -616,7 +641,7 @@ async fn login_page(
     let Some((key, session)) = web.session(&headers) else {
         let key = match web.create(Stage::SignedOut, None) {
             Ok(key) => key,
-            Err(refusal) => return refusal,
+            Err(refusal) => return *refusal,
         };
         let Some((key, session)) = web.lock().get(&key).cloned().map(|s| (key, s)) else {
             return failure_page("The session could not be made.");
@@ -633,7 +658,10 @@ async fn login_page(
             let chrome = Chrome::of(&web, &key, &session);
             recover_page(&chrome, &username, &reason)
         }
-        Stage::SignedIn { username, opted_out } => {
+        Stage::SignedIn {
+            username,
+            opted_out,
+        } => {
             let chrome = Chrome::of(&web, &key, &session);
             signed_in_page(&chrome, &username, opted_out.as_ref())
         }
@@ -727,10 +755,12 @@ async fn sign_in(
     };
     let (key, _) = match web.check_post(&headers, &form.csrf) {
         Ok(found) => found,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let username = form.username.trim().to_owned();
-    web.update(&key, |s| s.last_username = username.chars().take(64).collect());
+    web.update(&key, |s| {
+        s.last_username = username.chars().take(64).collect()
+    });
     let client = form
         .client
         .filter(|c| !c.trim().is_empty())
@@ -743,7 +773,11 @@ async fn sign_in(
         None => None,
         Some(Ok(version)) => Some(version),
         Some(Err(_)) => {
-            web.flash(&key, Tone::Bad, "The client version this page was opened with is not valid.");
+            web.flash(
+                &key,
+                Tone::Bad,
+                "The client version this page was opened with is not valid.",
+            );
             return see_other("/web/login");
         }
     };
@@ -787,7 +821,7 @@ async fn sign_in(
     };
     match web.rotate(&key, stage) {
         Ok(fresh) => with_cookie(&web, &fresh, see_other("/web/login")),
-        Err(refusal) => refusal,
+        Err(refusal) => *refusal,
     }
 }
 
@@ -818,9 +852,9 @@ async fn opened_stage(web: &Web, username: &str, opened: OpenedSession) -> Stage
     }
     let phone_masked = masked_phone(web, username).await;
     let first_code = match &opened.code {
-        Some(CodeDisposition::Sent(_)) => format!(
-            "A security code was sent by SMS to {phone_masked}. It expires in 5 minutes."
-        ),
+        Some(CodeDisposition::Sent(_)) => {
+            format!("A security code was sent by SMS to {phone_masked}. It expires in 5 minutes.")
+        }
         Some(CodeDisposition::Refused(refusal)) => format!(
             "No security code was sent: {} A new code is possible after {}.",
             sentence(&VerifierError::CodeRefused(*refusal).to_string()),
@@ -1103,7 +1137,13 @@ fn recover_page(chrome: &Chrome, username: &str, reason: &str) -> Response {
         lost = lost_phone_form(chrome),
         over = start_over(chrome, "Start over"),
     );
-    html(StatusCode::OK, "Phone disabled", "recover", &body, Some(chrome))
+    html(
+        StatusCode::OK,
+        "Phone disabled",
+        "recover",
+        &body,
+        Some(chrome),
+    )
 }
 
 fn signed_in_page(
@@ -1127,7 +1167,13 @@ fn signed_in_page(
          as {}.</div>{note}<p><a class=\"button\" href=\"/web/account\">Security settings</a></p>",
         esc(username)
     );
-    html(StatusCode::OK, "You are logged in", "done", &body, Some(chrome))
+    html(
+        StatusCode::OK,
+        "You are logged in",
+        "done",
+        &body,
+        Some(chrome),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -1164,12 +1210,12 @@ async fn status(State(web): State<Web>, headers: HeaderMap) -> Response {
 }
 
 /// The pending login of a session, or the page to go to instead.
-fn pending_login(web: &Web, key: &str, session: &WebSession) -> Result<Box<Login>, Response> {
+fn pending_login(web: &Web, key: &str, session: &WebSession) -> Result<Box<Login>, Refusal> {
     match &session.stage {
         Stage::SecondFactor(login) if login.result.is_none() => Ok(login.clone()),
         _ => {
             web.flash(key, Tone::Info, "That login has ended.");
-            Err(see_other("/web/login"))
+            Err(Box::new(see_other("/web/login")))
         }
     }
 }
@@ -1198,11 +1244,11 @@ async fn typed_response(
     };
     let (key, session) = match web.check_post(&headers, &form.csrf) {
         Ok(found) => found,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let login = match pending_login(&web, &key, &session) {
         Ok(login) => login,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let Some(response) = digits(&form.response, 8) else {
         web.flash(&key, Tone::Bad, "A response is 8 digits: type it again.");
@@ -1270,14 +1316,18 @@ async fn sms_code(
     };
     let (key, session) = match web.check_post(&headers, &form.csrf) {
         Ok(found) => found,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let mut login = match pending_login(&web, &key, &session) {
         Ok(login) => login,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let Some(code) = digits(&form.code, 6) else {
-        web.flash(&key, Tone::Bad, "A security code is 6 digits: type it again.");
+        web.flash(
+            &key,
+            Tone::Bad,
+            "A security code is 6 digits: type it again.",
+        );
         return see_other("/web/login");
     };
     let verifier = web.app.verifier.clone();
@@ -1336,11 +1386,11 @@ async fn new_code(
     };
     let (key, session) = match web.check_post(&headers, &form.csrf) {
         Ok(found) => found,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let login = match pending_login(&web, &key, &session) {
         Ok(login) => login,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let channel = match form.channel.as_str() {
         "sms" => CodeChannel::Sms,
@@ -1392,12 +1442,12 @@ async fn logout(
     };
     let (key, _) = match web.check_post(&headers, &form.csrf) {
         Ok(found) => found,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     web.update(&key, |s| s.activation = None);
     match web.rotate(&key, Stage::SignedOut) {
         Ok(fresh) => with_cookie(&web, &fresh, see_other("/web/login")),
-        Err(refusal) => refusal,
+        Err(refusal) => *refusal,
     }
 }
 
@@ -1473,7 +1523,7 @@ async fn login_activate(
     };
     let (key, session) = match web.check_post(&headers, &form.csrf) {
         Ok(found) => found,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let username = match &session.stage {
         Stage::SecondFactor(login) => login.username.clone(),
@@ -1500,7 +1550,7 @@ async fn account_move(
     };
     let (key, session) = match web.check_post(&headers, &form.csrf) {
         Ok(found) => found,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let Stage::SignedIn { username, .. } = &session.stage else {
         return see_other("/web/login");
@@ -1569,7 +1619,11 @@ async fn phone_facts(web: &Web, username: &str, since: u64) -> Result<PhoneFacts
 }
 
 fn pending_move_text(kind: ReplacementKind, effective_at: Option<u64>, name: &str) -> String {
-    let name = if name.is_empty() { "The new phone" } else { name };
+    let name = if name.is_empty() {
+        "The new phone"
+    } else {
+        name
+    };
     match (kind, effective_at) {
         (ReplacementKind::LostPhone, Some(at)) => format!(
             "{name} will become this account's authentication phone on {} (after the 72-hour \
@@ -1734,7 +1788,9 @@ async fn account_page(State(web): State<Web>, headers: HeaderMap) -> Response {
     } else {
         match &facts.active {
             Some((name, EnrollmentStatus::Disabled)) => {
-                format!("On — Latchkey phone \u{201c}{name}\u{201d} (disabled: move to a new phone)")
+                format!(
+                    "On — Latchkey phone \u{201c}{name}\u{201d} (disabled: move to a new phone)"
+                )
             }
             Some((name, _)) => format!("On — Latchkey phone \u{201c}{name}\u{201d}"),
             None if user.second_factor.as_str() == "sms" => {
@@ -1884,7 +1940,7 @@ async fn change_phone_number(
     };
     let (key, session) = match web.check_post(&headers, &form.csrf) {
         Ok(found) => found,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let Stage::SignedIn { username, .. } = session.stage else {
         return see_other("/web/login");
@@ -1936,7 +1992,7 @@ async fn opt_out(
     };
     let (key, session) = match web.check_post(&headers, &form.csrf) {
         Ok(found) => found,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let Stage::SignedIn { username, .. } = session.stage else {
         return see_other("/web/login");
@@ -1961,7 +2017,11 @@ async fn opt_out(
         };
         web.flash(&key, Tone::Bad, sentence(&refusal.to_string()));
     } else if two_factor.opted_out {
-        web.flash(&key, Tone::Info, "Two-factor authentication is already off.");
+        web.flash(
+            &key,
+            Tone::Info,
+            "Two-factor authentication is already off.",
+        );
     } else if two_factor.active_phone {
         web.flash(
             &key,

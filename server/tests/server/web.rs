@@ -7,8 +7,7 @@
 //! answer is seen.
 
 use super::ceremonies::{
-    PIN, TestPhone, activated, add_user, integrator_post, outbox_bodies, phone_post,
-    pushed_request,
+    PIN, TestPhone, activated, add_user, integrator_post, outbox_bodies, phone_post, pushed_request,
 };
 use super::{Running, start};
 use latchkey_core::protocol::ProofAction;
@@ -39,7 +38,11 @@ impl Page {
 
     /// The value of the first hidden `csrf` field.
     fn csrf(&self) -> String {
-        let start = self.text.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+        let start = self
+            .text
+            .find("name=\"csrf\" value=\"")
+            .expect("a CSRF field")
+            + 19;
         self.text[start..start + 64].to_owned()
     }
 
@@ -223,13 +226,19 @@ fn every_web_answer_has_the_strict_csp_nosniff_and_no_referrer_and_no_inline_cod
         assert_eq!(page.header("cache-control"), Some("no-store"));
     }
     let page = browser.get("/web/login");
-    assert!(page.text.contains("<script src=\"/web/static/app.js\" defer></script>"));
+    assert!(
+        page.text
+            .contains("<script src=\"/web/static/app.js\" defer></script>")
+    );
     assert_eq!(page.text.matches("<script").count(), 1, "only the file");
     for inline in ["style=", "<style", "onclick", "onload", "javascript:"] {
         assert!(!page.text.contains(inline), "{inline} in {}", page.text);
     }
     // Refusals carry the headers too.
-    let refused = browser.post("/web/login", &[("csrf", "x"), ("username", "a"), ("password", "b")]);
+    let refused = browser.post(
+        "/web/login",
+        &[("csrf", "x"), ("username", "a"), ("password", "b")],
+    );
     assert_eq!(refused.status, 403);
     assert_eq!(refused.header("content-security-policy"), Some(CSP));
     server.stop();
@@ -239,7 +248,10 @@ fn every_web_answer_has_the_strict_csp_nosniff_and_no_referrer_and_no_inline_cod
 fn the_cookie_is_httponly_samesite_strict_and_secure_except_in_dev_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let production = start(&dir.path().join("p"), false);
-    let cookie = Browser::new(&production).get("/web/login").set_cookie.unwrap();
+    let cookie = Browser::new(&production)
+        .get("/web/login")
+        .set_cookie
+        .unwrap();
     assert!(cookie.starts_with("__Host-latchkey="), "{cookie}");
     let flags: Vec<&str> = cookie.split("; ").skip(1).collect();
     assert_eq!(flags, ["Path=/", "HttpOnly", "SameSite=Strict", "Secure"]);
@@ -248,7 +260,10 @@ fn the_cookie_is_httponly_samesite_strict_and_secure_except_in_dev_on_loopback()
     production.stop();
 
     let development = start(&dir.path().join("d"), true);
-    let cookie = Browser::new(&development).get("/web/login").set_cookie.unwrap();
+    let cookie = Browser::new(&development)
+        .get("/web/login")
+        .set_cookie
+        .unwrap();
     assert!(cookie.starts_with("latchkey="), "{cookie}");
     let flags: Vec<&str> = cookie.split("; ").skip(1).collect();
     assert_eq!(flags, ["Path=/", "HttpOnly", "SameSite=Strict"]);
@@ -289,7 +304,10 @@ fn a_form_without_its_sessions_csrf_token_is_refused_before_the_password_is_chec
     post(&mut Browser::new(&server), with(token.clone()));
     post(
         &mut browser,
-        credentials.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        credentials
+            .iter()
+            .map(|(k, v)| (*k, (*v).to_owned()))
+            .collect(),
     );
     post(&mut browser, with("0".repeat(64)));
     post(&mut browser, with(others_token));
@@ -307,7 +325,12 @@ fn a_form_without_its_sessions_csrf_token_is_refused_before_the_password_is_chec
         let answer = browser.post(path, &[("response", "12345678"), ("channel", "sms")]);
         assert_eq!(answer.status, 403, "{path}");
     }
-    assert!(browser.get("/web/login").text.contains("Approve on your phone"));
+    assert!(
+        browser
+            .get("/web/login")
+            .text
+            .contains("Approve on your phone")
+    );
     server.stop();
 }
 
@@ -347,7 +370,12 @@ fn the_password_replaces_the_cookie_and_the_login_belongs_to_that_browser_only()
         ],
     );
     assert_eq!(answer.status, 303);
-    assert!(stranger.get("/web/login").text.contains("That login has ended"));
+    assert!(
+        stranger
+            .get("/web/login")
+            .text
+            .contains("That login has ended")
+    );
     assert_eq!(
         serde_json::from_str::<Value>(&browser.get("/web/login/status?").text).unwrap()["status"],
         "pending",
@@ -369,7 +397,12 @@ fn the_password_replaces_the_cookie_and_the_login_belongs_to_that_browser_only()
     assert_eq!(status["status"], "approved");
     let page = browser.get("/web/login");
     assert!(page.text.contains("Login approved"), "{}", page.text);
-    assert!(browser.get("/web/account").text.contains("Security settings"));
+    assert!(
+        browser
+            .get("/web/account")
+            .text
+            .contains("Security settings")
+    );
     assert_eq!(stranger.get("/web/account").status, 303, "not signed in");
     server.stop();
 }
@@ -381,12 +414,18 @@ fn a_typed_response_signs_in_and_a_wrong_one_ends_the_login_with_attempts_left()
     let phone = activated(&server, dir.path(), "anna", "US");
     let mut browser = Browser::new(&server);
     let page = browser.sign_in("anna", PASSWORD);
-    assert!(page.text.contains("Click here if you do not receive the notification"));
+    assert!(
+        page.text
+            .contains("Click here if you do not receive the notification")
+    );
     assert!(page.text.contains("autocomplete=\"one-time-code\""));
     let wrong = phone.typed_response(&server, &page.challenge(), "999888");
     let page = browser.submit("/web/login/response", &[("response", &wrong)]);
     assert!(page.text.contains("Login failed"), "{}", page.text);
-    assert!(page.text.contains("9 more wrong answers disable your Latchkey phone"));
+    assert!(
+        page.text
+            .contains("9 more wrong answers disable your Latchkey phone")
+    );
 
     browser.submit("/web/logout", &[]);
     let page = browser.sign_in("anna", PASSWORD);
@@ -407,7 +446,11 @@ fn an_sms_login_takes_the_code_and_an_old_client_is_told_why_it_gets_no_voice_ca
         "sam",
         PASSWORD,
     );
-    assert!(page.text.contains("Enter your security code"), "{}", page.text);
+    assert!(
+        page.text.contains("Enter your security code"),
+        "{}",
+        page.text
+    );
     assert!(page.text.contains("sent by SMS to +1"));
     assert!(page.text.contains("Didn't receive a security code?"));
     assert!(
@@ -416,11 +459,22 @@ fn an_sms_login_takes_the_code_and_an_old_client_is_told_why_it_gets_no_voice_ca
         "{}",
         page.text
     );
-    assert!(page.text.contains("disabled aria-describedby=\"voice-reason\""));
+    assert!(
+        page.text
+            .contains("disabled aria-describedby=\"voice-reason\"")
+    );
     let page = browser.submit("/web/login/new-code", &[("channel", "voice")]);
-    assert!(page.text.contains("Voice callback needs"), "refused by the server too");
+    assert!(
+        page.text.contains("Voice callback needs"),
+        "refused by the server too"
+    );
     let page = browser.submit("/web/login/code", &[("code", "000000")]);
-    assert!(page.text.contains("Wrong security code. 4 more wrong codes"), "{}", page.text);
+    assert!(
+        page.text
+            .contains("Wrong security code. 4 more wrong codes"),
+        "{}",
+        page.text
+    );
     let page = browser.submit("/web/login/code", &[("code", &last_sms_code(&server))]);
     assert!(page.text.contains("Login approved"), "{}", page.text);
 
@@ -442,10 +496,21 @@ fn an_opted_out_account_is_signed_in_at_once_with_the_recorded_warning() {
     assert_eq!(answer.status, 200, "{answer:?}");
     let mut browser = Browser::new(&server);
     let page = browser.sign_in("ursula", PASSWORD);
-    assert!(page.text.contains("Approved without a second factor"), "{}", page.text);
-    assert!(page.text.contains("Warning: Without two-factor authentication"));
+    assert!(
+        page.text.contains("Approved without a second factor"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text
+            .contains("Warning: Without two-factor authentication")
+    );
     let account = browser.get("/web/account");
-    assert!(account.text.contains("Off — opted out on "), "{}", account.text);
+    assert!(
+        account.text.contains("Off — opted out on "),
+        "{}",
+        account.text
+    );
     server.stop();
 }
 
@@ -494,13 +559,22 @@ fn a_phone_number_change_waits_for_the_phones_pin_proof_then_goes_through() {
         browser.get("/web/account")
     };
     let page = change(&mut browser);
-    assert!(page.text.contains("Confirm the change on your Latchkey phone first"), "{}", page.text);
+    assert!(
+        page.text
+            .contains("Confirm the change on your Latchkey phone first"),
+        "{}",
+        page.text
+    );
     assert!(page.text.contains("+852"), "unchanged");
 
     let proof = phone.proof(&server, ProofAction::ChangePhoneNumber, Vec::new(), PIN);
     assert_eq!(phone_post(&server, "/v1/phone/proof", &proof).status, 200);
     let page = change(&mut browser);
-    assert!(page.text.contains("Your verified phone number is now +1"), "{}", page.text);
+    assert!(
+        page.text.contains("Your verified phone number is now +1"),
+        "{}",
+        page.text
+    );
     assert!(page.text.contains("<dd>+1"), "{}", page.text);
     server.stop();
 }
@@ -525,7 +599,11 @@ fn a_reported_login_shows_what_happened_and_the_next_login_needs_a_password_rese
     assert!(page.text.contains("password must be reset"));
     browser.submit("/web/logout", &[]);
     let page = browser.sign_in("anna", PASSWORD);
-    assert!(page.text.contains("This account needs a password reset"), "{}", page.text);
+    assert!(
+        page.text.contains("This account needs a password reset"),
+        "{}",
+        page.text
+    );
     server.stop();
 }
 
@@ -537,7 +615,11 @@ fn a_wrong_password_gets_one_answer_for_every_account_and_no_login() {
     let mut browser = Browser::new(&server);
     for user in ["anna", "nobody"] {
         let page = browser.sign_in(user, "not the password");
-        assert!(page.text.contains("Wrong username or password."), "{}", page.text);
+        assert!(
+            page.text.contains("Wrong username or password."),
+            "{}",
+            page.text
+        );
         assert!(page.text.contains("<h1>Log in</h1>"));
         assert!(!page.text.contains("not the password"));
     }
