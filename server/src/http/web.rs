@@ -194,8 +194,8 @@ struct Login {
     push: PushDisposition,
     /// SMS logins: `None` if voice callback is offered, else why not.
     voice_refused: Option<String>,
-    /// SMS logins: what happened to the first code.
-    first_code: String,
+    /// SMS logins: what happened to the newest code (the first, or a new one).
+    code_status: String,
     /// The account's number, masked.
     phone_masked: String,
     /// Once decided without approval: the result to show.
@@ -851,7 +851,7 @@ async fn opened_stage(web: &Web, username: &str, opened: OpenedSession) -> Stage
         };
     }
     let phone_masked = masked_phone(web, username).await;
-    let first_code = match &opened.code {
+    let code_status = match &opened.code {
         Some(CodeDisposition::Sent(_)) => {
             format!("A security code was sent by SMS to {phone_masked}. It expires in 5 minutes.")
         }
@@ -872,7 +872,7 @@ async fn opened_stage(web: &Web, username: &str, opened: OpenedSession) -> Stage
             Some(Err(refusal)) => Some(sentence(&refusal.to_string())),
             _ => None,
         },
-        first_code,
+        code_status,
         phone_masked,
         result: None,
     }))
@@ -1115,7 +1115,7 @@ fn sms_page(chrome: &Chrome, login: &Login) -> Response {
          <form method=\"post\" action=\"/web/login/new-code\" class=\"row\">{csrf}\
          <button type=\"submit\" name=\"channel\" value=\"sms\" class=\"secondary\">Send a new \
           code by SMS</button>{voice}</form>{over}",
-        first = esc(&login.first_code),
+        first = esc(&login.code_status),
         csrf = chrome.csrf_field(),
         over = start_over(chrome, "Cancel this login"),
     );
@@ -1403,23 +1403,28 @@ async fn new_code(
     let verifier = web.app.verifier.clone();
     let id = login.session;
     match blocking(move || Ok(verifier.request_code(&id, channel)?)).await {
-        Ok(sent) if sent.channel == CodeChannel::Voice => web.flash(
-            &key,
-            Tone::Good,
-            format!(
-                "We are calling {} now. Answer, press any key when asked, and the call reads \
-                 your new code. It expires in 5 minutes.",
-                login.phone_masked
-            ),
-        ),
-        Ok(_) => web.flash(
-            &key,
-            Tone::Good,
-            format!(
-                "A new security code was sent by SMS to {}. It expires in 5 minutes.",
-                login.phone_masked
-            ),
-        ),
+        Ok(sent) => {
+            // The new code replaces the old one: so does the page's line about it.
+            let text = if sent.channel == CodeChannel::Voice {
+                format!(
+                    "We are calling {} now. Answer, press any key when asked, and the call reads \
+                     your new security code. It expires in 5 minutes.",
+                    login.phone_masked
+                )
+            } else {
+                format!(
+                    "A new security code was sent by SMS to {}. It expires in 5 minutes.",
+                    login.phone_masked
+                )
+            };
+            web.update(&key, |s| {
+                if let Stage::SecondFactor(held) = &mut s.stage {
+                    if held.session == login.session {
+                        held.code_status = text;
+                    }
+                }
+            });
+        }
         Err(error) => web.flash(&key, Tone::Bad, say_error(&error)),
     }
     see_other("/web/login")

@@ -625,3 +625,178 @@ fn a_wrong_password_gets_one_answer_for_every_account_and_no_login() {
     }
     server.stop();
 }
+
+#[test]
+fn wrong_answers_lock_the_account_then_disable_the_phone_and_the_page_leads_to_a_new_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let token = super::token_in(dir.path());
+    let mut browser = Browser::new(&server);
+    let wrong_answer = |browser: &mut Browser<'_>| {
+        let page = browser.sign_in("anna", PASSWORD);
+        let wrong = phone.typed_response(&server, &page.challenge(), "999888");
+        let page = browser.submit("/web/login/response", &[("response", &wrong)]);
+        browser.submit("/web/logout", &[]);
+        page
+    };
+    for _ in 0..3 {
+        assert!(wrong_answer(&mut browser).text.contains("Login failed"));
+    }
+    // During the delay the answer is refused, not counted, and the login stays open.
+    let page = browser.sign_in("anna", PASSWORD);
+    let wrong = phone.typed_response(&server, &page.challenge(), "999888");
+    let page = browser.submit("/web/login/response", &[("response", &wrong)]);
+    assert!(
+        page.text
+            .contains("Too many wrong answers; wait before trying again. Try again after "),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("8-digit response"), "still open");
+    browser.submit("/web/logout", &[]);
+    server.clock.advance(30);
+    assert!(wrong_answer(&mut browser).text.contains("Login failed"));
+    server.clock.advance(60);
+    let page = wrong_answer(&mut browser);
+    assert!(
+        page.text.contains("<h1>Account locked</h1>"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text
+            .contains("5 more wrong answers disable your Latchkey phone")
+    );
+    let page = browser.sign_in("anna", PASSWORD);
+    assert!(
+        page.text.contains("This account needs a password reset"),
+        "{}",
+        page.text
+    );
+
+    // After the reset, five more wrong answers disable the phone.
+    for delay in [120, 240, 480, 960, 1920] {
+        let reset = server.post(
+            "/v1/integrator/users/anna/password-reset-done",
+            Some(&token),
+            "application/json",
+            b"{}",
+        );
+        assert_eq!(reset.status, 200, "{reset:?}");
+        server.clock.advance(delay);
+        wrong_answer(&mut browser);
+    }
+    let reset = server.post(
+        "/v1/integrator/users/anna/password-reset-done",
+        Some(&token),
+        "application/json",
+        b"{}",
+    );
+    assert_eq!(reset.status, 200);
+    let page = browser.sign_in("anna", PASSWORD);
+    assert!(
+        page.text.contains("<h1>Phone disabled</h1>"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("Move to a new phone"));
+
+    // The lost-phone move: the ticket on the page, the hold, the e-mail's cancel link.
+    let page = browser.submit("/web/login/activate", &[("how", "lost_phone")]);
+    assert!(
+        page.text.contains("Move to a new phone (lost phone)"),
+        "{}",
+        page.text
+    );
+    let ticket: Value =
+        serde_json::from_str(&browser.get("/web/activation/ticket.json").text).unwrap();
+    let mut new_phone = TestPhone::new(&server, "anna's new phone");
+    let request = new_phone.activation_request(
+        &server,
+        &ticket["ticket"],
+        &super::ceremonies::last_code(&server),
+        latchkey_core::protocol::KeystoreKind::Software,
+    );
+    let held = phone_post(&server, "/v1/phone/activate", &request);
+    assert_eq!(held.status, 202, "{held:?}");
+    let page = browser.get("/web/activation");
+    assert!(page.text.contains("Move pending"), "{}", page.text);
+    assert!(page.text.contains("after the 72-hour hold"));
+    let mail = outbox_bodies(&server)
+        .into_iter()
+        .rev()
+        .find(|b| b["channel"] == "email" && b.to_string().contains("token="))
+        .unwrap();
+    let text = mail["body"]["body"].as_str().unwrap();
+    let cancel = text.split("token=").nth(1).unwrap().trim();
+    let answer = server.post(
+        "/v1/replacements/cancel",
+        None,
+        "application/json",
+        json!({ "token": cancel }).to_string().as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let page = browser.get("/web/activation");
+    assert!(page.text.contains("Move cancelled"), "{}", page.text);
+    server.stop();
+}
+
+#[test]
+fn a_web_session_ends_after_thirty_idle_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let mut browser = Browser::new(&server);
+    let page = browser.sign_in("anna", PASSWORD);
+    approve_push(&server, &phone, &page.challenge());
+    assert!(browser.get("/web/login").text.contains("Login approved"));
+    server.clock.advance(29 * 60);
+    assert_eq!(
+        browser.get("/web/account").status,
+        200,
+        "used: the idle time restarts"
+    );
+    server.clock.advance(30 * 60);
+    let page = browser.get("/web/account");
+    assert_eq!(page.location.as_deref(), Some("/web/login"), "{page:?}");
+    assert!(browser.get("/web/login").text.contains("<h1>Log in</h1>"));
+    server.stop();
+}
+
+#[test]
+fn five_wrong_sms_codes_suspend_sms_logins_and_the_page_says_until_when() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), true);
+    add_sms_user(&server, dir.path(), "sam");
+    let mut browser = Browser::new(&server);
+    browser.sign_in("sam", PASSWORD);
+    for left in (1..=4).rev() {
+        let page = browser.submit("/web/login/code", &[("code", "000000")]);
+        assert!(
+            page.text.contains(&format!("{left} more wrong codes")),
+            "{}",
+            page.text
+        );
+    }
+    let page = browser.submit("/web/login/code", &[("code", "000000")]);
+    assert!(
+        page.text
+            .contains("<h1>SMS and voice logins suspended</h1>"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("suspended until 2027-01-15 09:00 UTC"),
+        "{}",
+        page.text
+    );
+    browser.submit("/web/logout", &[]);
+    let page = browser.sign_in("sam", PASSWORD);
+    assert!(
+        page.text.contains("SMS and voice logins are suspended"),
+        "{}",
+        page.text
+    );
+    server.stop();
+}
