@@ -263,6 +263,7 @@ def main() -> int:
         ("olga", "US", "phone", "+14155550104"),
         ("sam", "US", "sms", "+14155550105"),
         ("val", "US", "sms", "+14155550106"),
+        ("max", "US", "phone", "+14155550107"),
     ]:
         server.add_user(username, jurisdiction, factor, number)
     server.start()
@@ -506,6 +507,32 @@ def scenarios(run: Run, server: Server) -> None:
         run.shot(page, "15-lost-phone-cancelled")
         page.context.close()
 
+    def move_approved_on_the_old_phone():
+        old = Phone(server, "max-old-phone")
+        activate_by_cli(server, "max", old, "+14155550107")
+        page = run.page()
+        sign_in(page, "max")
+        old.approve(challenge_of(page))
+        expect(page.get_by_role("heading", name="You are logged in")).to_be_visible()
+        page.goto("/web/account")
+        page.get_by_role("button", name="Move, approving on my old phone").click()
+        expect(page.get_by_role("heading", name=re.compile("approved on the old one"))).to_be_visible()
+        new = Phone(server, "max-new-phone")
+        new.activate(page.locator("#ticket").inner_text(),
+                     server.last_text("sms", "+14155550107", 13))
+        page.get_by_role("link", name="Check again").click()
+        expect(page.get_by_role("status").filter(has_text="Move pending")).to_contain_text(
+            "approve the move with your PIN")
+        run.accessible(page, "move awaiting the old phone")
+        run.shot(page, "17-move-awaiting-old-phone")
+        synced = old.run("sync")
+        replacement = re.search(r"[0-9a-f]{32}", synced)
+        check(replacement is not None, f"a replacement id in {synced!r}")
+        old.run("replace", "approve", "--replacement", replacement.group(0), stdin=f"{PIN}\n")
+        page.get_by_role("link", name="Check again").click()
+        expect(page.get_by_role("status").filter(has_text="Move completed")).to_be_visible()
+        page.context.close()
+
     def voice_callback_after_the_keypress():
         wait = 122 - (time.monotonic() - voice_started[0])
         if wait > 0:
@@ -538,6 +565,7 @@ def scenarios(run: Run, server: Server) -> None:
     run.test("an opted-out account is approved at once with the warning", opted_out_account)
     run.test("Hong Kong cannot opt out; a lost phone waits 72 h and can be cancelled",
              hong_kong_refusal_and_the_lost_phone_move)
+    run.test("a move approved on the old phone completes at once", move_approved_on_the_old_phone)
     run.test("a voice callback reads the code after the keypress", voice_callback_after_the_keypress)
 
 

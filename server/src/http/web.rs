@@ -56,8 +56,9 @@ use subtle::ConstantTimeEq;
 
 /// A web session ends after this long without a request (30 minutes).
 pub const IDLE_SECS: u64 = 30 * 60;
-/// The most web sessions held at once; beyond it new visitors are asked to
-/// come back later (expired sessions are dropped first).
+/// The most web sessions held at once. Beyond it, expired sessions are dropped,
+/// then the least recently used one that has not signed in; if every session
+/// has signed in, new visitors are asked to come back later.
 pub const MAX_WEB_SESSIONS: usize = 10_000;
 /// The cookie's name where it is `Secure`: the `__Host-` prefix makes browsers
 /// refuse it unless it is `Secure`, has `Path=/` and no `Domain`.
@@ -309,6 +310,18 @@ impl Web {
         let mut sessions = self.lock();
         if sessions.len() >= MAX_WEB_SESSIONS {
             sessions.retain(|_, session| now < session.expires_at);
+        }
+        if sessions.len() >= MAX_WEB_SESSIONS {
+            // A flood of visitors who never sign in pushes out the least recently
+            // used of them, never a browser that typed its password.
+            let oldest = sessions
+                .iter()
+                .filter(|(_, session)| matches!(session.stage, Stage::SignedOut))
+                .min_by_key(|(_, session)| session.expires_at)
+                .map(|(key, _)| key.clone());
+            if let Some(oldest) = oldest {
+                sessions.remove(&oldest);
+            }
         }
         if sessions.len() >= MAX_WEB_SESSIONS {
             return Err(Box::new(html(
@@ -1719,7 +1732,13 @@ async fn activation_page(State(web): State<Web>, headers: HeaderMap) -> Response
         expires = when(activation.expires_at),
         ticket = esc(&activation.ticket_json),
         after = esc(&after),
-        over = start_over(&chrome, "Done: log in again"),
+        over = if chrome.signed_in.is_some() {
+            "<p><a class=\"button secondary\" href=\"/web/account\">Back to security \
+             settings</a></p>"
+                .to_owned()
+        } else {
+            start_over(&chrome, "Done: log in again")
+        },
     );
     html(StatusCode::OK, what, "activation", &body, Some(&chrome))
 }
