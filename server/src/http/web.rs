@@ -1352,6 +1352,7 @@ async fn sms_code(
         Ok(Err(VerifierError::WrongLoginCode {
             attempts_left: 0,
             suspended_until,
+            password_reset_required,
         })) => {
             login.result = Some(LoginResult {
                 title: "SMS and voice logins suspended",
@@ -1360,9 +1361,16 @@ async fn sms_code(
                      suspended until {}. We sent you an e-mail about it.",
                     suspended_until.map_or_else(|| "later".to_owned(), when)
                 ),
-                next: "Wait until then and log in again. If you did not type these codes, \
-                       someone may know your password: change it."
-                    .into(),
+                next: if password_reset_required {
+                    "Wrong codes suspended these logins too often, so the account now also needs \
+                     a password reset: reset your password with support, then log in again after \
+                     the suspension."
+                        .into()
+                } else {
+                    "Wait until then and log in again. If you did not type these codes, \
+                     someone may know your password: change it."
+                        .into()
+                },
             });
             web.update(&key, |s| s.stage = Stage::SecondFactor(login));
         }
