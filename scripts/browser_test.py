@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -233,13 +234,6 @@ def sign_in(page: Page, username: str, path: str = "/web/login") -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-
-
-def log_out(page: Page) -> None:
-    buttons = page.get_by_role("button", name=re.compile(
-        "Log out|Log in again|Start over|Cancel this login|Done: log in again"))
-    buttons.first.click()
-    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
 
 def challenge_of(page: Page) -> str:
