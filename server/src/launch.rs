@@ -196,11 +196,10 @@ impl Server {
             tracing::info!(key_id = %keys.signing_key_id(), "created the server keys");
         }
         let outbox = Arc::new(Outbox::new(store.clone(), clock.clone()));
-        let users = Arc::new(UserDirectory::new(
-            store.clone(),
-            clock.clone(),
-            config.password_iterations,
-        ));
+        let users = Arc::new(
+            UserDirectory::new(store.clone(), clock.clone(), config.password_iterations)
+                .with_attempt_limits(config.password_attempts),
+        );
         let config = Arc::new(config);
         let keys: Arc<dyn crate::ServerKeys> = Arc::new(keys);
         let policy = Arc::new(policy);
@@ -262,7 +261,8 @@ impl Server {
     }
 
     /// Serves requests until `shutdown` completes, then lets requests in flight
-    /// finish.
+    /// finish. Connections are capped and timed out as the configuration's
+    /// [`crate::config::ConnectionLimits`] say.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -287,9 +287,9 @@ impl Server {
                 }
             }
         });
+        let limits = self.state.config.connections;
         let app = http::router(self.state);
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+        let served = crate::connections::serve(self.listener, app, limits, shutdown)
             .await
             .map_err(|source| ServerError::Io {
                 what: "serving".into(),

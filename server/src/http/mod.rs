@@ -110,6 +110,28 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The client's address: the TCP peer of the connection the request came on
+/// (`None` when the router is driven without the server's connection loop).
+/// Behind a reverse proxy this is the proxy's address.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}
+
 /// Runs blocking work (store access, password hashing) on tokio's blocking pool.
 pub async fn blocking<R, F>(work: F) -> Result<R, ApiError>
 where
