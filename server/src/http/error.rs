@@ -373,7 +373,7 @@ pub struct ApiJson<T>(pub T);
 
 /// Whether the request declares a JSON body: `application/json` or
 /// `application/<something>+json`, parameters allowed.
-fn declares_json(request: &Request) -> bool {
+pub(super) fn declares_json(request: &Request) -> bool {
     let Some(value) = request
         .headers()
         .get(header::CONTENT_TYPE)

@@ -98,7 +98,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1/login", login::routes())
         .route(
             "/v1/replacements/cancel",
-            axum::routing::post(public::cancel_replacement),
+            axum::routing::get(public::cancel_page).post(public::cancel_replacement),
         );
     if state.config.dev {
         app = app.merge(dev::routes());

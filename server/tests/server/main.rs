@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 mod ceremonies;
 mod fallbacks;
+mod hardening;
 
 const T0: u64 = 1_800_000_000;
 
@@ -84,10 +85,21 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn try_start(dir: &Path, dev: bool) -> Result<Running, ServerError> {
+    try_start_with(config(dir, dev))
+}
+
+/// A server with the test configuration changed by `adjust`.
+fn start_with(dir: &Path, dev: bool, adjust: impl FnOnce(&mut ServerConfig)) -> Running {
+    let mut config = config(dir, dev);
+    adjust(&mut config);
+    try_start_with(config).unwrap()
+}
+
+fn try_start_with(config: ServerConfig) -> Result<Running, ServerError> {
     captured_logs();
     let runtime = runtime();
     let clock = Arc::new(ManualClock::new(T0));
-    let server = runtime.block_on(Server::bind(config(dir, dev), clock.clone()))?;
+    let server = runtime.block_on(Server::bind(config, clock.clone()))?;
     let addr = server.local_addr();
     let state = server.state().clone();
     let new_token = server
