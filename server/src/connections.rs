@@ -55,11 +55,15 @@ pub(crate) async fn serve(
     let (stop, stopping) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
+        // `biased`: the shutdown signal is polled first, every time, so that it is
+        // watched from the first iteration on even while connections keep coming.
         let slot = tokio::select! {
+            biased;
             () = &mut shutdown => break,
             slot = slots.clone().acquire_owned() => slot.map_err(io::Error::other)?,
         };
         let (stream, peer) = tokio::select! {
+            biased;
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
