@@ -200,7 +200,12 @@ impl Server {
             UserDirectory::new(store.clone(), clock.clone(), config.password_iterations)
                 .with_attempt_limits(config.password_attempts),
         );
-        let config = Arc::new(config);
+        // From here on the public URL is the one the profile names, so that links
+        // the server sends (the e-mail's cancel link) are absolute.
+        let config = Arc::new(ServerConfig {
+            public_url: Some(profile.base_url().to_owned()),
+            ..config
+        });
         let keys: Arc<dyn crate::ServerKeys> = Arc::new(keys);
         let policy = Arc::new(policy);
         let channels = Channels::outbox(outbox.clone());

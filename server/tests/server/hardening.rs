@@ -371,6 +371,9 @@ fn lost_phone_move(server: &Running, dir: &std::path::Path) -> String {
         .find(|b| b["channel"] == "email")
         .unwrap();
     let text = mail["body"]["body"].as_str().unwrap().to_owned();
+    // An absolute link, which a mail client can open.
+    let link = server.url("/v1/replacements/cancel?token=");
+    assert!(text.contains(&link), "{text}");
     text.split("token=").nth(1).unwrap().trim().to_owned()
 }
 
