@@ -75,6 +75,75 @@ fn five_hundred_idle_connections_neither_stop_health_answering_nor_stay_open() {
     server.stop();
 }
 
+/// Sends a keep-alive `GET /v1/health` and reads its answer, leaving the
+/// connection open.
+fn health_on(socket: &mut TcpStream) -> String {
+    socket
+        .write_all(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !String::from_utf8_lossy(&answer).ends_with('}') {
+        let n = socket.read(&mut buffer).unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn at_the_connection_cap_a_new_client_waits_until_a_connection_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(dir.path(), false, |config| {
+        config.connections.max_connections = 2;
+    });
+    let mut first = TcpStream::connect(server.addr).unwrap();
+    let mut second = TcpStream::connect(server.addr).unwrap();
+    assert!(health_on(&mut first).starts_with("HTTP/1.1 200"));
+    assert!(health_on(&mut second).starts_with("HTTP/1.1 200"));
+
+    // Both slots are held by idle keep-alive connections: a third is not served…
+    let mut third = TcpStream::connect(server.addr).unwrap();
+    third
+        .write_all(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buffer = [0u8; 1024];
+    let waiting = third.read(&mut buffer);
+    assert!(
+        matches!(&waiting, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        "{waiting:?}"
+    );
+    // …until one of them ends.
+    drop(first);
+    let answer = read_until_closed_or(&mut third, '}');
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(health_on(&mut second).starts_with("HTTP/1.1 200"));
+    drop((second, third));
+    server.stop();
+}
+
+/// Reads until the text ends with `last` (or the connection closes).
+fn read_until_closed_or(socket: &mut TcpStream, last: char) -> String {
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut read = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !String::from_utf8_lossy(&read).ends_with(last) {
+        match socket.read(&mut buffer).unwrap() {
+            0 => break,
+            n => read.extend_from_slice(&buffer[..n]),
+        }
+    }
+    String::from_utf8_lossy(&read).into_owned()
+}
+
 #[test]
 fn a_slowly_trickled_request_head_is_cut_off_at_the_header_timeout() {
     let dir = tempfile::tempdir().unwrap();
