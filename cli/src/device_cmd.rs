@@ -5,18 +5,34 @@
 //! --dev` and `latchkey login …` a person can play every journey in three
 //! terminals (see the README).
 //!
-//! PINs are read from standard input, one per line, never from the command line.
+//! PINs are never taken from the command line: at a terminal they are typed
+//! without echo; piped, they are read from standard input, one per line.
+//!
+//! Exit status 2 for bad input — a malformed flag (code, challenge, handle,
+//! replacement id), an unreadable or expired ticket, an unknown account, a PIN
+//! the PIN policy refuses — and every flag is checked before any PIN is asked
+//! for; 1 for what the server refused or what failed. A refusal after a wrong
+//! PIN says how many attempts are left and when the next one is allowed; times
+//! are shown in the local zone.
 
 use crate::CliError;
 use crate::clock::SystemClock;
+use crate::terminal::{local_time, read_secret};
 use clap::{Args, Subcommand, ValueEnum};
+use latchkey_core::clock::Clock;
+use latchkey_core::device::authenticator::SERVER_CLOCK_SKEW;
 use latchkey_core::device::{
-    AccountId, AccountSummary, ActivationOutcome, Authenticator, AuthenticatorConfig,
-    PlatformKeystore, SimulatedBiometrics, SimulatedOutcome, SoftwareKeystore, Unlock,
+    AccountId, AccountState, AccountSummary, ActivationOutcome, Authenticator, AuthenticatorConfig,
+    AuthenticatorError, PlatformKeystore, SimulatedBiometrics, SimulatedOutcome, SoftwareKeystore,
+    SyncEvent, Unlock,
 };
-use latchkey_core::protocol::{DenialReason, Platform, ServerProfile};
+use latchkey_core::protocol::envelope::open_server;
+use latchkey_core::protocol::messages::MAX_PUSH_TOKEN;
+use latchkey_core::protocol::{
+    ActivationTicket, Challenge, DenialReason, Platform, ProtocolError, ReplacementId, RequestId,
+    ServerExpectation, ServerProfile, Signed,
+};
 use latchkey_http_transport::HttpTransport;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -32,15 +48,16 @@ pub struct DeviceArgs {
 
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
-    /// Activate an account on this phone (PIN twice on stdin).
+    /// Activate an account on this phone (the PIN twice: typed, or two lines on stdin).
     Activate {
         /// The server profile file (`server-profile.json` that `latchkey serve` writes).
         #[arg(long)]
         profile: PathBuf,
-        /// The ticket JSON file (`-` for stdin), as `latchkey login activate` prints it.
+        /// The ticket JSON file (`-`: the first line of stdin, before the PINs), as
+        /// `latchkey login activate` prints it.
         #[arg(long)]
         ticket: PathBuf,
-        /// The 13-digit code from the SMS.
+        /// The 13-digit code from the SMS (spaces and dashes between groups allowed).
         #[arg(long)]
         code: String,
         /// This phone's name, as the user will see it.
@@ -56,8 +73,8 @@ enum DeviceCommand {
     Sync(AccountArg),
     /// Show the login requests waiting for this phone.
     Pending(AccountArg),
-    /// Approve a login: the code on the login screen, then the PIN on stdin (or
-    /// the simulated fingerprint).
+    /// Approve a login: the code on the login screen, then the PIN (or the
+    /// simulated fingerprint).
     Approve {
         /// The request handle (default: the only pending request).
         #[arg(long)]
@@ -82,7 +99,9 @@ enum DeviceCommand {
         #[command(flatten)]
         account: AccountArg,
     },
-    /// Challenge/response, offline: the 6-digit challenge → the 8-digit response.
+    /// Challenge/response, offline: the 6-digit challenge → the 8-digit response
+    /// (alone on stdout). The phone cannot check the PIN: a wrong PIN gives a
+    /// wrong response, which the login screen refuses and counts.
     Respond {
         /// The challenge shown on your own login screen.
         #[arg(long)]
@@ -104,16 +123,16 @@ enum DeviceCommand {
         #[command(flatten)]
         account: AccountArg,
     },
-    /// Fingerprint unlock (simulated): on (PIN on stdin), off, or enrol a new finger.
+    /// Fingerprint unlock (simulated): on (asks for the PIN), off, or enrol a new finger.
     Biometric {
         /// What to do.
         action: BiometricAction,
         #[command(flatten)]
         account: AccountArg,
     },
-    /// Change the PIN (online; old PIN, new PIN twice on stdin).
+    /// Change the PIN (online; the old PIN, then the new one twice).
     ChangePin(AccountArg),
-    /// Approve or cancel moving the account to another phone (PIN on stdin).
+    /// Approve or cancel moving the account to another phone (asks for the PIN).
     Replace {
         /// approve or cancel.
         action: ReplaceAction,
@@ -123,7 +142,7 @@ enum DeviceCommand {
         #[command(flatten)]
         account: AccountArg,
     },
-    /// Turn two-factor authentication off (where allowed; PIN on stdin).
+    /// Turn two-factor authentication off (where allowed; asks for the PIN).
     OptOut(AccountArg),
     /// Remove an account from this phone (revoked on the server when online).
     Remove(AccountArg),
@@ -230,29 +249,156 @@ fn open(args: &DeviceArgs) -> Result<Phone, CliError> {
     })
 }
 
-fn fail(error: impl std::fmt::Display) -> CliError {
-    CliError::Runtime(error.to_string())
-}
-
-/// Reads one line (a PIN) from stdin, without its line break.
-fn read_line(stdin: &mut impl BufRead, what: &str) -> Result<String, CliError> {
-    let mut line = String::new();
-    stdin
-        .read_line(&mut line)
-        .map_err(|e| CliError::Input(format!("reading {what}: {e}")))?;
-    let line = line.trim_end_matches(['\n', '\r']).to_owned();
-    if line.is_empty() {
-        return Err(CliError::Input(format!(
-            "{what} is needed on standard input"
-        )));
+/// What the user is told when the phone core refuses: input problems exit 2,
+/// the rest 1; a wrong PIN says how many attempts are left and when the next
+/// is allowed (in local time).
+fn fail(error: AuthenticatorError) -> CliError {
+    use AuthenticatorError as E;
+    match error {
+        E::WrongResponse {
+            attempts_left,
+            retry_after,
+        } => CliError::Runtime(format!(
+            "wrong PIN: the server refused the response{}{}",
+            attempts_left
+                .map(|n| format!("; {n} attempts left before this phone is disabled"))
+                .unwrap_or_default(),
+            retry_after
+                .map(|t| format!("; the next attempt is possible at {}", local_time(t)))
+                .unwrap_or_default()
+        )),
+        E::Delayed { retry_after } => CliError::Runtime(format!(
+            "too many wrong PINs: this attempt was refused (not counted); {}",
+            retry_after.map_or_else(
+                || "wait before trying again".to_owned(),
+                |t| format!("the next attempt is possible at {}", local_time(t))
+            )
+        )),
+        E::WrongActivationCode { attempts_left } => CliError::Runtime(format!(
+            "the activation code is wrong{}",
+            attempts_left
+                .map(|n| format!(" ({n} tries left for this ticket)"))
+                .unwrap_or_default()
+        )),
+        E::Replaced { by, at } => CliError::Runtime(format!(
+            "the account moved to another phone ({by}) at {}",
+            local_time(at)
+        )),
+        E::BadInput(text) => CliError::Input(text),
+        E::WeakPin(_) | E::PinMismatch | E::NoSuchAccount(_) => CliError::Input(error.to_string()),
+        other => CliError::Runtime(other.to_string()),
     }
-    Ok(line)
 }
 
+/// A PIN: typed without echo at a terminal, else the next line of stdin.
 fn pin_prompt(what: &str) -> Result<String, CliError> {
-    eprintln!("{what}:");
-    read_line(&mut std::io::stdin().lock(), what)
+    read_secret(what, "the PIN")
 }
+
+/// Every flag that can be checked without the phone's store, the server or a
+/// PIN: checked first, so bad input exits 2 before anything is asked.
+fn check_flags(command: &DeviceCommand) -> Result<(), CliError> {
+    let challenge = |flag: &str, text: &str| {
+        text.parse::<Challenge>().map(drop).map_err(|_| {
+            CliError::Input(format!(
+                "{flag}: the code on the login screen is six digits from 100000 to 999999"
+            ))
+        })
+    };
+    let handle = |text: &Option<String>| match text {
+        Some(text) => text.parse::<RequestId>().map(drop).map_err(|_| {
+            CliError::Input(
+                "--handle: a request handle is 32 lowercase hex characters (see `latchkey \
+                 device pending`)"
+                    .into(),
+            )
+        }),
+        None => Ok(()),
+    };
+    match command {
+        DeviceCommand::Activate {
+            code,
+            name,
+            push_token,
+            ..
+        } => {
+            let digits: String = code.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+            if digits.len() != 13 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(CliError::Input(
+                    "--code: the activation code from the SMS has 13 digits".into(),
+                ));
+            }
+            if name.is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
+                return Err(CliError::Input(
+                    "--name: 1 to 256 bytes, no control characters".into(),
+                ));
+            }
+            if push_token.len() > MAX_PUSH_TOKEN {
+                return Err(CliError::Input(format!(
+                    "--push-token: at most {MAX_PUSH_TOKEN} bytes"
+                )));
+            }
+            Ok(())
+        }
+        DeviceCommand::Approve {
+            handle: h, code, ..
+        } => {
+            handle(h)?;
+            code.as_deref()
+                .map_or(Ok(()), |code| challenge("--code", code))
+        }
+        DeviceCommand::Deny { handle: h, .. } => handle(h),
+        DeviceCommand::Respond { challenge: c, .. } => challenge("--challenge", c),
+        DeviceCommand::Replace { replacement, .. } => {
+            replacement.parse::<ReplacementId>().map(drop).map_err(|_| {
+                CliError::Input(
+                    "--replacement: a replacement id is 32 lowercase hex characters (see \
+                     `latchkey device sync`)"
+                        .into(),
+                )
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The ticket, checked against the profile before any PIN is asked for: signed
+/// by this server and not expired (an expired ticket is told apart from one the
+/// server says has ended, i.e. was used).
+fn check_ticket(profile: &ServerProfile, ticket_json: &str) -> Result<(), CliError> {
+    let signed = Signed::from_json(ticket_json).map_err(|_| {
+        CliError::Input(
+            "--ticket: not an activation ticket (give the JSON `latchkey login activate` printed)"
+                .into(),
+        )
+    })?;
+    let expect = ServerExpectation {
+        server: profile.fingerprint(),
+        enrollment: None,
+        epoch: None,
+        now: SystemClock.now(),
+        skew: SERVER_CLOCK_SKEW,
+    };
+    match open_server::<ActivationTicket>(&signed, profile.public_key(), &expect) {
+        Ok(_) | Err(ProtocolError::NotYetValid { .. }) => Ok(()),
+        Err(ProtocolError::Expired { expires_at, .. }) => Err(CliError::Input(format!(
+            "the ticket expired at {} (tickets last 10 minutes): start again with `latchkey \
+             login activate`",
+            local_time(expires_at)
+        ))),
+        Err(error) => Err(CliError::Input(format!(
+            "--ticket: the ticket does not verify against --profile: {error}"
+        ))),
+    }
+}
+
+/// What the phone must say after printing a response: the warning, and that a
+/// wrong PIN cannot be noticed here (docs/PROTOCOL.md §6.3, §8).
+const WRONG_PIN_NOTE: &str = "This phone cannot check the PIN: a wrong PIN gives a wrong \
+    response, which the login screen refuses (and that login ends). Wrong responses count \
+    against this phone: by the server's defaults, from the 3rd in a row each next attempt \
+    waits (30 s, doubling), the 5th requires a password reset, the 10th disables this phone \
+    until the account is moved to a phone again.";
 
 fn unlock(biometric: bool) -> Result<Unlock, CliError> {
     if biometric {
@@ -304,8 +450,65 @@ fn only_pending(phone: &Phone, id: AccountId) -> Result<String, CliError> {
     }
 }
 
+/// The account's state as a person reads it.
+fn describe_state(state: &AccountState) -> String {
+    match state {
+        AccountState::Active => "active".into(),
+        AccountState::Pending {
+            held, effective_at, ..
+        } => format!(
+            "pending ({})",
+            match (held, effective_at) {
+                (true, Some(t)) => format!("hold period until {}", local_time(*t)),
+                (true, None) => "hold period".into(),
+                (false, _) => "waiting for the old phone's approval".into(),
+            }
+        ),
+        AccountState::Locked => "locked (password reset required)".into(),
+        AccountState::Disabled => "disabled until moved to a phone again".into(),
+        AccountState::Replaced { by, at } => {
+            format!("replaced by {by} (learnt {})", local_time(*at))
+        }
+        AccountState::Wiped { at } => format!("wiped {}", local_time(*at)),
+    }
+}
+
+/// A sync event as a person reads it.
+fn describe_event(event: &SyncEvent) -> String {
+    match event {
+        SyncEvent::Replaced { by, at } => {
+            format!(
+                "replaced by {by} at {}: this phone's secrets were wiped",
+                local_time(*at)
+            )
+        }
+        SyncEvent::Revoked { at } => {
+            format!(
+                "revoked at {}: this phone's secrets were wiped",
+                local_time(*at)
+            )
+        }
+        SyncEvent::ReplacementPending {
+            replacement,
+            new_phone,
+            effective_at,
+        } => format!(
+            "a move to {} is pending{}{}",
+            new_phone.as_deref().unwrap_or("another phone"),
+            replacement
+                .map(|r| format!(" (replacement {r})"))
+                .unwrap_or_default(),
+            effective_at
+                .map(|t| format!(", effective at {} unless cancelled", local_time(t)))
+                .unwrap_or_default()
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
 /// `latchkey device`.
 pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
+    check_flags(&args.command)?;
     let phone = open(args)?;
     match &args.command {
         DeviceCommand::Activate {
@@ -321,10 +524,7 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
             let profile = ServerProfile::from_json(&profile_text)
                 .map_err(|e| CliError::Input(format!("the profile: {e}")))?;
             let ticket_text = if ticket.as_os_str() == "-" {
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                    .map_err(|e| CliError::Input(e.to_string()))?;
-                text
+                crate::terminal::read_piped_line(&mut std::io::stdin().lock(), "the ticket")?
             } else {
                 std::fs::read_to_string(ticket)
                     .map_err(|e| CliError::Input(format!("reading the ticket: {e}")))?
@@ -334,6 +534,7 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
                 .ok()
                 .and_then(|v| v.get("ticket").map(|t| t.to_string()))
                 .unwrap_or(ticket_text);
+            check_ticket(&profile, &ticket_json)?;
             let pin = pin_prompt("Choose a PIN (6 to 12 digits)")?;
             let confirmation = pin_prompt("Type the PIN again")?;
             let outcome = phone
@@ -347,7 +548,15 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
                     name,
                     Some(push_token.clone()),
                 )
-                .map_err(fail)?;
+                .map_err(|error| match error {
+                    // The ticket was checked in its window above: the server ended it.
+                    AuthenticatorError::Expired => CliError::Runtime(
+                        "the server says this ticket has ended: it was already used (or three \
+                         wrong codes burnt it); start again with `latchkey login activate`"
+                            .into(),
+                    ),
+                    other => fail(other),
+                })?;
             match outcome {
                 ActivationOutcome::Active(account) => {
                     println!(
@@ -369,7 +578,7 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
                         "approval on the old phone"
                     },
                     effective_at
-                        .map(|t| format!(", until {t}"))
+                        .map(|t| format!(", until {}", local_time(t)))
                         .unwrap_or_default()
                 ),
             }
@@ -377,10 +586,10 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
         DeviceCommand::Accounts => {
             for a in phone.authenticator.accounts().map_err(fail)? {
                 println!(
-                    "{}  epoch {}  {:?}  server {}  biometric {}",
+                    "{}  epoch {}  {}  server {}  biometric {}",
                     a.label,
                     a.epoch,
-                    a.state,
+                    describe_state(&a.state),
                     a.server_url,
                     if a.biometric_enabled { "on" } else { "off" }
                 );
@@ -399,8 +608,11 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
             for request in &report.pending_requests {
                 println!("  waiting login request: {request}");
             }
+            if let Some(t) = report.retry_after {
+                println!("  next PIN attempt possible at {}", local_time(t));
+            }
             for event in &report.events {
-                println!("  {event:?}");
+                println!("  {}", describe_event(event));
             }
         }
         DeviceCommand::Pending(wanted) => {
@@ -422,7 +634,7 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
                     p.app,
                     p.origin,
                     p.client,
-                    p.expires_at,
+                    local_time(p.expires_at),
                     if p.needs_typed_code {
                         "; type the code shown on the login screen"
                     } else {
@@ -442,6 +654,12 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
                 None => only_pending(&phone, account(&phone, wanted)?.id)?,
             };
             let request = phone.authenticator.pending_request(&handle).map_err(fail)?;
+            if request.needs_typed_code && code.is_none() {
+                return Err(CliError::Input(
+                    "--code: type the 6-digit code shown on the login screen (this login needs it)"
+                        .into(),
+                ));
+            }
             println!(
                 "Approve {} from {} using {}?",
                 request.app, request.origin, request.client
@@ -487,6 +705,9 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
                 .respond_to_challenge(a.id, challenge, unlock(*biometric)?)
                 .map_err(fail)?;
             eprintln!("{}", answer.warning);
+            if !biometric {
+                eprintln!("{WRONG_PIN_NOTE}");
+            }
             println!("{}", answer.response);
         }
         DeviceCommand::Diagnose {
@@ -601,7 +822,10 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
             for entry in phone.authenticator.history().map_err(fail)? {
                 println!(
                     "#{} {} {:?} {}",
-                    entry.seq, entry.at, entry.event, entry.summary
+                    entry.seq,
+                    local_time(entry.at),
+                    entry.event,
+                    entry.summary
                 );
             }
         }
@@ -614,13 +838,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pins_are_read_one_line_at_a_time_without_the_line_break() {
-        let mut input = std::io::Cursor::new(b"402917\r\n583014\n".to_vec());
-        assert_eq!(read_line(&mut input, "PIN").unwrap(), "402917");
-        assert_eq!(read_line(&mut input, "PIN").unwrap(), "583014");
-        assert!(matches!(
-            read_line(&mut input, "PIN"),
-            Err(CliError::Input(_))
-        ));
+    fn malformed_flags_are_refused_before_anything_is_asked() {
+        let respond = |challenge: &str| DeviceCommand::Respond {
+            challenge: challenge.into(),
+            biometric: false,
+            account: AccountArg { account: None },
+        };
+        assert!(check_flags(&respond("402917")).is_ok());
+        for bad in ["12345", "012345", "1234567", "12a456"] {
+            assert!(
+                matches!(check_flags(&respond(bad)), Err(CliError::Input(m)) if m.starts_with("--challenge")),
+                "{bad}"
+            );
+        }
+        let activate = |code: &str| DeviceCommand::Activate {
+            profile: "p".into(),
+            ticket: "t".into(),
+            code: code.into(),
+            name: "n".into(),
+            push_token: "t".into(),
+        };
+        assert!(check_flags(&activate("1234-5678-90123")).is_ok());
+        assert!(
+            matches!(check_flags(&activate("123")), Err(CliError::Input(m)) if m.starts_with("--code"))
+        );
+        let replace = DeviceCommand::Replace {
+            action: ReplaceAction::Approve,
+            replacement: "nope".into(),
+            account: AccountArg { account: None },
+        };
+        assert!(
+            matches!(check_flags(&replace), Err(CliError::Input(m)) if m.starts_with("--replacement"))
+        );
+    }
+
+    #[test]
+    fn a_wrong_pin_says_how_many_attempts_are_left_and_when_to_retry() {
+        let error = fail(AuthenticatorError::WrongResponse {
+            attempts_left: Some(7),
+            retry_after: Some(1_800_000_000),
+        });
+        let CliError::Runtime(text) = error else {
+            panic!("{error:?}")
+        };
+        assert!(text.contains("7 attempts left"), "{text}");
+        assert!(text.contains(&local_time(1_800_000_000)), "{text}");
+        assert!(!text.contains("1800000000"), "{text}");
     }
 }

@@ -5,8 +5,10 @@
 //! login screen (`login`, `login activate`). The demo and the phone (`device`)
 //! join as their issues land (see `ARCHITECTURE.md`).
 //!
-//! Exit status: 0 on success, 2 for a usage or input error (one line on stderr),
-//! 1 for a failure while running. Never a panic or a backtrace.
+//! Exit status: 0 on success, 2 for a usage or input error (one line on stderr,
+//! before any password or PIN is asked for), 1 for a failure while running.
+//! Never a panic or a backtrace. Secrets are typed unseen at a terminal, or one
+//! line each on stdin (`terminal`).
 
 mod bench;
 mod bench_device;
@@ -17,6 +19,7 @@ mod device_cmd;
 mod login_cmd;
 mod otp_cmd;
 mod serve_cmd;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -53,8 +56,9 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Manage the server's built-in users.
     User(serve_cmd::UserArgs),
-    /// The reference login screen: log in (password from stdin) by push,
-    /// typed response, SMS or voice code; or `login activate` a phone.
+    /// The reference login screen: log in (password typed unseen, or piped) by
+    /// push, typed response, SMS or voice code; answer an open session by flag
+    /// (--session); or `login activate` a phone.
     Login(login_cmd::LoginArgs),
 }
 

@@ -1,10 +1,16 @@
 //! `latchkey serve` and `latchkey user add`: the verifier server and its
 //! built-in users, over one data folder.
 //!
-//! `serve` prints the server profile, the integrator token (on the first start
-//! only) and, last, the address it listens on — the actual bound address, so
-//! `--listen 127.0.0.1:0` works — then logs to stderr until Ctrl-C or SIGTERM.
-//! `user add` reads the password from stdin, one line, never from argv.
+//! `serve` binds its address first (a port in use stops it before any file is
+//! made), then prints the server profile, the integrator token (on the first
+//! start only) and, last, the address it listens on — the actual bound address,
+//! so `--listen 127.0.0.1:0` works — then logs to stderr (coloured only on a
+//! terminal without `NO_COLOR`) until Ctrl-C or SIGTERM. `--listen` takes an IP
+//! address or a host name that resolves to a loopback or any-address
+//! (`localhost:8080`). `user add` reads the password without echo at a
+//! terminal, else one line from stdin, never from argv. Both refuse a data
+//! folder whose parent folder does not exist (a typo would otherwise make a
+//! tree of folders).
 
 use crate::CliError;
 use crate::clock::SystemClock;
@@ -16,18 +22,21 @@ use latchkey_server::users::{
 };
 use latchkey_server::{DataFolder, Server, ServerConfig, ServerError};
 use std::io::{BufRead, IsTerminal, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::num::NonZeroU32;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Arguments of `latchkey serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// The address to listen on: IP:PORT, or HOST:PORT with a host name that
+    /// resolves to a loopback or any-address (localhost:8080); port 0 picks a
+    /// free port.
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = listen_address)]
     listen: SocketAddr,
-    /// The data folder (created on first start): database, keys, token, profile.
+    /// The data folder (created on first start, inside an existing folder):
+    /// database, keys, token, profile.
     #[arg(long)]
     data: PathBuf,
     /// Development mode: the outbox can be read at /v1/dev/outbox and phones
@@ -56,7 +65,7 @@ enum UserCommand {
 /// Arguments of `latchkey user add`.
 #[derive(Debug, Args)]
 pub struct UserAddArgs {
-    /// The server's data folder.
+    /// The server's data folder (created if missing, inside an existing folder).
     #[arg(long)]
     data: PathBuf,
     /// The username (letters, digits, . _ @ + -; case-insensitive).
@@ -74,6 +83,66 @@ pub struct UserAddArgs {
     /// The second factor: phone (the Latchkey app) or sms.
     #[arg(long, default_value = "phone")]
     second_factor: String,
+}
+
+/// `--listen`: an IP socket address, or `HOST:PORT` where the host name
+/// resolves to a loopback or any-address (IPv4 preferred). Other host names are
+/// refused: the address to listen on beyond this machine is given as an IP.
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err("HOST:PORT is needed, e.g. 127.0.0.1:8080 or localhost:8080".into());
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{port:?} is not a port number (0 to 65535)"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err("HOST:PORT is needed, e.g. 127.0.0.1:8080 or localhost:8080".into());
+    }
+    let resolved: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|error| format!("cannot resolve {host:?}: {error}"))?
+        .collect();
+    let local = |a: &&SocketAddr| a.ip().is_loopback() || a.ip().is_unspecified();
+    resolved
+        .iter()
+        .filter(local)
+        .find(|a| a.is_ipv4())
+        .or_else(|| resolved.iter().find(local))
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "{host:?} resolves to no loopback or any-address; give the IP address to listen \
+                 on (e.g. 0.0.0.0:{port})"
+            )
+        })
+}
+
+/// Refuses a data folder that would be made inside a folder that does not
+/// exist: `--data /tmp/lk` is made if missing, `--data /tmpp/lk` is a typo.
+fn check_data_folder(data: &Path) -> Result<(), CliError> {
+    if data.is_dir() {
+        return Ok(());
+    }
+    if data.exists() {
+        return Err(CliError::Input(format!(
+            "--data: {} exists and is not a folder",
+            data.display()
+        )));
+    }
+    match data.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => {
+            Err(CliError::Input(format!(
+                "--data: the folder {} does not exist (a typo?); the data folder is made only \
+                 inside an existing folder",
+                parent.display()
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn server_error(error: ServerError) -> CliError {
@@ -115,8 +184,10 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(crate::terminal::colour(std::io::stderr().is_terminal()))
         .try_init();
+
+    check_data_folder(&args.data)?;
 
     let mut config = ServerConfig::new(&args.data, args.listen);
     config.dev = args.dev;
@@ -196,12 +267,18 @@ fn user_add(args: &UserAddArgs, stdin: &mut impl BufRead) -> Result<(), CliError
             args.second_factor.parse::<SecondFactor>(),
         )?,
     };
-    if std::io::stdin().is_terminal() {
-        eprintln!(
-            "latchkey: type the password and press Enter (it is shown; pipe it in to hide it)"
-        );
-    }
-    let password = read_password(stdin)?;
+    check_data_folder(&args.data)?;
+    let password = if std::io::stdin().is_terminal() {
+        // Typed unseen, so typed twice.
+        let typed = crate::terminal::read_secret("Password (not shown)", "the password")?;
+        let again = crate::terminal::read_secret("The same password again", "the password")?;
+        if typed != again {
+            return Err(CliError::Input("the two passwords differ".into()));
+        }
+        field("password", Password::new(typed))?
+    } else {
+        read_password(stdin)?
+    };
     let policy = PolicyTable::builtin().map_err(|error| CliError::Runtime(error.to_string()))?;
     let folder = DataFolder::create(&args.data).map_err(server_error)?;
     let store = folder.open_store().map_err(server_error)?;
@@ -241,6 +318,40 @@ mod tests {
         let mut short = std::io::Cursor::new(b"short\n".to_vec());
         assert!(
             matches!(read_password(&mut short), Err(CliError::Input(m)) if m.starts_with("password:"))
+        );
+    }
+
+    #[test]
+    fn listen_takes_ip_addresses_and_host_names_of_this_machine() {
+        assert_eq!(
+            listen_address("127.0.0.1:8080").unwrap(),
+            "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            listen_address("[::1]:0").unwrap(),
+            "[::1]:0".parse::<SocketAddr>().unwrap()
+        );
+        let local = listen_address("localhost:8080").unwrap();
+        assert!(local.ip().is_loopback() && local.port() == 8080, "{local}");
+        for bad in ["localhost", "localhost:http", ":8080", "localhost:70000"] {
+            assert!(listen_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_data_folder_is_made_only_inside_an_existing_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_data_folder(dir.path()).is_ok());
+        assert!(check_data_folder(&dir.path().join("new")).is_ok());
+        let typo = dir.path().join("missing").join("data");
+        assert!(matches!(
+            check_data_folder(&typo),
+            Err(CliError::Input(m)) if m.contains("missing") && m.contains("does not exist")
+        ));
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(
+            matches!(check_data_folder(&file), Err(CliError::Input(m)) if m.contains("not a folder"))
         );
     }
 }

@@ -9,6 +9,12 @@ use std::process::Command;
 // Not a test target of its own: cargo builds only tests/*.rs and tests/*/main.rs.
 #[path = "cli/login.rs"]
 mod login;
+#[cfg(unix)]
+#[path = "cli/terminal.rs"]
+mod terminal;
+#[cfg(unix)]
+#[path = "cli/walkthrough.rs"]
+mod walkthrough;
 
 const KEY20: &str = "3132333435363738393031323334353637383930";
 const KEY32: &str = "3132333435363738393031323334353637383930313233343536373839303132";
@@ -453,6 +459,10 @@ fn bad_input_is_refused_in_one_line_with_status_2() {
         &["totp", "--key", KEY20, "--algorithm", "md5"],
         "unknown hash",
     );
+    refuses(
+        &["totp", "--key", KEY20, "--digits", "9"],
+        "TOTP responses have 6 to 8 digits",
+    );
     refuses(&["frobnicate"], "unrecognized subcommand");
     refuses(&[], "a command is needed");
 }
@@ -578,8 +588,15 @@ struct Served {
 fn serve(data: &std::path::Path, extra: &[&str]) -> Served {
     use std::io::BufRead;
     use std::process::Stdio;
+    let listen: &[&str] = if extra.contains(&"--listen") {
+        &[]
+    } else {
+        &["--listen", "127.0.0.1:0"]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg("serve")
+        .args(listen)
+        .arg("--data")
         .arg(data)
         .args(extra)
         .stdout(Stdio::piped())
@@ -822,7 +839,40 @@ fn the_phone_on_the_command_line_activates_approves_and_answers_challenges() {
         "111111\n",
     );
     assert_eq!(wrong.status, 1);
-    assert!(wrong.stderr.contains("wrong"), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("wrong PIN") && wrong.stderr.contains("9 attempts left"),
+        "{}",
+        wrong.stderr
+    );
+
+    // The same ticket again, on another phone: told it was used, not that it expired.
+    let other = dir.path().join("other-phone");
+    let again = latchkey_with_stdin(
+        &[
+            "device",
+            "--home",
+            other.to_str().unwrap(),
+            "activate",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--ticket",
+            ticket_file.to_str().unwrap(),
+            "--code",
+            &code,
+        ],
+        "402917\n402917\n",
+    );
+    assert_eq!(again.status, 1, "{}", again.stderr);
+    assert!(again.stderr.contains("already used"), "{}", again.stderr);
+    assert!(!again.stderr.contains("expired"), "{}", again.stderr);
+
+    // A bad challenge is refused before the PIN is read, with status 2.
+    let bad = latchkey_with_stdin(
+        &["device", "--home", home, "respond", "--challenge", "99999"],
+        "402917\n",
+    );
+    assert_eq!(bad.status, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("--challenge"), "{}", bad.stderr);
     let session = served.json("POST", "/v1/login/sessions", &session_body);
     let challenge = session["challenge"].as_str().unwrap();
     let approved = latchkey_with_stdin(
@@ -851,11 +901,367 @@ fn the_phone_on_the_command_line_activates_approves_and_answers_challenges() {
         "{digits}"
     );
     assert!(response.stderr.contains("own login screen"));
-    let history = latchkey(&["device", "--home", home, "history"]);
+    assert!(
+        response
+            .stderr
+            .contains("a wrong PIN gives a wrong response"),
+        "{}",
+        response.stderr
+    );
+    // A PIN typed at a terminal is not echoed.
+    let mut screen = terminal::at_terminal(
+        &format!("device --home {home} respond --challenge 123456"),
+        &[],
+    );
+    screen.exp_string("PIN:").unwrap();
+    screen.send_line("402917").unwrap();
+    let (shown, _) = screen.exp_regex(r"\d{8}").unwrap();
+    assert!(!shown.contains("402917"), "echoed: {shown:?}");
+    screen.exp_eof().unwrap();
+    // Approving a login that needs its code, without --code: refused before the PIN.
+    let session = served.json("POST", "/v1/login/sessions", &session_body);
+    assert_eq!(session["push"], "sent");
+    let uncoded = latchkey_with_stdin(&["device", "--home", home, "approve"], "402917\n");
+    assert_eq!(uncoded.status, 2, "{}", uncoded.stderr);
+    assert!(uncoded.stderr.contains("--code"), "{}", uncoded.stderr);
+    // The phone cannot tell: a wrong PIN still prints 8 digits, with the same note.
+    let wrong_pin = latchkey_with_stdin(
+        &["device", "--home", home, "respond", "--challenge", "123456"],
+        "999999\n",
+    );
+    assert_eq!(wrong_pin.status, 0, "{}", wrong_pin.stderr);
+    assert_eq!(wrong_pin.stdout.trim_end().len(), 8);
+    assert!(
+        wrong_pin
+            .stderr
+            .contains("a wrong PIN gives a wrong response")
+    );
+    let history = latchkey_env(
+        &["device", "--home", home, "history"],
+        "",
+        &[("TZ", "Asia/Tokyo")],
+    );
     assert!(
         history.stdout.contains("Approved") && history.stdout.contains("ResponseGenerated"),
         "{}",
         history.stdout
     );
+    // Times are local, with the zone: "#1 2026-12-05 17:14:03 +09:00 …".
+    for line in history.stdout.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields[1].len(), 10, "{line}");
+        assert_eq!(fields[1].as_bytes()[4], b'-', "{line}");
+        assert_eq!(fields[2].len(), 8, "{line}");
+        assert_eq!(fields[3], "+09:00", "{line}");
+    }
     assert_eq!(served.terminate(), 0);
+}
+
+/// Runs `latchkey` with `stdin` and extra environment variables.
+fn latchkey_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let output = child.wait_with_output().unwrap();
+    Run {
+        status: output.status.code().unwrap(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn otp_keys_come_from_stdin_a_file_or_base32_and_codes_are_validated_like_oathtool() {
+    let from_stdin = latchkey_with_stdin(
+        &["hotp", "--key", "-", "--counter", "0"],
+        &format!("{KEY20}\n"),
+    );
+    assert_eq!(
+        (from_stdin.status, from_stdin.stdout.as_str()),
+        (0, "755224\n"),
+        "{}",
+        from_stdin.stderr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key.hex");
+    std::fs::write(&file, format!("{KEY20}\n")).unwrap();
+    let at_file = format!("@{}", file.display());
+    answers(&["hotp", "--key", &at_file, "--counter", "9"], "520489");
+    let base32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    answers(
+        &["hotp", "--base32", "--key", base32, "--counter", "0"],
+        "755224",
+    );
+    answers(
+        &[
+            "totp",
+            "--base32",
+            "--key",
+            &base32.to_lowercase(),
+            "--time",
+            "59",
+            "--period",
+            "60",
+        ],
+        "755224",
+    );
+    // --validate prints the counter that matched, or exits 1.
+    answers(
+        &[
+            "hotp",
+            "--key",
+            KEY20,
+            "--counter",
+            "0",
+            "--validate",
+            "969429",
+            "--window",
+            "5",
+        ],
+        "3",
+    );
+    let missed = latchkey(&[
+        "hotp",
+        "--key",
+        KEY20,
+        "--counter",
+        "0",
+        "--validate",
+        "969429",
+        "--window",
+        "2",
+    ]);
+    assert_eq!((missed.status, missed.stdout.as_str()), (1, ""));
+    assert!(
+        missed.stderr.contains("matches no counter from 0 to 2"),
+        "{}",
+        missed.stderr
+    );
+    // TOTP: the offset in steps from the given time ("07081804" is the code at 1111111109).
+    answers(
+        &[
+            "totp",
+            "--key",
+            KEY20,
+            "--digits",
+            "8",
+            "--time",
+            "1111111169",
+            "--validate",
+            "07081804",
+            "--window",
+            "2",
+        ],
+        "-2",
+    );
+    answers(
+        &[
+            "totp",
+            "--key",
+            KEY20,
+            "--digits",
+            "8",
+            "--time",
+            "1111111109",
+            "--validate",
+            "07081804",
+        ],
+        "0",
+    );
+    let missed = latchkey(&[
+        "totp",
+        "--key",
+        KEY20,
+        "--digits",
+        "8",
+        "--time",
+        "1111111169",
+        "--validate",
+        "07081804",
+        "--window",
+        "1",
+    ]);
+    assert_eq!(missed.status, 1, "{}", missed.stderr);
+    refuses(
+        &[
+            "hotp",
+            "--key",
+            KEY20,
+            "--counter",
+            "0",
+            "--validate",
+            "12345",
+        ],
+        "a code of 6 digits",
+    );
+    refuses(
+        &["hotp", "--key", KEY20, "--counter", "0", "--window", "3"],
+        "--validate",
+    );
+    refuses(
+        &["hotp", "--base32", "--key", "GEZ1", "--counter", "0"],
+        "not base32",
+    );
+    refuses(
+        &["hotp", "--key", "@/nonexistent/key", "--counter", "0"],
+        "cannot read the key file",
+    );
+    // Bad input is refused before the key is read from stdin.
+    let run = latchkey_with_stdin(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA1-6:QN08",
+            "--key",
+            "-",
+            "--challenge",
+            "12a4",
+        ],
+        "not even read\n",
+    );
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("not an ASCII digit"), "{}", run.stderr);
+    let run = latchkey_with_stdin(
+        &[
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA1-6:QN08",
+            "--key",
+            "-",
+            "--challenge",
+            "33333333",
+        ],
+        &format!("{KEY20}\n"),
+    );
+    assert_eq!(
+        (run.status, run.stdout.as_str()),
+        (0, "740991\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn serve_accepts_localhost_and_a_port_in_use_stops_it_before_any_file_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let data = dir.path().join("data");
+    let run = latchkey(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("listening on 127.0.0.1:{port}")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !data.exists(),
+        "the data folder was made before the bind failed"
+    );
+    drop(busy);
+
+    let served = serve(&data, &["--listen", "localhost:0", "--dev"]);
+    assert!(
+        served.address.starts_with("127.0.0.1:") || served.address.starts_with("[::1]:"),
+        "{}",
+        served.address
+    );
+    assert!(served.get("/v1/health").starts_with("HTTP/1.1 200"));
+    #[cfg(unix)]
+    assert_eq!(served.terminate(), 0);
+}
+
+#[test]
+fn a_data_folder_in_a_folder_that_does_not_exist_is_refused_before_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("tmpp").join("lk");
+    let run = latchkey_with_stdin(
+        &[
+            "user",
+            "add",
+            "--data",
+            typo.to_str().unwrap(),
+            "--username",
+            "anna",
+            "--phone",
+            "+85291234567",
+            "--email",
+            "anna@example.com",
+            "--jurisdiction",
+            "US",
+        ],
+        "",
+    );
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("tmpp does not exist"), "{}", run.stderr);
+    assert!(!dir.path().join("tmpp").exists(), "no folder is made");
+    refuses(
+        &[
+            "serve",
+            "--data",
+            typo.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        "does not exist",
+    );
+}
+
+#[test]
+fn device_refuses_malformed_flags_with_status_2_before_asking_for_a_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("phone");
+    let home = home.to_str().unwrap();
+    for (args, words) in [
+        (
+            vec!["respond", "--challenge", "12345"],
+            "--challenge: the code on the login screen is six digits",
+        ),
+        (
+            vec!["approve", "--code", "0123456"],
+            "--code: the code on the login screen",
+        ),
+        (vec!["approve", "--handle", "xyz"], "--handle"),
+        (vec!["deny", "--handle", "xyz"], "--handle"),
+        (
+            vec!["replace", "approve", "--replacement", "r1"],
+            "--replacement",
+        ),
+        (
+            vec![
+                "activate",
+                "--profile",
+                "p.json",
+                "--ticket",
+                "t.json",
+                "--code",
+                "123",
+            ],
+            "--code: the activation code from the SMS has 13 digits",
+        ),
+    ] {
+        let mut full = vec!["device", "--home", home];
+        full.extend(args);
+        let run = latchkey_with_stdin(&full, "402917\n");
+        assert_eq!(run.status, 2, "{full:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{full:?}: {}", run.stderr);
+        assert!(run.stderr.contains(words), "{full:?}: {}", run.stderr);
+    }
+    assert!(!std::path::Path::new(home).exists(), "nothing was opened");
 }

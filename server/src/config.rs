@@ -86,6 +86,12 @@ pub struct Limits {
     pub sms_wrong_codes_before_suspension: u32,
     /// How long that suspension lasts (1 h).
     pub sms_suspension_secs: u64,
+    /// Suspensions within [`Self::sms_suspension_window_secs`] at which the account
+    /// needs a password reset instead of simply waiting again (3): guessing must
+    /// not go on at 5 codes an hour for ever.
+    pub sms_suspensions_before_reset: u32,
+    /// The window those suspensions are counted in (24 h).
+    pub sms_suspension_window_secs: u64,
     /// OCRA time steps accepted either side of the server's corrected time (±2).
     pub drift_window_steps: u32,
 }
@@ -123,6 +129,8 @@ impl Default for Limits {
             },
             sms_wrong_codes_before_suspension: 5,
             sms_suspension_secs: 3600,
+            sms_suspensions_before_reset: 3,
+            sms_suspension_window_secs: 24 * 3600,
             drift_window_steps: 2,
         }
     }
@@ -145,7 +153,7 @@ impl Limits {
 
     /// Checks that the numbers make sense together.
     pub fn check(&self) -> Result<(), ConfigError> {
-        let positive: [(&'static str, u64); 17] = [
+        let positive: [(&'static str, u64); 19] = [
             (
                 "password_reset_after_failures",
                 self.password_reset_after_failures.into(),
@@ -168,6 +176,14 @@ impl Limits {
                 self.sms_wrong_codes_before_suspension.into(),
             ),
             ("sms_suspension_secs", self.sms_suspension_secs),
+            (
+                "sms_suspensions_before_reset",
+                self.sms_suspensions_before_reset.into(),
+            ),
+            (
+                "sms_suspension_window_secs",
+                self.sms_suspension_window_secs,
+            ),
             ("sms_resend_after_secs", self.sms_resend_after_secs),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
@@ -478,6 +494,10 @@ mod tests {
         assert_eq!(
             (l.sms_wrong_codes_before_suspension, l.sms_suspension_secs),
             (5, 3600)
+        );
+        assert_eq!(
+            (l.sms_suspensions_before_reset, l.sms_suspension_window_secs),
+            (3, 86_400)
         );
         assert_eq!(l.drift_window_steps, 2);
         let c = config();

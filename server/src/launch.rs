@@ -167,21 +167,22 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Opens (or creates) the data folder, binds `config.listen` and writes the
+    /// Binds `config.listen` (first: an address in use stops the start before
+    /// any file is made), opens (or creates) the data folder and writes the
     /// server profile.
     pub async fn bind(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Self, ServerError> {
         config.check()?;
-        let folder = DataFolder::create(&config.data_dir)?;
-        let (keys, keys_created) = FileKeys::load_or_create(&folder.key_file())?;
-        let (token, token_created) = IntegratorToken::load_or_create(&folder.token_file())?;
-        let store: Arc<dyn Store> = Arc::new(folder.open_store()?);
-        let policy = PolicyTable::builtin()?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Io {
                 what: format!("listening on {}", config.listen),
                 source,
             })?;
+        let folder = DataFolder::create(&config.data_dir)?;
+        let (keys, keys_created) = FileKeys::load_or_create(&folder.key_file())?;
+        let (token, token_created) = IntegratorToken::load_or_create(&folder.token_file())?;
+        let store: Arc<dyn Store> = Arc::new(folder.open_store()?);
+        let policy = PolicyTable::builtin()?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Io {
             what: "reading the bound address".into(),
             source,

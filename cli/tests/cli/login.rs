@@ -35,12 +35,17 @@ struct InProcess {
 
 impl InProcess {
     fn start(dir: &std::path::Path) -> Self {
+        Self::start_at(dir, T0)
+    }
+
+    /// A server whose clock starts at `now` (Unix seconds).
+    fn start_at(dir: &std::path::Path, now: u64) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let clock = Arc::new(ManualClock::new(T0));
+        let clock = Arc::new(ManualClock::new(now));
         let mut config = ServerConfig::new(dir, "127.0.0.1:0".parse().unwrap());
         config.dev = true;
         config.password_iterations = NonZeroU32::new(1_000).unwrap();
@@ -235,8 +240,35 @@ struct Screen {
 }
 
 impl Screen {
+    /// The login screen with piped stdin, without a controlling terminal where
+    /// `setsid` exists: a test run from a terminal must not have the screen read
+    /// (or, in the background, be stopped by) that terminal.
     fn start(server: &InProcess, username: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        if Command::new("setsid").arg("--version").output().is_ok() {
+            return Self::start_without_terminal(server, username, extra);
+        }
+        Self::start_with(
+            Command::new(env!("CARGO_BIN_EXE_latchkey")),
+            server,
+            username,
+            extra,
+        )
+    }
+
+    /// The login screen in a session of its own (`setsid`): no terminal at all.
+    fn start_without_terminal(server: &InProcess, username: &str, extra: &[&str]) -> Self {
+        let mut setsid = Command::new("setsid");
+        setsid.args(["--wait", env!("CARGO_BIN_EXE_latchkey")]);
+        Self::start_with(setsid, server, username, extra)
+    }
+
+    fn start_with(
+        mut command: Command,
+        server: &InProcess,
+        username: &str,
+        extra: &[&str],
+    ) -> Self {
+        let mut child = command
             .args(["login", "--server", &server.url, "--username", username])
             .args(extra)
             .stdin(Stdio::piped())
@@ -372,12 +404,99 @@ fn login_activates_a_phone_then_logs_in_by_push_by_typed_response_and_after_opti
     screen.expect("Login approved.");
     assert_eq!(screen.finish().0, 0);
 
-    // The same by flags, for scripts: a wrong response ends the login (status 1).
-    let mut screen = Screen::start(&server, "anna", &["--no-wait", "--response", "12345678"]);
-    screen.expect("Login code: ");
-    let (status, _, stderr) = screen.finish();
+    // The response by flag, for scripts or another terminal: it answers a session
+    // opened earlier, named by its id, without the password.
+    let mut screen = Screen::start(&server, "anna", &["--wait", "60"]);
+    let id = challenge_of(&screen.expect("Session id: "));
+    let challenge = challenge_of(&screen.expect("Login code: "));
+    screen.expect("Waiting for approval");
+    let (status, stdout, stderr) = latchkey_with_stdin(
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--session",
+            &id,
+            "--response",
+            &phone.response(&server, &challenge),
+        ],
+        "",
+    );
+    assert_eq!(
+        (status, stdout.as_str()),
+        (0, "Login approved.\n"),
+        "{stderr}"
+    );
+    screen.expect("Login approved.");
+    assert_eq!(screen.finish().0, 0);
+
+    // A wrong response ends that login (status 1) and says what is left.
+    let mut screen = Screen::start(&server, "anna", &["--no-wait"]);
+    let id = challenge_of(&screen.expect("Session id: "));
+    screen.expect("Didn't receive the notification?");
+    let (status, _, stderr) = latchkey_with_stdin(
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--session",
+            &id,
+            "--response",
+            "12345678",
+        ],
+        "",
+    );
     assert_eq!(status, 1);
-    assert!(stderr.contains("wrong response"), "{stderr}");
+    assert!(
+        stderr.contains("wrong response: this login ended (9 attempts left"),
+        "{stderr}"
+    );
+    let _ = screen.finish();
+    // Given while opening a session, a response could never be right: refused.
+    let (status, _, stderr) = latchkey_with_stdin(
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--username",
+            "anna",
+            "--response",
+            "12345678",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("--session"), "{stderr}");
+
+    // With the password piped in and no terminal at all, the screen says how to
+    // answer by flag instead of waiting silently.
+    let mut screen = Screen::start_without_terminal(&server, "anna", &["--wait", "60"]);
+    let id = challenge_of(&screen.expect("Session id: "));
+    let challenge = challenge_of(&screen.expect("Login code: "));
+    drop(screen.stdin.take());
+    let hint = screen.expect("no terminal to type into here");
+    assert!(
+        hint.contains(&format!(
+            "latchkey login --server {} --session {id} --response DIGITS",
+            server.url
+        )),
+        "{hint}"
+    );
+    let (status, _, stderr) = latchkey_with_stdin(
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--session",
+            &id,
+            "--response",
+            &phone.response(&server, &challenge),
+        ],
+        "",
+    );
+    assert_eq!(status, 0, "{stderr}");
+    screen.expect("Login approved.");
+    assert_eq!(screen.finish().0, 0);
 
     // A wrong password is refused without echoing it.
     let (status, _, stderr) = latchkey_with_stdin(
@@ -478,22 +597,85 @@ fn login_by_sms_takes_the_code_and_offers_a_new_one_by_sms_or_voice() {
     screen.expect("Login approved.");
     assert_eq!(screen.finish().0, 0);
 
+    // By flags: the code for a session opened earlier, named by its id.
     server.clock.advance(120);
-    let (status, stdout, stderr) = latchkey_with_stdin(
+    let mut screen = Screen::start(&server, "sam", &[]);
+    let id = challenge_of(&screen.expect("Session id: "));
+    screen.expect("A security code was sent by SMS");
+    let code = server.sms_code(6);
+    let answer = |code: &str| {
+        latchkey_with_stdin(
+            &[
+                "login",
+                "--server",
+                &server.url,
+                "--session",
+                &id,
+                "--code",
+                code,
+            ],
+            "",
+        )
+    };
+    let (status, stdout, stderr) = answer(if code == "999999" { "100000" } else { "999999" });
+    assert_eq!(status, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("Wrong security code"), "{stdout}");
+    let (status, stdout, stderr) = answer(&code);
+    assert_eq!(
+        (status, stdout.as_str()),
+        (0, "Login approved.\n"),
+        "{stderr}"
+    );
+    let _ = screen.finish();
+    server.stop();
+}
+
+/// This machine's clock, which the `latchkey` child process uses.
+fn real_now() -> u64 {
+    #[allow(clippy::disallowed_methods)] // the child reads the wall clock; the test must match it
+    let now = std::time::SystemTime::now();
+    now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+#[test]
+fn an_expired_ticket_is_told_apart_from_a_used_one_before_the_pin_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    // The server's clock is 20 minutes behind: its 10-minute tickets are over.
+    let server = InProcess::start_at(dir.path(), real_now() - 20 * 60);
+    server.add_user("anna", "phone");
+    let (status, ticket, stderr) = latchkey_with_stdin(
         &[
             "login",
+            "activate",
             "--server",
             &server.url,
             "--username",
-            "sam",
-            "--code",
-            "000000",
+            "anna",
         ],
         &format!("{PASSWORD}\n"),
     );
-    if server.sms_code(6) != "000000" {
-        assert_eq!(status, 1, "{stdout}{stderr}");
-        assert!(stdout.contains("Wrong security code"), "{stdout}");
-    }
+    assert_eq!(status, 0, "{stderr}");
+    let ticket_file = dir.path().join("ticket.json");
+    std::fs::write(&ticket_file, ticket).unwrap();
+    let home = dir.path().join("phone");
+    let (status, stdout, stderr) = latchkey_with_stdin(
+        &[
+            "device",
+            "--home",
+            home.to_str().unwrap(),
+            "activate",
+            "--profile",
+            dir.path().join("server-profile.json").to_str().unwrap(),
+            "--ticket",
+            ticket_file.to_str().unwrap(),
+            "--code",
+            &server.sms_code(13),
+        ],
+        "",
+    );
+    assert_eq!((status, stdout.as_str()), (2, ""), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("the ticket expired at "), "{stderr}");
+    assert!(!stderr.contains("used"), "{stderr}");
     server.stop();
 }

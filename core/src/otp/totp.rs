@@ -31,11 +31,19 @@ impl Totp {
         if period == 0 {
             return Err(OtpError::ZeroPeriod);
         }
-        Ok(Self {
-            hotp: Hotp::new(algorithm, digits)?,
-            period,
-            t0,
-        })
+        // Hotp names itself in a digits error; a TOTP caller asked for TOTP.
+        let hotp = Hotp::new(algorithm, digits).map_err(|error| match error {
+            OtpError::DigitsOutOfRange {
+                digits, min, max, ..
+            } => OtpError::DigitsOutOfRange {
+                algorithm: "TOTP",
+                digits,
+                min,
+                max,
+            },
+            other => other,
+        })?;
+        Ok(Self { hotp, period, t0 })
     }
 
     /// The RFC's usual parameters: 30-second steps from the Unix epoch.
@@ -97,6 +105,27 @@ mod tests {
     use super::*;
 
     const KEY20: &str = "3132333435363738393031323334353637383930";
+
+    #[test]
+    fn a_totp_digits_error_names_totp() {
+        let error = Totp::with_defaults(HashAlgorithm::Sha1, 9).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                OtpError::DigitsOutOfRange {
+                    algorithm: "TOTP",
+                    digits: 9,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("TOTP responses have 6 to 8 digits")
+        );
+    }
 
     #[test]
     fn totp_verification_reports_the_matching_offset() {

@@ -209,6 +209,30 @@ fn decode_opt_text(
     }
 }
 
+/// A text the phone shows its user: length-capped and free of control, format
+/// and bidi characters (`text::check_display_text`).
+fn decode_display_text(
+    d: &mut Decoder<'_>,
+    what: &'static str,
+    max: usize,
+) -> Result<String, ProtocolError> {
+    let text = d.str(what)?;
+    super::text::check_display_text(text, max, what)?;
+    Ok(text.to_owned())
+}
+
+fn decode_opt_display_text(
+    d: &mut Decoder<'_>,
+    what: &'static str,
+    max: usize,
+) -> Result<Option<String>, ProtocolError> {
+    let text = d.opt_str(what)?;
+    if let Some(text) = text {
+        super::text::check_display_text(text, max, what)?;
+    }
+    Ok(text.map(str::to_owned))
+}
+
 fn decode_challenge(d: &mut Decoder<'_>) -> Result<Challenge, ProtocolError> {
     d.str("challenge")?.parse()
 }
@@ -224,6 +248,8 @@ fn decode_response(d: &mut Decoder<'_>) -> Result<String, ProtocolError> {
 
 /// The longest human-readable text field (names, descriptions).
 pub const MAX_TEXT: usize = 256;
+/// The longest notice text.
+pub const MAX_NOTICE_TEXT: usize = 1024;
 /// The longest push token.
 pub const MAX_PUSH_TOKEN: usize = 4096;
 
@@ -365,9 +391,9 @@ impl Message for LoginRequest {
 
     fn decode_fields(d: &mut Decoder<'_>) -> Result<Self, ProtocolError> {
         let request = RequestId::from_bytes(d.fixed("request id")?);
-        let app = decode_text(d, "app", MAX_TEXT)?;
-        let client = decode_text(d, "client", MAX_TEXT)?;
-        let origin = decode_text(d, "origin", MAX_TEXT)?;
+        let app = decode_display_text(d, "app", MAX_TEXT)?;
+        let client = decode_display_text(d, "client", MAX_TEXT)?;
+        let origin = decode_display_text(d, "origin", MAX_TEXT)?;
         let requested_at = d.u64("requested at")?;
         let matching_mode = MatchingMode::decode(d)?;
         let challenge = d.opt_str("challenge")?.map(str::parse).transpose()?;
@@ -539,8 +565,8 @@ impl Message for Notice {
     fn decode_fields(d: &mut Decoder<'_>) -> Result<Self, ProtocolError> {
         Ok(Self {
             kind: NoticeKind::decode(d)?,
-            text: decode_text(d, "text", 1024)?,
-            new_phone: decode_opt_text(d, "new phone", MAX_TEXT)?,
+            text: decode_display_text(d, "text", MAX_NOTICE_TEXT)?,
+            new_phone: decode_opt_display_text(d, "new phone", MAX_TEXT)?,
             effective_at: d.opt_u64("effective at")?,
             replacement: d
                 .opt_bytes("replacement")?
@@ -698,7 +724,7 @@ impl ActivationSecret {
         let platform = Platform::decode(&mut d)?;
         let app_version = decode_text(&mut d, "app version", 64)?;
         let keystore = KeystoreKind::decode(&mut d)?;
-        let device_name = decode_text(&mut d, "device name", MAX_TEXT)?;
+        let device_name = decode_display_text(&mut d, "device name", MAX_TEXT)?;
         d.finish()?;
         if code.len() != 13 || !code.expose_secret().iter().all(u8::is_ascii_digit) {
             return Err(ProtocolError::BadField("activation code"));

@@ -15,23 +15,27 @@
 pub mod b64;
 pub mod codec;
 pub mod envelope;
+pub mod error_code;
 pub mod ids;
 pub mod keys;
 pub mod messages;
 pub mod profile;
 pub mod secrets;
 pub mod soft_phone;
+pub mod text;
 
 pub use envelope::{
     DeviceExpectation, DeviceHeader, Message, ServerExpectation, ServerHeader, Signed, Signer,
     Verified,
 };
+pub use error_code::ErrorCode;
 pub use ids::{EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId};
 pub use keys::{Challenge, DevicePublicKey, LATCHKEY_SUITE};
 pub use messages::*;
 pub use profile::{ServerFingerprint, ServerProfile, ServerPublicKey};
 pub use secrets::{SealedSecret, TicketPublicKey, TicketSecretKey};
 pub use soft_phone::SoftPhone;
+pub use text::check_display_text;
 
 /// Why a protocol message or value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +66,10 @@ pub enum ProtocolError {
     /// A field has the wrong length or an invalid value; the text names the field.
     #[error("the field {0} is invalid")]
     BadField(&'static str),
+    /// A text shown to the user that is too long or holds control, format or bidi
+    /// characters (see [`text`]); names the field.
+    #[error("the {0} is too long or holds control, format or bidi characters")]
+    UnsafeText(&'static str),
     /// An identifier that is not 16 bytes / 32 lowercase hex characters.
     #[error("the {0} is not a valid identifier")]
     BadIdentifier(&'static str),

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::rules::CodeRefusal;
 use crate::users::UserError;
 use crate::verifier::VerifierError;
-use latchkey_core::protocol::ProtocolError;
+use latchkey_core::protocol::{ErrorCode, ProtocolError};
 
 /// Why a request failed, as the client is told.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +91,7 @@ fn verifier_message(error: &VerifierError) -> String {
         VerifierError::Protocol(ProtocolError::Decryption) => {
             "the secret could not be decrypted".into()
         }
+        VerifierError::Protocol(error @ ProtocolError::UnsafeText(_)) => error.to_string(),
         VerifierError::Protocol(_) => "the message is malformed or not for this server".into(),
         VerifierError::Store(_) | VerifierError::Keys(_) => "internal error".into(),
         other => other.to_string(),
@@ -130,21 +131,21 @@ impl ApiError {
     }
 
     /// The stable, snake_case code clients act on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::MalformedBody => "malformed_body",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::BodyTooLarge => "body_too_large",
-            ApiError::BodyTimeout => "body_timeout",
-            ApiError::PasswordAttemptsDelayed { .. } => "too_many_password_attempts",
-            ApiError::Busy => "busy",
-            ApiError::InvalidField { .. } => "invalid_field",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::NotFound => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::UserNotFound => "user_not_found",
-            ApiError::UserExists => "user_exists",
-            ApiError::Internal(_) => "internal",
+            ApiError::MalformedBody => ErrorCode::MalformedBody,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::BodyTooLarge => ErrorCode::BodyTooLarge,
+            ApiError::BodyTimeout => ErrorCode::BodyTimeout,
+            ApiError::PasswordAttemptsDelayed { .. } => ErrorCode::TooManyPasswordAttempts,
+            ApiError::Busy => ErrorCode::Busy,
+            ApiError::InvalidField { .. } => ErrorCode::InvalidField,
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::UserNotFound => ErrorCode::UserNotFound,
+            ApiError::UserExists => ErrorCode::UserExists,
+            ApiError::Internal(_) => ErrorCode::Internal,
             ApiError::Verifier(e) => verifier_code(e),
         }
     }
@@ -183,15 +184,22 @@ impl ApiError {
             ApiError::Verifier(VerifierError::WrongLoginCode {
                 attempts_left,
                 suspended_until,
+                password_reset_required,
             }) => {
                 extra.insert("attempts_left".into(), (*attempts_left).into());
                 extra.insert("retry_after".into(), serde_json::json!(suspended_until));
+                if *password_reset_required {
+                    extra.insert("password_reset_required".into(), true.into());
+                }
             }
             ApiError::Verifier(VerifierError::VoiceNotOffered(refusal)) => {
                 extra.insert("minimum_version".into(), refusal.minimum().into());
             }
             ApiError::Verifier(VerifierError::TwoFactorMandatory { citation }) => {
                 extra.insert("citation".into(), citation.as_str().into());
+            }
+            ApiError::Verifier(VerifierError::Protocol(ProtocolError::UnsafeText(field))) => {
+                extra.insert("field".into(), (*field).into());
             }
             _ => {}
         }
@@ -210,10 +218,10 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "internal error");
         }
         if let ApiError::Verifier(error) = &self {
-            tracing::info!(code = self.code(), %error, "request refused");
+            tracing::info!(code = self.code().as_str(), %error, "request refused");
         }
         let mut error = serde_json::Map::new();
-        error.insert("code".into(), self.code().into());
+        error.insert("code".into(), self.code().as_str().into());
         error.insert("message".into(), self.to_string().into());
         error.extend(self.extra());
         let body = serde_json::json!({ "error": error });
@@ -268,6 +276,7 @@ fn verifier_status(error: &VerifierError) -> StatusCode {
         | V::Replayed
         | V::ProofSpent
         | V::ReplacementEnded
+        | V::ReplacementPending
         | V::AlreadyEnrolled
         | V::SmsNotEnabled
         | V::PhoneActive
@@ -280,56 +289,58 @@ fn verifier_status(error: &VerifierError) -> StatusCode {
     }
 }
 
-fn verifier_code(error: &VerifierError) -> &'static str {
+fn verifier_code(error: &VerifierError) -> ErrorCode {
     use VerifierError as V;
     match error {
-        V::Protocol(ProtocolError::BadSignature) => "bad_signature",
-        V::Protocol(ProtocolError::WrongEpoch { .. }) => "wrong_epoch",
+        V::Protocol(ProtocolError::BadSignature) => ErrorCode::BadSignature,
+        V::Protocol(ProtocolError::WrongEpoch { .. }) => ErrorCode::WrongEpoch,
         V::Protocol(ProtocolError::Expired { .. } | ProtocolError::NotYetValid { .. }) => {
-            "stale_message"
+            ErrorCode::StaleMessage
         }
-        V::Protocol(ProtocolError::Decryption) => "undecryptable",
-        V::Protocol(_) => "malformed_message",
-        V::UnknownEnrollment => "unknown_enrollment",
-        V::EnrollmentRevoked => "enrollment_inactive",
-        V::EnrollmentPending => "enrollment_pending",
-        V::EnrollmentDisabled => "enrollment_disabled",
-        V::UnknownAccount => "user_not_found",
-        V::NoActivePhone => "no_active_phone",
-        V::AlreadyEnrolled => "already_enrolled",
-        V::DisabledCannotApprove => "disabled_cannot_approve",
-        V::RateLimited { .. } => "rate_limited",
-        V::UnknownTicket => "unknown_ticket",
-        V::TicketEnded => "ticket_ended",
-        V::WrongActivationCode { .. } => "wrong_activation_code",
-        V::SoftwareKeystoreRefused => "software_keystore_refused",
-        V::UnknownRequest => "unknown_request",
-        V::UnknownSession => "unknown_session",
-        V::Expired => "expired",
-        V::AlreadyDecided => "already_decided",
-        V::CodeMismatch => "code_mismatch",
-        V::WrongResponse { .. } => "wrong_response",
-        V::AttemptDelayed { .. } => "attempt_delayed",
-        V::Replayed => "replayed",
-        V::UnknownProof => "unknown_proof",
-        V::ProofSpent => "proof_spent",
-        V::UnknownReplacement => "unknown_replacement",
-        V::ReplacementEnded => "replacement_ended",
-        V::PasswordResetRequired => "password_reset_required",
-        V::PolicyRefused(_) => "policy_refused",
-        V::TwoFactorMandatory { .. } => "two_factor_mandatory",
-        V::SmsNotEnabled => "sms_not_enabled",
-        V::PhoneActive => "phone_active",
-        V::CodeRefused(CodeRefusal::TooSoon { .. }) => "code_too_soon",
-        V::CodeRefused(CodeRefusal::TooMany { .. }) => "too_many_codes",
-        V::CodeRefused(CodeRefusal::DailyCap { .. }) => "daily_code_limit",
-        V::CodeRefused(CodeRefusal::Suspended { .. }) => "sms_suspended",
-        V::VoiceNotOffered(_) => "voice_not_offered",
-        V::NoCode => "no_code",
-        V::WrongLoginCode { .. } => "wrong_sms_code",
-        V::StepUpRequired => "step_up_required",
-        V::BadRequest(_) => "bad_request",
-        _ => "internal",
+        V::Protocol(ProtocolError::Decryption) => ErrorCode::Undecryptable,
+        V::Protocol(ProtocolError::UnsafeText(_)) => ErrorCode::InvalidText,
+        V::Protocol(_) => ErrorCode::MalformedMessage,
+        V::UnknownEnrollment => ErrorCode::UnknownEnrollment,
+        V::EnrollmentRevoked => ErrorCode::EnrollmentInactive,
+        V::EnrollmentPending => ErrorCode::EnrollmentPending,
+        V::EnrollmentDisabled => ErrorCode::EnrollmentDisabled,
+        V::UnknownAccount => ErrorCode::UserNotFound,
+        V::NoActivePhone => ErrorCode::NoActivePhone,
+        V::AlreadyEnrolled => ErrorCode::AlreadyEnrolled,
+        V::DisabledCannotApprove => ErrorCode::DisabledCannotApprove,
+        V::RateLimited { .. } => ErrorCode::RateLimited,
+        V::UnknownTicket => ErrorCode::UnknownTicket,
+        V::TicketEnded => ErrorCode::TicketEnded,
+        V::WrongActivationCode { .. } => ErrorCode::WrongActivationCode,
+        V::SoftwareKeystoreRefused => ErrorCode::SoftwareKeystoreRefused,
+        V::UnknownRequest => ErrorCode::UnknownRequest,
+        V::UnknownSession => ErrorCode::UnknownSession,
+        V::Expired => ErrorCode::Expired,
+        V::AlreadyDecided => ErrorCode::AlreadyDecided,
+        V::CodeMismatch => ErrorCode::CodeMismatch,
+        V::WrongResponse { .. } => ErrorCode::WrongResponse,
+        V::AttemptDelayed { .. } => ErrorCode::AttemptDelayed,
+        V::Replayed => ErrorCode::Replayed,
+        V::UnknownProof => ErrorCode::UnknownProof,
+        V::ProofSpent => ErrorCode::ProofSpent,
+        V::UnknownReplacement => ErrorCode::UnknownReplacement,
+        V::ReplacementEnded => ErrorCode::ReplacementEnded,
+        V::ReplacementPending => ErrorCode::ReplacementPending,
+        V::PasswordResetRequired => ErrorCode::PasswordResetRequired,
+        V::PolicyRefused(_) => ErrorCode::PolicyRefused,
+        V::TwoFactorMandatory { .. } => ErrorCode::TwoFactorMandatory,
+        V::SmsNotEnabled => ErrorCode::SmsNotEnabled,
+        V::PhoneActive => ErrorCode::PhoneActive,
+        V::CodeRefused(CodeRefusal::TooSoon { .. }) => ErrorCode::CodeTooSoon,
+        V::CodeRefused(CodeRefusal::TooMany { .. }) => ErrorCode::TooManyCodes,
+        V::CodeRefused(CodeRefusal::DailyCap { .. }) => ErrorCode::DailyCodeLimit,
+        V::CodeRefused(CodeRefusal::Suspended { .. }) => ErrorCode::SmsSuspended,
+        V::VoiceNotOffered(_) => ErrorCode::VoiceNotOffered,
+        V::NoCode => ErrorCode::NoCode,
+        V::WrongLoginCode { .. } => ErrorCode::WrongSmsCode,
+        V::StepUpRequired => ErrorCode::StepUpRequired,
+        V::BadRequest(_) => ErrorCode::BadRequest,
+        _ => ErrorCode::Internal,
     }
 }
 

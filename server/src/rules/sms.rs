@@ -5,7 +5,8 @@
 //!   daily cap per account (every send is a new code: a new code replaces the old);
 //! - guessing: 5 consecutive wrong codes per account (not per session) suspend SMS
 //!   and voice logins for an hour; the run starts again after a success or a
-//!   suspension;
+//!   suspension; the 3rd suspension within 24 hours (settings) requires a
+//!   password reset;
 //! - voice: offered only to clients at or above the configured minimum version
 //!   for their name ([`VoiceMinimums`]), compared as dotted numbers.
 //!
@@ -142,6 +143,18 @@ impl Limits {
                 attempts_left: max - guard.wrong_codes,
             }
         }
+    }
+
+    /// Records a suspension that starts at `now` in `recent` (the start times of
+    /// the account's earlier suspensions; those outside the window are dropped)
+    /// and says whether it makes [`Limits::sms_suspensions_before_reset`] within
+    /// [`Limits::sms_suspension_window_secs`]: then the account needs a password
+    /// reset, so that guessing cannot go on at a few codes an hour for ever.
+    pub fn suspension_requires_reset(&self, recent: &mut Vec<u64>, now: u64) -> bool {
+        let window = self.sms_suspension_window_secs;
+        recent.retain(|&t| t <= now && now - t < window);
+        recent.push(now);
+        recent.len() >= self.sms_suspensions_before_reset as usize
     }
 }
 
@@ -409,6 +422,21 @@ mod tests {
             l.count_wrong_code(&mut g, 4200),
             WrongCodeOutcome::Counted { attempts_left: 4 }
         );
+    }
+
+    #[test]
+    fn the_third_suspension_within_a_day_requires_a_password_reset() {
+        let l = Limits::default();
+        let mut recent = Vec::new();
+        assert!(!l.suspension_requires_reset(&mut recent, 10_000));
+        assert!(!l.suspension_requires_reset(&mut recent, 13_600));
+        assert!(l.suspension_requires_reset(&mut recent, 17_200));
+        // Spread over more than a day, suspensions only suspend.
+        let mut spread = Vec::new();
+        for at in [0, 43_200, 86_400, 129_600] {
+            assert!(!l.suspension_requires_reset(&mut spread, at), "{at}");
+        }
+        assert_eq!(spread, [86_400, 129_600]);
     }
 
     #[test]

@@ -322,6 +322,14 @@ pub trait StoreTx {
         now: u64,
     ) -> Result<Vec<LoginSession>, StoreError>;
 
+    /// The account's sessions still pending (undecided, not expired) at `now`,
+    /// oldest first, whatever their second factor.
+    fn pending_sessions_of(
+        &mut self,
+        username: &str,
+        now: u64,
+    ) -> Result<Vec<LoginSession>, StoreError>;
+
     /// Inserts or replaces a login session.
     fn put_session(&mut self, session: &LoginSession) -> Result<(), StoreError>;
 

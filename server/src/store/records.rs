@@ -140,6 +140,10 @@ pub struct AccountState {
     /// (single use: the change clears it).
     #[serde(default)]
     pub phone_change_authorised_until: Option<u64>,
+    /// When the SMS/voice wrong-code suspensions of the last window started (a
+    /// number of them requires a password reset).
+    #[serde(default)]
+    pub sms_suspensions: Vec<u64>,
 }
 
 /// Where an enrollment stands.
@@ -228,6 +232,13 @@ pub struct Enrollment {
     /// freshness window of phone messages bounds how long a replay could work).
     #[serde(default)]
     pub recent_nonces: Vec<String>,
+    /// The phone has signed a message at the enrollment's own epoch (≥ 1), so it
+    /// holds its receipt: from then on a message at epoch 0 is refused
+    /// (docs/PROTOCOL.md §6.4). Set at a direct activation (the receipt is in its
+    /// answer); after a completed move, by the new phone's first message at its
+    /// epoch.
+    #[serde(default)]
+    pub epoch_confirmed: bool,
 }
 
 /// What a ticket is for.
@@ -575,6 +586,7 @@ mod tests {
             revoked_at: None,
             replaced_by: None,
             recent_nonces: vec![],
+            epoch_confirmed: true,
         };
         let json = serde_json::to_string(&enrollment).unwrap();
         let back: Enrollment = serde_json::from_str(&json).unwrap();

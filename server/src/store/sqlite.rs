@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_users_outbox_audit.sql"),
     include_str!("../../migrations/0002_verifier.sql"),
     include_str!("../../migrations/0003_login_codes.sql"),
+    include_str!("../../migrations/0004_sessions_by_account.sql"),
 ];
 
 /// The server's SQLite store.
@@ -478,6 +479,22 @@ impl StoreTx for SqliteTx<'_> {
         Ok(sessions
             .into_iter()
             .filter(|s| s.status == SessionStatus::Pending && s.pushed && now < s.push_expires_at)
+            .collect())
+    }
+
+    fn pending_sessions_of(
+        &mut self,
+        username: &str,
+        now: u64,
+    ) -> Result<Vec<LoginSession>, StoreError> {
+        let sessions: Vec<LoginSession> = self.get_records(
+            "SELECT data FROM sessions WHERE username = ?1 AND expires_at > ?2 ORDER BY rowid",
+            params![username, to_i64(now, "now")?],
+            "session",
+        )?;
+        Ok(sessions
+            .into_iter()
+            .filter(|s| s.status == SessionStatus::Pending)
             .collect())
     }
 

@@ -149,6 +149,9 @@ impl Verifier {
                     policy.citation().unwrap_or("policy")
                 )));
             }
+            // At most one move per account: none starts while a lost-phone move
+            // waits out its hold (PROTOCOL §6.5).
+            Self::refuse_during_hold(tx, &username)?;
             let mut state = tx.account_state(&username)?;
             state.activation_starts.retain(|&t| now.saturating_sub(t) < 3600);
             if state.activation_starts.len() >= STARTS_PER_HOUR {
@@ -276,6 +279,14 @@ impl Verifier {
             if !self.config.dev && secret.keystore == KeystoreKind::Software {
                 return Err(VerifierError::SoftwareKeystoreRefused);
             }
+            // At most one move per account (PROTOCOL §6.5): a held lost-phone move
+            // refuses this activation (nothing is spent: the transaction rolls
+            // back); a move still waiting for the old phone's approval is
+            // superseded by this one.
+            Self::refuse_during_hold(tx, &ticket.username)?;
+            for mut waiting in Self::pending_moves(tx, &ticket.username)? {
+                self.cancel_replacement(tx, &mut waiting, "superseded")?;
+            }
             ticket.status = TicketStatus::Spent;
             ticket.secret_wrapped = None;
             tx.put_ticket(&ticket)?;
@@ -308,6 +319,7 @@ impl Verifier {
                 revoked_at: None,
                 replaced_by: None,
                 recent_nonces: Vec::new(),
+                epoch_confirmed: false,
             };
             let existing = Self::authenticating_enrollment(tx, &ticket.username)?;
             let mut outgoing = Vec::new();
@@ -319,6 +331,8 @@ impl Verifier {
                     enrollment.epoch = state.epoch;
                     enrollment.status = EnrollmentStatus::Active;
                     enrollment.activated_at = Some(now);
+                    // The receipt is in this answer: the phone never needs epoch 0 again.
+                    enrollment.epoch_confirmed = true;
                     tx.put_enrollment(&enrollment)?;
                     self.audit(
                         tx,
@@ -422,9 +436,21 @@ impl Verifier {
         outgoing: &mut Vec<Outgoing>,
     ) -> Result<(), VerifierError> {
         let now = self.clock.now();
+        if let Some(reason) = Self::completion_blocker(tx, replacement)? {
+            tracing::warn!(replacement = %replacement.id, reason, "a phone move cannot complete");
+            return Err(VerifierError::ReplacementEnded);
+        }
         let mut new = tx
             .enrollment(&replacement.new_enrollment)?
             .ok_or(VerifierError::UnknownEnrollment)?;
+        // A name stored before names were checked (PROTOCOL §4) loses its format
+        // and bidi characters here, so the old phone still reads — and acts on —
+        // its signed revocation.
+        let new_name: String = new
+            .device_name
+            .chars()
+            .filter(|c| !latchkey_core::protocol::text::is_disguising(*c))
+            .collect();
         if let Some(old_id) = replacement.old_enrollment {
             if let Some(mut old) = tx.enrollment(&old_id)? {
                 if old.status != EnrollmentStatus::Revoked {
@@ -437,8 +463,8 @@ impl Verifier {
                         &old,
                         &Notice {
                             kind: NoticeKind::Revoked,
-                            text: format!("This phone was replaced by {}. Its Latchkey secrets for this account are wiped.", new.device_name),
-                            new_phone: Some(new.device_name.clone()),
+                            text: format!("This phone was replaced by {new_name}. Its Latchkey secrets for this account are wiped."),
+                            new_phone: Some(new_name.clone()),
                             effective_at: Some(now),
                             replacement: Some(replacement.id),
                         },
@@ -482,15 +508,21 @@ impl Verifier {
             return Err(VerifierError::ReplacementEnded);
         }
         if let Some(mut new) = tx.enrollment(&replacement.new_enrollment)? {
-            new.status = EnrollmentStatus::Revoked;
-            new.revoked_at = Some(now);
-            tx.put_enrollment(&new)?;
+            // Only a phone still waiting for this move ends with it.
+            if new.status == EnrollmentStatus::Pending {
+                new.status = EnrollmentStatus::Revoked;
+                new.revoked_at = Some(now);
+                tx.put_enrollment(&new)?;
+            }
         }
         replacement.status = ReplacementStatus::Cancelled;
         replacement.ended_at = Some(now);
         tx.put_replacement(replacement)?;
         if let Some(old_id) = replacement.old_enrollment {
-            if let Some(old) = tx.enrollment(&old_id)? {
+            if let Some(old) = tx
+                .enrollment(&old_id)?
+                .filter(|old| old.status != EnrollmentStatus::Revoked)
+            {
                 self.queue_notice(
                     tx,
                     &old,
@@ -513,25 +545,142 @@ impl Verifier {
         Ok(())
     }
 
-    /// Completes every lost-phone replacement whose hold has ended. Returns how
-    /// many completed. The server calls it periodically and before syncs.
+    /// The account's moves that are still pending, oldest first.
+    pub(crate) fn pending_moves(
+        tx: &mut dyn StoreTx,
+        username: &str,
+    ) -> Result<Vec<Replacement>, VerifierError> {
+        Ok(tx
+            .replacements_of(username)?
+            .into_iter()
+            .filter(|r| r.status == ReplacementStatus::Pending)
+            .collect())
+    }
+
+    /// Refuses while a lost-phone move of the account waits out its hold.
+    fn refuse_during_hold(tx: &mut dyn StoreTx, username: &str) -> Result<(), VerifierError> {
+        if Self::pending_moves(tx, username)?
+            .iter()
+            .any(|r| r.kind == ReplacementKind::LostPhone)
+        {
+            return Err(VerifierError::ReplacementPending);
+        }
+        Ok(())
+    }
+
+    /// Why a pending move can no longer complete, if it cannot: its new phone is
+    /// no longer waiting (removed, revoked), or another phone than the one it
+    /// replaces became the account's phone. Read in the transaction that would
+    /// complete it.
+    fn completion_blocker(
+        tx: &mut dyn StoreTx,
+        replacement: &Replacement,
+    ) -> Result<Option<&'static str>, VerifierError> {
+        if replacement.status != ReplacementStatus::Pending {
+            return Ok(Some("the move has ended"));
+        }
+        match tx.enrollment(&replacement.new_enrollment)? {
+            Some(new) if new.status == EnrollmentStatus::Pending => {}
+            _ => return Ok(Some("the new phone is no longer waiting for this move")),
+        }
+        if let Some(current) = Self::authenticating_enrollment(tx, &replacement.username)? {
+            if replacement.old_enrollment != Some(current.id) {
+                return Ok(Some("another phone became the account's phone"));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Completes every lost-phone replacement whose hold has ended, each in its
+    /// own transaction after re-checking the account's state. A move that can no
+    /// longer complete is ended (cancelled, audited); one that fails is logged
+    /// and skipped (the next sweep tries again) — neither stops the others.
+    /// Returns how many completed. The server calls it periodically.
     pub fn complete_due_replacements(&self) -> Result<usize, VerifierError> {
         let now = self.clock.now();
-        let (count, outgoing) = self.store.in_transaction(|tx| {
-            let mut outgoing = Vec::new();
-            let mut count = 0;
-            for mut replacement in tx.pending_replacements()? {
-                if replacement.kind == ReplacementKind::LostPhone
-                    && replacement.effective_at.is_some_and(|t| now >= t)
-                {
-                    self.complete_replacement(tx, &mut replacement, &mut outgoing)?;
-                    count += 1;
+        let due: Vec<ReplacementId> = self.store.in_transaction(|tx| {
+            Ok::<_, VerifierError>(
+                tx.pending_replacements()?
+                    .into_iter()
+                    .filter(|r| Self::is_due(r, now))
+                    .map(|r| r.id)
+                    .collect(),
+            )
+        })?;
+        Ok(self.complete_each(&due))
+    }
+
+    /// Completes the due lost-phone moves of the account `enrollment` belongs
+    /// to, as [`Self::complete_due_replacements`] does for all. Best effort: a
+    /// failure is logged, never returned, so that it cannot fail the request
+    /// (a sync) that asked.
+    pub(crate) fn complete_due_replacements_of(&self, enrollment: &EnrollmentId) -> usize {
+        let now = self.clock.now();
+        let due = self.store.in_transaction(|tx| {
+            let Some(enrollment) = tx.enrollment(enrollment)? else {
+                return Ok(Vec::new());
+            };
+            Ok::<_, VerifierError>(
+                Self::pending_moves(tx, &enrollment.username)?
+                    .into_iter()
+                    .filter(|r| Self::is_due(r, now))
+                    .map(|r| r.id)
+                    .collect::<Vec<_>>(),
+            )
+        });
+        match due {
+            Ok(due) => self.complete_each(&due),
+            Err(error) => {
+                tracing::warn!(%error, "looking for due phone moves failed");
+                0
+            }
+        }
+    }
+
+    /// Whether a move is a lost-phone move whose hold has ended.
+    fn is_due(replacement: &Replacement, now: u64) -> bool {
+        replacement.status == ReplacementStatus::Pending
+            && replacement.kind == ReplacementKind::LostPhone
+            && replacement.effective_at.is_some_and(|t| now >= t)
+    }
+
+    /// Completes each of these moves in a transaction of its own; logs and skips
+    /// the ones that fail. Returns how many completed.
+    fn complete_each(&self, due: &[ReplacementId]) -> usize {
+        let mut completed = 0;
+        for id in due {
+            match self.complete_due_replacement(id) {
+                Ok(true) => completed += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(replacement = %id, %error, "a due phone move could not complete; skipped");
                 }
             }
-            Ok::<_, VerifierError>((count, outgoing))
+        }
+        completed
+    }
+
+    /// One due move, in its own transaction: re-read and re-checked; completed
+    /// if it still can, ended if it no longer can. Returns whether it completed.
+    fn complete_due_replacement(&self, id: &ReplacementId) -> Result<bool, VerifierError> {
+        let now = self.clock.now();
+        let (completed, outgoing) = self.store.in_transaction(|tx| {
+            let mut outgoing = Vec::new();
+            let Some(mut replacement) = tx.replacement(id)?.filter(|r| Self::is_due(r, now))
+            else {
+                // Completed, cancelled or not due any more since it was listed.
+                return Ok((false, outgoing));
+            };
+            if let Some(reason) = Self::completion_blocker(tx, &replacement)? {
+                tracing::warn!(replacement = %id, reason, "a due phone move can no longer complete; ended");
+                self.cancel_replacement(tx, &mut replacement, "cannot_complete")?;
+                return Ok((false, outgoing));
+            }
+            self.complete_replacement(tx, &mut replacement, &mut outgoing)?;
+            Ok::<_, VerifierError>((true, outgoing))
         })?;
         self.send_all(outgoing);
-        Ok(count)
+        Ok(completed)
     }
 
     /// Cancels a lost-phone replacement with the single-use token from the e-mail.

@@ -10,8 +10,8 @@ use crate::store::{
 use latchkey_core::otp::OcraSuite;
 use latchkey_core::protocol::keys::verify_response;
 use latchkey_core::protocol::{
-    Approval, Challenge, Denial, DenialReason, FetchRequest, LoginRequest, MatchingMode, Notice,
-    NoticeKind, RequestId, SessionId, Signed,
+    Approval, Challenge, Denial, DenialReason, FetchRequest, LoginRequest, MAX_TEXT, MatchingMode,
+    Notice, NoticeKind, RequestId, SessionId, Signed, check_display_text,
 };
 
 /// What happened to the push of a new session.
@@ -118,15 +118,10 @@ impl Verifier {
         client_version: Option<&ClientVersion>,
         origin: &str,
     ) -> Result<OpenedSession, VerifierError> {
+        // What the phone will show: refused here, where it enters, with the same
+        // check the phone applies to the signed request (PROTOCOL §4).
         for (text, what) in [(app, "app"), (client, "client"), (origin, "origin")] {
-            if text.len() > latchkey_core::protocol::MAX_TEXT || text.chars().any(char::is_control)
-            {
-                return Err(VerifierError::BadRequest(match what {
-                    "app" => "app is too long or has control characters",
-                    "client" => "client is too long or has control characters",
-                    _ => "origin is too long or has control characters",
-                }));
-            }
+            check_display_text(text, MAX_TEXT, what)?;
         }
         let now = self.clock.now();
         let limits = self.config.limits.clone();
@@ -524,6 +519,20 @@ impl Verifier {
             user.password_reset_required = true;
             tx.update_user(&user)?;
         }
+        // Whoever started this login may have started others: every other pending
+        // session of the account ends with it (denied), whatever its second
+        // factor, so none can be approved before the password reset.
+        let mut ended = Vec::new();
+        for mut other in tx.pending_sessions_of(&session.username, now)? {
+            if other.id == session.id {
+                continue;
+            }
+            other.status = SessionStatus::Denied;
+            other.decided_at = Some(now);
+            other.decided_by = Some("fraud_report".into());
+            tx.put_session(&other)?;
+            ended.push(other.id.to_string());
+        }
         self.audit(
             tx,
             AuditKind::FraudReported,
@@ -535,6 +544,7 @@ impl Verifier {
                 "client": session.client,
                 "origin": session.origin,
                 "requested_at": session.created_at,
+                "sessions_ended": ended,
             }),
         )?;
         let text = "You reported a login you did not start. Your password must be reset, and login notifications are paused for 24 hours.";

@@ -164,6 +164,13 @@ pub enum VerifierError {
     /// The replacement already completed or was cancelled.
     #[error("the replacement has already ended")]
     ReplacementEnded,
+    /// A lost-phone move of this account is waiting out its hold: no other
+    /// activation starts or completes until it ends (PROTOCOL §6.5).
+    #[error(
+        "a move to a new phone is already waiting out its hold for this account: cancel it from \
+         the old phone or with the link in the e-mail first"
+    )]
+    ReplacementPending,
     /// The account needs a password reset first.
     #[error("the account needs a password reset")]
     PasswordResetRequired,
@@ -204,6 +211,9 @@ pub enum VerifierError {
         attempts_left: u32,
         /// When the suspension this code started ends, if it started one.
         suspended_until: Option<u64>,
+        /// Whether that suspension was one too many within the window: the
+        /// account now needs a password reset.
+        password_reset_required: bool,
     },
     /// Changing the verified phone number of an account with a phone needs a fresh
     /// PIN proof (`ChangePhoneNumber`) from that phone first.
@@ -350,9 +360,11 @@ impl Verifier {
     }
 
     /// As [`Self::open_phone_message`]; with `pending_epoch`, a message at epoch 0
-    /// is also accepted: a phone whose activation completed later (approval,
-    /// hold) syncs at epoch 0 until its sync answer brings the receipt with its
-    /// epoch (PROTOCOL §6.5).
+    /// is also accepted from an enrollment whose phone has not yet signed at its
+    /// own epoch: a phone whose activation completed later (approval, hold)
+    /// syncs at epoch 0 until its sync answer brings the receipt with its epoch
+    /// (PROTOCOL §6.4, §6.5). The first message verified at the enrollment's own
+    /// epoch closes epoch 0 for it for good.
     pub(crate) fn open_phone_message_at<M: Message>(
         &self,
         tx: &mut dyn StoreTx,
@@ -360,15 +372,16 @@ impl Verifier {
         pending_epoch: bool,
     ) -> Result<(Verified<DeviceHeader, M>, Enrollment), VerifierError> {
         let claimed = peek_device_header::<M>(signed)?;
-        let enrollment = tx
+        let mut enrollment = tx
             .enrollment(&claimed.enrollment)?
             .ok_or(VerifierError::UnknownEnrollment)?;
         let key = DevicePublicKey::from_slice(&enrollment.device_key)
             .map_err(|_| StoreError::CorruptRow("device key"))?;
+        let epoch_zero_open = pending_epoch && !enrollment.epoch_confirmed;
         let expect = DeviceExpectation {
             server: self.fingerprint(),
             enrollment: enrollment.id,
-            epoch: if pending_epoch && claimed.epoch == 0 {
+            epoch: if epoch_zero_open && claimed.epoch == 0 {
                 0
             } else {
                 enrollment.epoch
@@ -377,6 +390,13 @@ impl Verifier {
             max_skew: DEVICE_MAX_SKEW,
         };
         let verified = open_device::<M>(signed, &key, &expect)?;
+        if enrollment.epoch > 0
+            && verified.header().epoch == enrollment.epoch
+            && !enrollment.epoch_confirmed
+        {
+            enrollment.epoch_confirmed = true;
+            tx.put_enrollment(&enrollment)?;
+        }
         Ok((verified, enrollment))
     }
 

@@ -5,6 +5,7 @@ use crate::store::{
     AuditKind, Enrollment, EnrollmentStatus, ProofRecord, ReplacementKind, ReplacementStatus,
     StoreExt, StoreTx, Ticket, TicketKind, TicketStatus,
 };
+use latchkey_core::protocol::envelope::peek_device_header;
 use latchkey_core::protocol::secrets::{HPKE_SUITE_V1, hpke_info, new_ticket_key, open_secret};
 use latchkey_core::protocol::{
     Challenge, EnrollmentState, Notice, NoticeKind, PinChange, PinChangeSecret, PinProof,
@@ -62,8 +63,15 @@ impl Verifier {
     /// The phone's sync: stores its push token and permission, answers with its
     /// state, pending requests, a fresh proof challenge, notices and its receipt.
     pub fn sync(&self, signed: &Signed) -> Result<Signed, VerifierError> {
-        // A hold period may have ended: complete what is due before answering.
-        self.complete_due_replacements()?;
+        // A hold period may have ended: complete this account's due moves before
+        // answering. Best effort, each move in its own transaction: a move that
+        // cannot complete is logged and never fails this sync, and no other
+        // account's state is touched (the periodic sweep does those). The
+        // enrollment is read unverified only to pick the account; the sync itself
+        // is verified below.
+        if let Ok(claimed) = peek_device_header::<SyncRequest>(signed) {
+            self.complete_due_replacements_of(&claimed.enrollment);
+        }
         let now = self.clock.now();
         self.store.in_transaction(|tx| {
             let (verified, mut enrollment) =
@@ -402,11 +410,20 @@ impl Verifier {
             enrollment.revoked_at = Some(now);
             enrollment.push_token = None;
             tx.put_enrollment(&enrollment)?;
-            // A pending replacement of this phone has nothing left to replace.
-            for mut replacement in tx.replacements_of(&enrollment.username)? {
-                if replacement.status == ReplacementStatus::Pending && replacement.old_enrollment == Some(enrollment.id) {
-                    replacement.old_enrollment = None;
-                    tx.put_replacement(&replacement)?;
+            for mut replacement in Self::pending_moves(tx, &enrollment.username)? {
+                if replacement.new_enrollment == enrollment.id {
+                    // The would-be new phone withdrew: its move ends with it, so the
+                    // hold can never wipe the old phone for a phone that is gone.
+                    self.cancel_replacement(tx, &mut replacement, "new_phone_removed")?;
+                } else if replacement.old_enrollment == Some(enrollment.id) {
+                    if replacement.kind == ReplacementKind::ApprovedOnOldPhone {
+                        // Nobody is left to approve it.
+                        self.cancel_replacement(tx, &mut replacement, "old_phone_removed")?;
+                    } else {
+                        // A lost-phone move goes on: it has nothing left to replace.
+                        replacement.old_enrollment = None;
+                        tx.put_replacement(&replacement)?;
+                    }
                 }
             }
             self.audit(

@@ -278,6 +278,7 @@ impl Verifier {
                 WrongCodeOutcome::Counted { attempts_left } => VerifierError::WrongLoginCode {
                     attempts_left,
                     suspended_until: None,
+                    password_reset_required: false,
                 },
                 WrongCodeOutcome::Suspended { until } => {
                     for mut code in tx.live_login_codes_of(&username)? {
@@ -290,19 +291,45 @@ impl Verifier {
                         &username,
                         serde_json::json!({ "until": until, "wrong_codes": limits.sms_wrong_codes_before_suspension }),
                     )?;
-                    let text = format!(
+                    // Suspensions do not simply repeat: the Nth within the window
+                    // requires a password reset (PROTOCOL §8).
+                    let mut state = tx.account_state(&username)?;
+                    let reset = limits.suspension_requires_reset(&mut state.sms_suspensions, now);
+                    tx.put_account_state(&username, &state)?;
+                    let mut text = format!(
                         "{} wrong security codes were typed for your account. SMS and voice \
-                         logins are suspended for {} minutes. If this was not you, change your \
-                         password.",
+                         logins are suspended for {} minutes.",
                         limits.sms_wrong_codes_before_suspension,
                         limits.sms_suspension_secs / 60
                     );
+                    if reset {
+                        let mut user = user.clone();
+                        if !user.password_reset_required {
+                            user.password_reset_required = true;
+                            tx.update_user(&user)?;
+                        }
+                        self.audit(
+                            tx,
+                            AuditKind::PasswordResetRequired,
+                            &username,
+                            serde_json::json!({ "reason": "sms_suspensions", "suspensions": state.sms_suspensions.len() }),
+                        )?;
+                        text.push_str(&format!(
+                            " This happened {} times within {} hours: your password must be reset \
+                             before you can log in again.",
+                            state.sms_suspensions.len(),
+                            limits.sms_suspension_window_secs / 3600
+                        ));
+                    } else {
+                        text.push_str(" If this was not you, change your password.");
+                    }
                     if let Ok(body) = MessageText::plain(text) {
                         outgoing.push(Self::mail(&user, "SMS and voice logins suspended", body));
                     }
                     VerifierError::WrongLoginCode {
                         attempts_left: 0,
                         suspended_until: Some(until),
+                        password_reset_required: reset,
                     }
                 }
             };

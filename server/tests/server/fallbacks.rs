@@ -28,14 +28,14 @@ fn get(server: &Running, dir: &Path, path: &str) -> Answer {
     server.get(path, Some(&token_in(dir)))
 }
 
-fn user_view(server: &Running, dir: &Path, username: &str) -> Value {
+pub(super) fn user_view(server: &Running, dir: &Path, username: &str) -> Value {
     let answer = get(server, dir, &format!("/v1/integrator/users/{username}"));
     assert_eq!(answer.status, 200, "{answer:?}");
     answer.json
 }
 
 /// A user whose second factor is SMS.
-fn add_sms_user(server: &Running, dir: &Path, username: &str) {
+pub(super) fn add_sms_user(server: &Running, dir: &Path, username: &str) {
     let answer = integrator_post(
         server,
         dir,
@@ -48,7 +48,7 @@ fn add_sms_user(server: &Running, dir: &Path, username: &str) {
 }
 
 /// Opens a session as the named client; any status.
-fn try_open(
+pub(super) fn try_open(
     server: &Running,
     dir: &Path,
     username: &str,
@@ -64,14 +64,14 @@ fn try_open(
 }
 
 /// Opens an SMS session as "latchkey login" (no voice minimum).
-fn open_sms(server: &Running, dir: &Path, username: &str) -> Answer {
+pub(super) fn open_sms(server: &Running, dir: &Path, username: &str) -> Answer {
     let answer = try_open(server, dir, username, "latchkey login", None);
     assert_eq!(answer.status, 201, "{answer:?}");
     assert_eq!(answer.json["second_factor"], "sms", "{answer:?}");
     answer
 }
 
-fn id_of(session: &Answer) -> String {
+pub(super) fn id_of(session: &Answer) -> String {
     session.json["session_id"].as_str().unwrap().to_owned()
 }
 
@@ -84,7 +84,7 @@ fn new_code(server: &Running, dir: &Path, session: &str, channel: &str) -> Answe
     )
 }
 
-fn submit(server: &Running, dir: &Path, session: &str, code: &str) -> Answer {
+pub(super) fn submit(server: &Running, dir: &Path, session: &str, code: &str) -> Answer {
     integrator_post(
         server,
         dir,
@@ -94,7 +94,7 @@ fn submit(server: &Running, dir: &Path, session: &str, code: &str) -> Answer {
 }
 
 /// The newest login code delivered (an SMS text, or a voice call's reading).
-fn delivered_code(server: &Running) -> String {
+pub(super) fn delivered_code(server: &Running) -> String {
     outbox_bodies(server)
         .iter()
         .rev()
@@ -116,7 +116,7 @@ fn delivered_code(server: &Running) -> String {
 }
 
 /// A 6-digit code other than `code`.
-fn other_than(code: &str) -> String {
+pub(super) fn other_than(code: &str) -> String {
     let n: u32 = code.parse().unwrap();
     if n == 999_999 {
         "100000".into()
@@ -125,7 +125,7 @@ fn other_than(code: &str) -> String {
     }
 }
 
-fn audit_kinds(server: &Running) -> Vec<String> {
+pub(super) fn audit_kinds(server: &Running) -> Vec<String> {
     server
         .state
         .store
@@ -136,7 +136,7 @@ fn audit_kinds(server: &Running) -> Vec<String> {
         .collect()
 }
 
-fn count(kinds: &[String], kind: &str) -> usize {
+pub(super) fn count(kinds: &[String], kind: &str) -> usize {
     kinds.iter().filter(|k| *k == kind).count()
 }
 

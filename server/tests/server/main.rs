@@ -21,6 +21,7 @@ use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
+mod audit;
 mod ceremonies;
 mod fallbacks;
 mod hardening;

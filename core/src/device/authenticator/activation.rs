@@ -109,12 +109,18 @@ impl Authenticator {
         let confirmation = Zeroizing::new(pin_confirmation);
         check_new_pin(&pin, &confirmation)?;
         let code = parse_code(activation_code)?;
+        // The server refuses the same names (PROTOCOL §4): say so before any key is made.
         if device_name.is_empty()
-            || device_name.len() > 256
-            || device_name.chars().any(char::is_control)
+            || crate::protocol::check_display_text(
+                device_name,
+                crate::protocol::MAX_TEXT,
+                "device name",
+            )
+            .is_err()
         {
             return Err(AuthenticatorError::BadInput(
-                "the device name has 1 to 256 bytes and no control characters".to_owned(),
+                "the device name has 1 to 256 bytes and no control, format or bidi characters"
+                    .to_owned(),
             ));
         }
         if push_token
@@ -502,6 +508,36 @@ mod tests {
             .unwrap()
             .count();
         assert_eq!(keys, 1, "only the wrapping key exists");
+    }
+
+    #[test]
+    fn a_device_name_with_bidi_or_zero_width_characters_is_refused_before_anything_is_sent() {
+        let phone = Phone::new();
+        let (ticket, code) = phone.server.start_activation("alice", false);
+        for name in [
+            "Anna's \u{202E}lexiP",
+            "Anna's\u{200B} Pixel",
+            "",
+            "Pixel\n",
+        ] {
+            assert!(
+                matches!(
+                    phone.authenticator.activate(
+                        &phone.server.profile(),
+                        &ticket,
+                        &code,
+                        PIN.to_owned(),
+                        PIN.to_owned(),
+                        name,
+                        None,
+                    ),
+                    Err(AuthenticatorError::BadInput(_))
+                ),
+                "{name:?}"
+            );
+        }
+        assert!(phone.transport.requests().is_empty());
+        assert!(phone.authenticator.accounts().unwrap().is_empty());
     }
 
     #[test]

@@ -145,10 +145,11 @@ pub enum AuthenticatorError {
 }
 
 /// Cuts a server-provided text to [`MAX_SERVER_TEXT`] characters and drops
-/// control characters.
+/// control, format and bidi characters (an unsigned error message is shown, so
+/// it is neutralised rather than refused; PROTOCOL §4).
 pub(crate) fn server_text(text: &str) -> String {
     text.chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !crate::protocol::text::is_disguising(*c))
         .take(MAX_SERVER_TEXT)
         .collect()
 }
@@ -204,5 +205,18 @@ impl From<HistoryError> for AuthenticatorError {
             HistoryError::Keystore(error) => error.into(),
             HistoryError::Store(error) => error.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unsigned_server_text_loses_its_bidi_and_zero_width_characters() {
+        assert_eq!(
+            server_text("login from \u{202E}nodnoL\u{202C} via\u{200B} web\n"),
+            "login from nodnoL via web"
+        );
     }
 }

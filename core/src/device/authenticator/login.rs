@@ -682,6 +682,47 @@ mod tests {
     }
 
     #[test]
+    fn a_signed_login_request_with_bidi_or_zero_width_text_is_refused_before_it_is_shown() {
+        let phone = Phone::new();
+        let (account, _) = phone.activated("alice");
+        let enrollment = phone.enrollment_of(account);
+        let epoch = phone.epoch_of(account);
+        let server = &phone.server;
+        // Correctly signed by the pinned server, but the origin would render as
+        // "203.0.113.7 London" reversed past the override, and the client hides a
+        // zero-width joiner.
+        for (app, client, origin) in [
+            ("Client Portal", "Firefox", "203.0.113.7 \u{202E}nodnoL"),
+            ("Client Portal", "Fire\u{200D}fox", "203.0.113.7"),
+            ("\u{2067}Client Portal\u{2069}", "Firefox", "203.0.113.7"),
+        ] {
+            let request = RequestId::random().unwrap();
+            let header = server.header(enrollment, epoch, 120);
+            let signed = server.sign(
+                &header,
+                &LoginRequest {
+                    request,
+                    app: app.to_owned(),
+                    client: client.to_owned(),
+                    origin: origin.to_owned(),
+                    requested_at: header.issued_at,
+                    matching_mode: MatchingMode::Code,
+                    challenge: None,
+                },
+            );
+            phone.transport.push_response(200, signed.to_json());
+            assert!(
+                matches!(
+                    phone.authenticator.pending_request(&request.to_string()),
+                    Err(AuthenticatorError::Protocol(ProtocolError::UnsafeText(_)))
+                ),
+                "{app} / {client} / {origin}"
+            );
+        }
+        assert!(phone.authenticator.session().requests.is_empty());
+    }
+
+    #[test]
     fn an_expired_request_is_refused_before_any_pin_is_asked() {
         let phone = Phone::new();
         phone.activated("alice");

@@ -643,11 +643,11 @@ mod tests {
             .unwrap();
         phone.transport.push_response(
             403,
-            r#"{"error":{"code":"enrollment_revoked","message":"this phone was replaced"}}"#,
+            r#"{"error":{"code":"enrollment_inactive","message":"this phone was replaced"}}"#,
         );
         assert!(matches!(
             phone.authenticator.approve(&request.to_string(), Some(&challenge.to_string()), Unlock::pin(PIN)),
-            Err(AuthenticatorError::ServerRefused { ref code, .. }) if code == "enrollment_revoked"
+            Err(AuthenticatorError::ServerRefused { ref code, .. }) if code == "enrollment_inactive"
         ));
         assert_eq!(
             phone.authenticator.account(account).unwrap().state,

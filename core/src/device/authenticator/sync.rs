@@ -14,14 +14,14 @@
 
 use super::activation::{check_receipt, offset};
 use super::error::AuthenticatorError;
-use super::wire::{self, Outcome, Reply, ServerError, codes};
+use super::wire::{self, Outcome, Reply, ServerError};
 use super::{Authenticator, SERVER_CLOCK_SKEW, claimed_issued_at};
 use crate::device::store::{Account, AccountId, AccountState, UsableState};
 use crate::protocol::envelope::open_server;
 use crate::protocol::ids::random_bytes;
 use crate::protocol::messages::MAX_PUSH_TOKEN;
 use crate::protocol::{
-    EnrollmentState, Notice, NoticeKind, ProtocolError, ReplacementId, RequestId,
+    EnrollmentState, ErrorCode, Notice, NoticeKind, ProtocolError, ReplacementId, RequestId,
     ServerExpectation, Signed, SyncAnswer, SyncRequest,
 };
 use subtle::ConstantTimeEq;
@@ -353,10 +353,10 @@ impl Authenticator {
     }
 
     /// The error a typed server refusal means for this account. An
-    /// `enrollment_inactive` (or `enrollment_revoked`) refusal is unsigned, so it wipes nothing: the phone
+    /// `enrollment_inactive` refusal is unsigned, so it wipes nothing: the phone
     /// syncs to fetch the signed notice, and reports what that sync found.
     pub(super) fn refused(&self, account: &Account, error: ServerError) -> AuthenticatorError {
-        if error.code != codes::ENROLLMENT_REVOKED && error.code != codes::ENROLLMENT_INACTIVE {
+        if error.kind() != Some(ErrorCode::EnrollmentInactive) {
             return error.into_error();
         }
         let notifications = self.session().notifications_enabled.unwrap_or(true);
@@ -554,7 +554,7 @@ mod tests {
             .push_response(200, r#"{"outcome":"revoked"}"#);
         phone.transport.push_response(
             404,
-            r#"{"error":{"code":"enrollment_revoked","message":"gone"}}"#,
+            r#"{"error":{"code":"enrollment_inactive","message":"gone"}}"#,
         );
         phone.transport.push_response(404, "<html>Not Found</html>");
         phone.transport.push_response(200, forged_notice.to_json());

@@ -12,7 +12,7 @@
 
 use super::error::{AuthenticatorError, server_text};
 use crate::device::transport::{HttpMethod, Transport, TransportRequest};
-use crate::protocol::{ReplacementId, ServerProfile, Signed};
+use crate::protocol::{ErrorCode, ReplacementId, ServerProfile, Signed};
 
 /// The largest answer read, in bytes (a 64 KiB body in base64url, and change).
 pub const MAX_ANSWER_LEN: usize = 96 * 1024;
@@ -52,15 +52,14 @@ pub struct Outcome {
 /// A typed error from the server (unsigned).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct ServerError {
-    /// The `snake_case` code.
+    /// The `snake_case` code as the server sent it ([`ServerError::kind`] reads it).
     pub code: String,
     /// A human-readable message.
     #[serde(default)]
     pub message: String,
     /// Beside a `wrong_response`: attempts left before the enrollment is disabled;
-    /// beside a wrong activation code: tries left for the ticket (the reference
-    /// server spells that one `tries_left`).
-    #[serde(default, alias = "tries_left")]
+    /// beside a `wrong_activation_code`: tries left for the ticket.
+    #[serde(default)]
     pub attempts_left: Option<u64>,
     /// Beside a `wrong_response` or `attempt_delayed`: when the next attempt is
     /// allowed (Unix seconds, server time).
@@ -73,65 +72,31 @@ struct ErrorBody {
     error: ServerError,
 }
 
-/// The error codes the phone acts on (PROTOCOL.md §7 and the flows of §6).
-pub mod codes {
-    /// 403: a PIN-bound answer was wrong (with `attempts_left`, `retry_after`).
-    pub const WRONG_RESPONSE: &str = "wrong_response";
-    /// 429: refused during a delay (with `retry_after`), not counted.
-    pub const ATTEMPT_DELAYED: &str = "attempt_delayed";
-    /// 403: the account needs a password reset.
-    pub const PASSWORD_RESET_REQUIRED: &str = "password_reset_required";
-    /// 403: the enrollment is disabled until replaced.
-    pub const ENROLLMENT_DISABLED: &str = "enrollment_disabled";
-    /// 403: the enrollment was revoked (replaced or removed); the phone then
-    /// syncs to fetch the signed notice.
-    pub const ENROLLMENT_REVOKED: &str = "enrollment_revoked";
-    /// 403: this phone cannot act for the account now (the reference server's
-    /// word: it never says "revoked" unsigned); the phone syncs to learn why.
-    pub const ENROLLMENT_INACTIVE: &str = "enrollment_inactive";
-    /// 409: the request was already approved or denied.
-    pub const ALREADY_DECIDED: &str = "already_decided";
-    /// 410: the request, proof or ticket expired.
-    pub const EXPIRED: &str = "expired";
-    /// 404: no such login request for this enrollment.
-    pub const UNKNOWN_REQUEST: &str = "unknown_request";
-    /// 403: the typed code is not the session's challenge; the login ended.
-    pub const CODE_MISMATCH: &str = "code_mismatch";
-    /// 403: the activation code was wrong (with `attempts_left`).
-    pub const WRONG_ACTIVATION_CODE: &str = "wrong_activation_code";
-    /// The reference server's spelling of [`WRONG_ACTIVATION_CODE`] (with
-    /// `tries_left`), until it follows PROTOCOL.md §7.
-    pub const WRONG_CODE: &str = "wrong_code";
-    /// 410: the activation ticket ended (burnt by wrong codes, used, or expired).
-    pub const TICKET_ENDED: &str = "ticket_ended";
-}
-
 impl ServerError {
+    /// The code as one of PROTOCOL §7's, or `None` for a code this version does not know.
+    pub fn kind(&self) -> Option<ErrorCode> {
+        ErrorCode::parse(&self.code)
+    }
+
     /// The [`AuthenticatorError`] a shell acts on for this server error.
     pub fn into_error(self) -> AuthenticatorError {
-        match self.code.as_str() {
-            codes::WRONG_RESPONSE => AuthenticatorError::WrongResponse {
+        match self.kind() {
+            Some(ErrorCode::WrongResponse) => AuthenticatorError::WrongResponse {
                 attempts_left: self.attempts_left,
                 retry_after: self.retry_after,
             },
-            codes::ATTEMPT_DELAYED => AuthenticatorError::Delayed {
+            Some(ErrorCode::AttemptDelayed) => AuthenticatorError::Delayed {
                 retry_after: self.retry_after,
             },
-            codes::PASSWORD_RESET_REQUIRED => AuthenticatorError::PasswordResetRequired,
-            codes::ENROLLMENT_DISABLED => AuthenticatorError::Disabled,
-            codes::ALREADY_DECIDED => AuthenticatorError::AlreadyDecided,
-            codes::EXPIRED
-            | codes::TICKET_ENDED
-            | "request_expired"
-            | "proof_expired"
-            | "ticket_expired" => AuthenticatorError::Expired,
-            codes::UNKNOWN_REQUEST => AuthenticatorError::UnknownRequest,
-            codes::CODE_MISMATCH => AuthenticatorError::CodeMismatch,
-            codes::WRONG_ACTIVATION_CODE | codes::WRONG_CODE => {
-                AuthenticatorError::WrongActivationCode {
-                    attempts_left: self.attempts_left,
-                }
-            }
+            Some(ErrorCode::PasswordResetRequired) => AuthenticatorError::PasswordResetRequired,
+            Some(ErrorCode::EnrollmentDisabled) => AuthenticatorError::Disabled,
+            Some(ErrorCode::AlreadyDecided) => AuthenticatorError::AlreadyDecided,
+            Some(ErrorCode::Expired | ErrorCode::TicketEnded) => AuthenticatorError::Expired,
+            Some(ErrorCode::UnknownRequest) => AuthenticatorError::UnknownRequest,
+            Some(ErrorCode::CodeMismatch) => AuthenticatorError::CodeMismatch,
+            Some(ErrorCode::WrongActivationCode) => AuthenticatorError::WrongActivationCode {
+                attempts_left: self.attempts_left,
+            },
             _ => AuthenticatorError::ServerRefused {
                 code: server_text(&self.code),
                 message: server_text(&self.message),
@@ -269,10 +234,10 @@ mod tests {
     }
 
     #[test]
-    fn the_reference_servers_wrong_code_is_a_wrong_activation_code_with_tries_left() {
+    fn a_wrong_activation_code_carries_its_tries_left_and_retired_aliases_are_unknown() {
         let reply = parse_reply(
             403,
-            br#"{"error":{"code":"wrong_code","message":"wrong","tries_left":2}}"#,
+            br#"{"error":{"code":"wrong_activation_code","message":"wrong","attempts_left":2}}"#,
         )
         .unwrap();
         assert!(matches!(
@@ -286,6 +251,17 @@ mod tests {
             ended.unwrap().into_outcome(),
             Err(AuthenticatorError::Expired)
         ));
+        // No server sends these spellings (PROTOCOL §7): they are not read as known codes.
+        for body in [
+            &br#"{"error":{"code":"wrong_code","message":"wrong","tries_left":2}}"#[..],
+            br#"{"error":{"code":"request_expired","message":"x"}}"#,
+        ] {
+            let reply = parse_reply(403, body).unwrap();
+            assert!(matches!(
+                reply.into_outcome(),
+                Err(AuthenticatorError::ServerRefused { .. })
+            ));
+        }
     }
 
     #[test]
