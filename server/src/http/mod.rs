@@ -51,6 +51,9 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// The clock (the system clock in the binary, a `ManualClock` in tests).
     pub clock: Arc<dyn Clock>,
+    /// In development mode, the same clock as `clock`, which `POST /v1/dev/clock`
+    /// moves ahead; `None` in production.
+    pub dev_clock: Option<Arc<latchkey_core::clock::OffsetClock>>,
     /// The server's keys.
     pub keys: Arc<dyn ServerKeys>,
     /// The store.
@@ -100,7 +103,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1/login", login::routes())
         .route(
             "/v1/replacements/cancel",
-            axum::routing::post(public::cancel_replacement),
+            axum::routing::get(public::cancel_page).post(public::cancel_replacement),
         )
         .merge(web::routes(&state));
     if state.config.dev {
@@ -111,6 +114,28 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// The client's address: the TCP peer of the connection the request came on
+/// (`None` when the router is driven without the server's connection loop).
+/// Behind a reverse proxy this is the proxy's address.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
 }
 
 /// Runs blocking work (store access, password hashing) on tokio's blocking pool.

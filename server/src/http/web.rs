@@ -30,6 +30,7 @@
 //! - web sessions expire after [`IDLE_SECS`] without use, by the server's clock,
 //!   and at most [`MAX_WEB_SESSIONS`] exist at once.
 
+use super::ClientAddress;
 use super::login::{Credentials, check_password};
 use super::sessions::wait_for_decision;
 use super::{ApiError, AppState, blocking};
@@ -760,6 +761,7 @@ fn bad_form() -> Response {
 /// `POST /web/login`: username and password → a login session.
 async fn sign_in(
     State(web): State<Web>,
+    client_address: ClientAddress,
     headers: HeaderMap,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
@@ -798,7 +800,7 @@ async fn sign_in(
         username: username.clone(),
         password: form.password,
     };
-    let username = match check_password(&web.app, credentials).await {
+    let username = match check_password(&web.app, client_address, credentials).await {
         Ok(username) => username,
         Err(error) => {
             web.flash(&key, Tone::Bad, say_error(&error));
