@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::rules::VoiceMinimums;
 
@@ -212,6 +213,156 @@ impl Limits {
     }
 }
 
+/// The HTTP server's connection cap and timeouts (docs/PROTOCOL.md §7,
+/// "Connections"): what keeps idle, slow or abandoned connections from holding
+/// the server's file descriptors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// The most connections served at once (512). At the cap the server stops
+    /// accepting until one ends; the timeouts below make sure one does.
+    pub max_connections: u32,
+    /// How long a connection may wait, without sending a byte, for its first
+    /// request or the next one after a response (60 s).
+    pub idle_timeout: Duration,
+    /// How long a request's head (request line and headers) may take from its
+    /// first byte (10 s): a slowly trickled head is cut off.
+    pub header_read_timeout: Duration,
+    /// How long a request's body may take to arrive after its head (10 s); a late
+    /// body is answered `408 body_timeout`.
+    pub body_read_timeout: Duration,
+    /// How long writing an answer may stall because the client does not read it
+    /// (60 s).
+    pub write_stall_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 512,
+            idle_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            write_stall_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// Checks that every number is positive.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.max_connections == 0 {
+            return Err(ConfigError::Zero("max_connections"));
+        }
+        for (name, value) in [
+            ("idle_timeout", self.idle_timeout),
+            ("header_read_timeout", self.header_read_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+            ("write_stall_timeout", self.write_stall_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Growing delays after consecutive wrong passwords for one key (a username, or
+/// a client address): the first `free_failures` cost nothing; from then on the
+/// next check waits `first_delay_secs` after the last failure, doubling with each
+/// further failure up to `max_delay_secs`. A key without a failure for
+/// `forget_after_secs` starts again from zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptDelays {
+    /// Consecutive failures allowed without a delay.
+    pub free_failures: u32,
+    /// The first delay, in seconds.
+    pub first_delay_secs: u64,
+    /// The longest delay, in seconds.
+    pub max_delay_secs: u64,
+    /// Seconds without a failure after which the key's failures are forgotten.
+    pub forget_after_secs: u64,
+}
+
+impl AttemptDelays {
+    /// The delay after `failures` consecutive failures: none below
+    /// `free_failures`, then `first_delay_secs` doubling, never above
+    /// `max_delay_secs` (saturating, never overflowing).
+    pub fn delay_secs(&self, failures: u32) -> u64 {
+        if failures < self.free_failures {
+            return 0;
+        }
+        let doublings = failures - self.free_failures;
+        self.first_delay_secs
+            .checked_shl(doublings)
+            .filter(|delay| delay >> doublings == self.first_delay_secs)
+            .unwrap_or(u64::MAX)
+            .min(self.max_delay_secs)
+    }
+}
+
+/// Limits on password checks at the reference login (`/v1/login/*`;
+/// docs/PROTOCOL.md §7, "Password attempts").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordAttemptLimits {
+    /// Per username (known or not): 5 free failures, then 30 s doubling to 15 min;
+    /// forgotten after 24 h without a failure; a right password clears it.
+    pub per_username: AttemptDelays,
+    /// Per client address (an IPv6 client by its /64): 20 free failures, then
+    /// 30 s doubling to 15 min; forgotten after 1 h without a failure.
+    pub per_client: AttemptDelays,
+    /// Password hashes computed at once (4); a check beyond them is answered
+    /// `503 busy` at once instead of queueing.
+    pub max_concurrent_checks: u32,
+    /// The most usernames and addresses remembered each (100 000); beyond it the
+    /// one whose last failure is oldest is forgotten.
+    pub max_tracked: usize,
+}
+
+impl Default for PasswordAttemptLimits {
+    fn default() -> Self {
+        Self {
+            per_username: AttemptDelays {
+                free_failures: 5,
+                first_delay_secs: 30,
+                max_delay_secs: 900,
+                forget_after_secs: 24 * 3600,
+            },
+            per_client: AttemptDelays {
+                free_failures: 20,
+                first_delay_secs: 30,
+                max_delay_secs: 900,
+                forget_after_secs: 3600,
+            },
+            max_concurrent_checks: 4,
+            max_tracked: 100_000,
+        }
+    }
+}
+
+impl PasswordAttemptLimits {
+    /// Checks that every number is positive and the delays are ordered.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for delays in [self.per_username, self.per_client] {
+            if delays.first_delay_secs == 0 || delays.forget_after_secs == 0 {
+                return Err(ConfigError::Zero("password attempt delays"));
+            }
+            if delays.max_delay_secs < delays.first_delay_secs {
+                return Err(ConfigError::Inconsistent(
+                    "the longest password delay is shorter than the first",
+                ));
+            }
+        }
+        if self.max_concurrent_checks == 0 {
+            return Err(ConfigError::Zero("max_concurrent_checks"));
+        }
+        if self.max_tracked == 0 {
+            return Err(ConfigError::Zero("max_tracked"));
+        }
+        Ok(())
+    }
+}
+
 /// Everything `latchkey serve` needs to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -235,6 +386,10 @@ pub struct ServerConfig {
     /// login screen states (docs/DESIGN.md §1.5: clients too old for voice are told
     /// so). A client not listed has no minimum.
     pub voice_min_client_versions: VoiceMinimums,
+    /// The HTTP server's connection cap and timeouts.
+    pub connections: ConnectionLimits,
+    /// Limits on password checks at the reference login.
+    pub password_attempts: PasswordAttemptLimits,
 }
 
 /// The default minimum versions for voice callback: the trading desktop app
@@ -257,6 +412,8 @@ impl ServerConfig {
             limits: Limits::default(),
             voice_min_client_versions: VoiceMinimums::new(DEFAULT_VOICE_MINIMUMS)
                 .unwrap_or_default(),
+            connections: ConnectionLimits::default(),
+            password_attempts: PasswordAttemptLimits::default(),
         }
     }
 
@@ -272,6 +429,8 @@ impl ServerConfig {
     /// Checks the configuration as a whole.
     pub fn check(&self) -> Result<(), ConfigError> {
         self.limits.check()?;
+        self.connections.check()?;
+        self.password_attempts.check()?;
         if !self.dev && self.password_iterations.get() < PRODUCTION_PASSWORD_ITERATIONS {
             return Err(ConfigError::WeakPasswordHashing);
         }
@@ -365,6 +524,27 @@ mod tests {
         // 30 · 2^59 still fits in 64 bits; 30 · 2^60 does not.
         assert_eq!(l.failure_delay_secs(3 + 59), 30 << 59);
         assert_eq!(l.failure_delay_secs(3 + 60), u64::MAX);
+    }
+
+    #[test]
+    fn password_delays_start_after_the_free_failures_double_and_stop_at_the_maximum() {
+        let limits = PasswordAttemptLimits::default();
+        let user = limits.per_username;
+        let delays: Vec<u64> = (0..=11).map(|n| user.delay_secs(n)).collect();
+        assert_eq!(delays, [0, 0, 0, 0, 0, 30, 60, 120, 240, 480, 900, 900]);
+        assert_eq!(user.delay_secs(u32::MAX), 900);
+        assert_eq!(limits.per_client.delay_secs(19), 0);
+        assert_eq!(limits.per_client.delay_secs(20), 30);
+        assert_eq!(limits.max_concurrent_checks, 4);
+        let connections = ConnectionLimits::default();
+        assert_eq!(connections.max_connections, 512);
+        assert_eq!(connections.header_read_timeout, Duration::from_secs(10));
+        let mut c = config();
+        c.connections.idle_timeout = Duration::ZERO;
+        assert_eq!(c.check(), Err(ConfigError::Zero("idle_timeout")));
+        c.connections = ConnectionLimits::default();
+        c.password_attempts.max_concurrent_checks = 0;
+        assert_eq!(c.check(), Err(ConfigError::Zero("max_concurrent_checks")));
     }
 
     #[test]

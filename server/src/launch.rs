@@ -172,6 +172,15 @@ impl Server {
     /// server profile.
     pub async fn bind(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Self, ServerError> {
         config.check()?;
+        // Development mode reads time through a clock its tests can skip ahead
+        // (`POST /v1/dev/clock`); production reads the given clock as it is.
+        let dev_clock = config
+            .dev
+            .then(|| Arc::new(latchkey_core::clock::OffsetClock::new(clock.clone())));
+        let clock: Arc<dyn Clock> = match &dev_clock {
+            Some(dev_clock) => dev_clock.clone(),
+            None => clock,
+        };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Io {
@@ -197,12 +206,16 @@ impl Server {
             tracing::info!(key_id = %keys.signing_key_id(), "created the server keys");
         }
         let outbox = Arc::new(Outbox::new(store.clone(), clock.clone()));
-        let users = Arc::new(UserDirectory::new(
-            store.clone(),
-            clock.clone(),
-            config.password_iterations,
-        ));
-        let config = Arc::new(config);
+        let users = Arc::new(
+            UserDirectory::new(store.clone(), clock.clone(), config.password_iterations)
+                .with_attempt_limits(config.password_attempts),
+        );
+        // From here on the public URL is the one the profile names, so that links
+        // the server sends (the e-mail's cancel link) are absolute.
+        let config = Arc::new(ServerConfig {
+            public_url: Some(profile.base_url().to_owned()),
+            ..config
+        });
         let keys: Arc<dyn crate::ServerKeys> = Arc::new(keys);
         let policy = Arc::new(policy);
         let channels = Channels::outbox(outbox.clone());
@@ -217,6 +230,7 @@ impl Server {
         let state = AppState {
             config,
             clock,
+            dev_clock,
             keys,
             store,
             users,
@@ -263,7 +277,8 @@ impl Server {
     }
 
     /// Serves requests until `shutdown` completes, then lets requests in flight
-    /// finish.
+    /// finish. Connections are capped and timed out as the configuration's
+    /// [`crate::config::ConnectionLimits`] say.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -288,9 +303,9 @@ impl Server {
                 }
             }
         });
+        let limits = self.state.config.connections;
         let app = http::router(self.state);
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+        let served = crate::connections::serve(self.listener, app, limits, shutdown)
             .await
             .map_err(|source| ServerError::Io {
                 what: "serving".into(),

@@ -7,7 +7,8 @@
 //!   integrator API token;
 //! - [`store`]: the [`Store`] trait (transactions over [`store::StoreTx`]) and
 //!   its SQLite implementation with numbered migrations;
-//! - [`users`]: the built-in user store of the reference login screen and demo;
+//! - [`users`]: the built-in user store of the reference login screen and demo,
+//!   its password checks limited by [`password_attempts`];
 //! - [`policy`]: the jurisdiction policy table, as data;
 //! - [`outbox`]: the push, SMS, voice and e-mail traits and the recording outbox;
 //! - [`rules`]: the PIN-bound failure counter, push limits and SMS/voice code
@@ -16,7 +17,8 @@
 //! - [`config`]: mode, address, data folder and the numbers of docs/DESIGN.md §5;
 //! - [`http`]: the axum API (public, phone, integrator, reference login and
 //!   development routes; `server/openapi.yaml` describes each);
-//! - [`Server`]: opening the data folder, binding, serving.
+//! - [`Server`]: opening the data folder, binding, serving (the connection loop
+//!   with its cap and timeouts is in `connections`).
 //!
 //! It uses the protocol part of `latchkey-core` (and its SQLite migration
 //! runner), never the phone's device store.
@@ -28,10 +30,12 @@
 #![warn(missing_docs)]
 
 pub mod config;
+mod connections;
 pub mod embedded;
 pub mod http;
 mod launch;
 pub mod outbox;
+pub mod password_attempts;
 pub mod policy;
 pub mod rules;
 pub mod secrets;

@@ -13,9 +13,14 @@
 //!   and the iteration count stored with the hash, and are checked with
 //!   `ring::pbkdf2::verify` (constant time); an unknown username costs the same
 //!   hashing work as a wrong password and gets the same answer;
+//! - every password check goes through the attempt limits of
+//!   [`crate::password_attempts`] (growing delays per username and per client
+//!   address, a bound on hashes computed at once), counted before hashing;
 //! - passwords and hashes never appear in `Debug` output or logs;
 //! - every change is one store transaction together with its audit row.
 
+use crate::config::PasswordAttemptLimits;
+use crate::password_attempts::{AttemptRefusal, ClientKey, PasswordAttempts};
 use crate::policy::Jurisdiction;
 use crate::store::{AuditEvent, AuditKind, Store, StoreError, StoreExt};
 use base64::Engine;
@@ -71,6 +76,16 @@ pub enum UserError {
     /// The username or the password is wrong (one answer for both on purpose).
     #[error("wrong username or password")]
     WrongCredentials,
+    /// Too many wrong passwords for this username or from this address; the
+    /// password was not checked.
+    #[error("too many wrong passwords: try again later")]
+    TooManyAttempts {
+        /// When the next attempt is allowed (Unix seconds, the server's clock).
+        retry_after: u64,
+    },
+    /// Every password-hashing slot is taken; the password was not checked.
+    #[error("the server is busy checking passwords: try again in a moment")]
+    Busy,
     /// The operating system's random generator failed.
     #[error("the random generator failed")]
     Randomness,
@@ -417,6 +432,8 @@ pub struct UserDirectory {
     /// A hash to check when the username is unknown, so that an unknown user
     /// costs as much as a wrong password.
     decoy: OnceLock<PasswordHash>,
+    /// The limits on password checks.
+    attempts: PasswordAttempts,
 }
 
 impl std::fmt::Debug for UserDirectory {
@@ -435,7 +452,19 @@ impl UserDirectory {
             clock,
             iterations,
             decoy: OnceLock::new(),
+            attempts: PasswordAttempts::new(PasswordAttemptLimits::default()),
         }
+    }
+
+    /// The same directory with other limits on password checks.
+    pub fn with_attempt_limits(mut self, limits: PasswordAttemptLimits) -> Self {
+        self.attempts = PasswordAttempts::new(limits);
+        self
+    }
+
+    /// The limits' counters (tests hold hashing slots through it).
+    pub fn attempts(&self) -> &PasswordAttempts {
+        &self.attempts
     }
 
     /// Creates a user, refusing a taken username.
@@ -475,14 +504,49 @@ impl UserDirectory {
         Ok(self.store.in_transaction(|tx| tx.user(username))?)
     }
 
-    /// Checks a username and password; the same [`UserError::WrongCredentials`]
-    /// for an unknown user and a wrong password, after the same hashing work.
-    /// Rate limiting password guesses is the login screen's job.
+    /// Checks a username and password with no client address known: as
+    /// [`UserDirectory::check_password_from`] counted per username only.
     pub fn check_password(
         &self,
         username: &Username,
         password: &Password,
     ) -> Result<User, UserError> {
+        self.check_password_from(None, username, password)
+    }
+
+    /// Checks a username and password from `client`; the same
+    /// [`UserError::WrongCredentials`] for an unknown user and a wrong password,
+    /// after the same hashing work. Before hashing, the attempt limits apply
+    /// (docs/PROTOCOL.md §7, "Password attempts"): [`UserError::TooManyAttempts`]
+    /// while the username or the address is delayed, [`UserError::Busy`] when
+    /// every hashing slot is taken — neither is counted.
+    pub fn check_password_from(
+        &self,
+        client: Option<std::net::IpAddr>,
+        username: &Username,
+        password: &Password,
+    ) -> Result<User, UserError> {
+        let attempt = self
+            .attempts
+            .begin(
+                self.clock.now(),
+                username.as_str(),
+                client.map(ClientKey::of),
+            )
+            .map_err(|refusal| match refusal {
+                AttemptRefusal::Delayed { retry_after } => {
+                    UserError::TooManyAttempts { retry_after }
+                }
+                AttemptRefusal::Busy => UserError::Busy,
+            })?;
+        let checked = self.verify_password(username, password);
+        if checked.is_ok() {
+            attempt.succeeded();
+        }
+        checked
+    }
+
+    fn verify_password(&self, username: &Username, password: &Password) -> Result<User, UserError> {
         match self.get(username)? {
             Some(user) if user.password_hash.verify(password) => Ok(user),
             Some(_) => Err(UserError::WrongCredentials),

@@ -47,6 +47,8 @@ error_codes! {
     UnsupportedMediaType = "unsupported_media_type",
     /// 413: the body is larger than the server reads.
     BodyTooLarge = "body_too_large",
+    /// 408: the body did not arrive within the server's body timeout.
+    BodyTimeout = "body_timeout",
     /// 400: a field or parameter has an invalid value (`field` names it).
     InvalidField = "invalid_field",
     /// 400: an envelope or message that does not parse, or is not for this server.
@@ -154,6 +156,12 @@ error_codes! {
     DailyCodeLimit = "daily_code_limit",
     /// 429: SMS/voice logins are suspended after wrong codes (`retry_after`).
     SmsSuspended = "sms_suspended",
+    /// 429: too many wrong passwords at the reference login for this username or from
+    /// this address (`retry_after`); not checked, not counted.
+    TooManyPasswordAttempts = "too_many_password_attempts",
+    /// 503: every password-hashing slot is taken (`Retry-After: 1`); not checked, not
+    /// counted.
+    Busy = "busy",
     /// 500: something failed inside the server; the detail is in its log.
     Internal = "internal",
 }

@@ -1,7 +1,7 @@
 //! Development-only endpoints: present only when the server runs with `--dev`;
 //! in production the same paths answer the typed 404 of any unknown route.
 
-use super::{ApiError, AppState, blocking};
+use super::{ApiError, ApiJson, AppState, blocking};
 use crate::outbox::OutboundError;
 use crate::store::StoreExt;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -17,6 +17,39 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/dev/outbox", get(outbox))
         .route("/v1/dev/voice-calls/{call}/keypress", post(keypress))
+        .route("/v1/dev/clock", post(skip_ahead))
+}
+
+/// The body of `POST /v1/dev/clock`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SkipAhead {
+    /// Seconds to move the server's clock ahead (at most a year per call).
+    advance: u64,
+}
+
+/// The most one `POST /v1/dev/clock` moves the clock: a year.
+const MAX_SKIP: u64 = 366 * 86_400;
+
+/// `POST /v1/dev/clock` `{"advance": seconds}`: moves the development server's clock
+/// ahead, so a test waits out a lifetime or a limit (the 2 minutes between codes, a
+/// hold period) without sleeping; answers `{"now": unix_seconds}`. The clock never
+/// goes back.
+async fn skip_ahead(
+    State(state): State<AppState>,
+    body: ApiJson<SkipAhead>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let ApiJson(SkipAhead { advance }) = body;
+    if advance > MAX_SKIP {
+        return Err(ApiError::InvalidField {
+            field: "advance",
+            reason: format!("at most {MAX_SKIP} seconds per call"),
+        });
+    }
+    let clock = state.dev_clock.as_ref().ok_or(ApiError::NotFound)?;
+    let now = clock.advance(advance);
+    state.decisions.notify_waiters();
+    Ok(Json(serde_json::json!({ "now": now })))
 }
 
 /// `POST /v1/dev/voice-calls/{call}/keypress`: the callee of a voice call placed

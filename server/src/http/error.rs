@@ -29,6 +29,21 @@ pub enum ApiError {
     /// The body is larger than the server reads (413 `body_too_large`).
     #[error("the request body is too large")]
     BodyTooLarge,
+    /// The body did not arrive within the body timeout (408 `body_timeout`).
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    /// Too many wrong passwords for this username or from this address (429
+    /// `too_many_password_attempts`, with `retry_after`); the password was not
+    /// checked.
+    #[error("too many wrong passwords: try again after retry_after")]
+    PasswordAttemptsDelayed {
+        /// When the next attempt is allowed (Unix seconds, the server's clock).
+        retry_after: u64,
+    },
+    /// Every password-hashing slot is taken (503 `busy`, `Retry-After: 1`);
+    /// nothing was checked or counted.
+    #[error("the server is busy: try again in a moment")]
+    Busy,
     /// A field or parameter has an invalid value (400 `invalid_field`).
     #[error("{field}: {reason}")]
     InvalidField {
@@ -103,6 +118,9 @@ impl ApiError {
             ApiError::MalformedBody | ApiError::InvalidField { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::PasswordAttemptsDelayed { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound | ApiError::UserNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -118,6 +136,9 @@ impl ApiError {
             ApiError::MalformedBody => ErrorCode::MalformedBody,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::BodyTooLarge => ErrorCode::BodyTooLarge,
+            ApiError::BodyTimeout => ErrorCode::BodyTimeout,
+            ApiError::PasswordAttemptsDelayed { .. } => ErrorCode::TooManyPasswordAttempts,
+            ApiError::Busy => ErrorCode::Busy,
             ApiError::InvalidField { .. } => ErrorCode::InvalidField,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::NotFound => ErrorCode::NotFound,
@@ -133,6 +154,9 @@ impl ApiError {
     fn extra(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut extra = serde_json::Map::new();
         match self {
+            ApiError::PasswordAttemptsDelayed { retry_after } => {
+                extra.insert("retry_after".into(), (*retry_after).into());
+            }
             ApiError::Verifier(VerifierError::WrongResponse {
                 attempts_left,
                 retry_after,
@@ -206,6 +230,16 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if matches!(self, ApiError::Busy) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if matches!(self, ApiError::BodyTimeout) {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }
@@ -322,6 +356,12 @@ impl From<UserError> for ApiError {
             UserError::Exists => return ApiError::UserExists,
             UserError::NotFound => return ApiError::UserNotFound,
             UserError::WrongCredentials => return ApiError::Unauthorized,
+            UserError::TooManyAttempts { retry_after } => {
+                return ApiError::PasswordAttemptsDelayed {
+                    retry_after: *retry_after,
+                };
+            }
+            UserError::Busy => return ApiError::Busy,
             _ => return ApiError::internal(&error),
         };
         ApiError::InvalidField {
@@ -333,7 +373,8 @@ impl From<UserError> for ApiError {
 
 /// A JSON request body whose every rejection is an [`ApiError`]: 400
 /// `malformed_body` (not JSON, wrong shape, unknown field), 415 (not declared as
-/// JSON), 413 `body_too_large` (over the body limit).
+/// JSON), 413 `body_too_large` (over the body limit), 408 `body_timeout` (not
+/// arrived within the body timeout).
 ///
 /// The body is parsed here rather than by `axum::Json` so that no parser
 /// message — serde quotes the values it rejects, which may be a password — is
@@ -343,7 +384,7 @@ pub struct ApiJson<T>(pub T);
 
 /// Whether the request declares a JSON body: `application/json` or
 /// `application/<something>+json`, parameters allowed.
-fn declares_json(request: &Request) -> bool {
+pub(super) fn declares_json(request: &Request) -> bool {
     let Some(value) = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -374,15 +415,25 @@ where
         if !declares_json(&request) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
-                    _ => ApiError::MalformedBody,
-                })?;
+        let bytes = read_body(request, state).await?;
         serde_json::from_slice(&bytes)
             .map(Self)
             .map_err(|_| ApiError::MalformedBody)
     }
+}
+
+/// Reads a whole request body: 413 `body_too_large` over the body limit, 408
+/// `body_timeout` past the body timeout, 400 `malformed_body` for any other
+/// failure.
+pub(super) async fn read_body<S: Send + Sync>(
+    request: Request,
+    state: &S,
+) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
+            _ if crate::connections::is_body_timeout(&rejection) => ApiError::BodyTimeout,
+            _ => ApiError::MalformedBody,
+        })
 }

@@ -4,9 +4,9 @@
 //! long-poll, typed responses), clearing "password reset required" after the
 //! integrator's reset, and fraud reports.
 
-use super::sessions::{self, ActivationOptions, SessionContext};
+use super::sessions::{self, ActivationOptions, IntegratorSessions, SessionContext};
 use super::{ApiError, ApiJson, AppState, blocking};
-use crate::store::{AuditKind, StoreExt};
+use crate::store::{AuditKind, SessionOpener, StoreExt};
 use crate::users::{NewUser, Password, User, UserError, Username};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -26,18 +26,21 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/activations", post(start_activation))
         .route("/sessions", post(open_session))
-        .route("/sessions/{session_id}", get(sessions::get_session))
+        .route(
+            "/sessions/{session_id}",
+            get(sessions::get_session::<IntegratorSessions>),
+        )
         .route(
             "/sessions/{session_id}/response",
-            post(sessions::typed_response),
+            post(sessions::typed_response::<IntegratorSessions>),
         )
         .route(
             "/sessions/{session_id}/new-code",
-            post(sessions::request_code_handler),
+            post(sessions::request_code_handler::<IntegratorSessions>),
         )
         .route(
             "/sessions/{session_id}/code",
-            post(sessions::submit_code_handler),
+            post(sessions::submit_code_handler::<IntegratorSessions>),
         )
         .route("/users/{username}/phone-number", post(change_phone_number))
         .route("/fraud-reports", get(fraud_reports))
@@ -237,7 +240,8 @@ async fn open_session(
     let version = body.context.version()?;
     let opened = blocking(move || {
         let c = &body.context;
-        Ok(verifier.open_session(
+        Ok(verifier.open_session_for(
+            SessionOpener::Integrator,
             &body.username,
             c.app.as_deref().unwrap_or("Login"),
             c.client.as_deref().unwrap_or("unknown client"),

@@ -7,7 +7,8 @@
 //! - `/v1/integrator/*` — the integrator API, behind the bearer token
 //!   (`POST /v1/integrator/users`, `GET /v1/integrator/users/{username}`);
 //! - `GET /v1/dev/outbox`, `POST /v1/dev/voice-calls/{call}/keypress` —
-//!   development mode only (a typed 404 in production).
+//!   development mode only (a typed 404 in production);
+//! - `/web/*` — the reference login screen as a web page (HTML, module `web`).
 //!
 //! Invariants: every failure, including an unknown route, a wrong method and
 //! every body rejection, is a typed JSON error ([`ApiError`]); bodies above the
@@ -24,6 +25,7 @@ mod login;
 mod phone;
 mod public;
 mod sessions;
+mod web;
 
 pub use error::{ApiError, ApiJson};
 
@@ -49,6 +51,9 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// The clock (the system clock in the binary, a `ManualClock` in tests).
     pub clock: Arc<dyn Clock>,
+    /// In development mode, the same clock as `clock`, which `POST /v1/dev/clock`
+    /// moves ahead; `None` in production.
+    pub dev_clock: Option<Arc<latchkey_core::clock::OffsetClock>>,
     /// The server's keys.
     pub keys: Arc<dyn ServerKeys>,
     /// The store.
@@ -98,8 +103,9 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1/login", login::routes())
         .route(
             "/v1/replacements/cancel",
-            axum::routing::post(public::cancel_replacement),
-        );
+            axum::routing::get(public::cancel_page).post(public::cancel_replacement),
+        )
+        .merge(web::routes(&state));
     if state.config.dev {
         app = app.merge(dev::routes());
     }
@@ -108,6 +114,28 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// The client's address: the TCP peer of the connection the request came on
+/// (`None` when the router is driven without the server's connection loop).
+/// Behind a reverse proxy this is the proxy's address.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
 }
 
 /// Runs blocking work (store access, password hashing) on tokio's blocking pool.
@@ -184,6 +212,7 @@ mod tests {
             ("/v1/integrator", include_str!("integrator.rs")),
             ("/v1/phone", include_str!("phone.rs")),
             ("/v1/login", include_str!("login.rs")),
+            ("", include_str!("web.rs")),
         ];
         let mut routes: Vec<String> = Vec::new();
         for (prefix, source) in sources {

@@ -4,7 +4,7 @@
 
 use super::{ApiError, ApiJson, AppState, blocking};
 use crate::rules::{ClientVersion, CodeRefusal};
-use crate::store::{CodeChannel, LoginFactor};
+use crate::store::{CodeChannel, LoginFactor, SessionOpener, StoreExt};
 use crate::verifier::{
     ActivationStart, CodeDisposition, CodeSent, OpenedSession, PushDisposition, ReplaceMode,
     SessionView, TwoFactorState,
@@ -17,6 +17,45 @@ use serde::Deserialize;
 
 /// The longest long-poll wait, in seconds.
 pub(super) const MAX_WAIT_SECS: u64 = 30;
+
+/// A family of session routes: the API whose sessions they act on.
+pub(super) trait SessionFamily: Send + Sync + 'static {
+    /// The opener whose sessions these routes answer for.
+    const OPENER: SessionOpener;
+}
+
+/// `/v1/integrator/sessions/*`.
+pub(super) struct IntegratorSessions;
+
+impl SessionFamily for IntegratorSessions {
+    const OPENER: SessionOpener = SessionOpener::Integrator;
+}
+
+/// `/v1/login/sessions/*`.
+pub(super) struct LoginSessions;
+
+impl SessionFamily for LoginSessions {
+    const OPENER: SessionOpener = SessionOpener::ReferenceLogin;
+}
+
+/// The session's id, if the session exists and was opened by `F`'s API; a
+/// session of the other API is answered as unknown (docs/PROTOCOL.md §7).
+async fn own_session<F: SessionFamily>(state: &AppState, id: &str) -> Result<SessionId, ApiError> {
+    let id = parse_session_id(id)?;
+    let store = state.store.clone();
+    let session = blocking(move || {
+        store
+            .in_transaction(|tx| tx.session(&id))
+            .map_err(ApiError::internal)
+    })
+    .await?;
+    match session {
+        Some(session) if session.opened_by == F::OPENER => Ok(id),
+        _ => Err(ApiError::Verifier(
+            crate::verifier::VerifierError::UnknownSession,
+        )),
+    }
+}
 
 /// Options of an activation start.
 #[derive(Deserialize, Default)]
@@ -152,10 +191,9 @@ pub(super) fn code_sent_view(sent: &CodeSent) -> serde_json::Value {
 /// `POST …/sessions/{id}/new-code`: "Request new code" by SMS or voice.
 pub(super) async fn request_code(
     state: &AppState,
-    id: &str,
+    id: SessionId,
     body: NewCodeBody,
 ) -> Result<serde_json::Value, ApiError> {
-    let id = parse_session_id(id)?;
     let channel = body.channel()?;
     let verifier = state.verifier.clone();
     let sent = blocking(move || Ok(verifier.request_code(&id, channel)?)).await?;
@@ -165,10 +203,9 @@ pub(super) async fn request_code(
 /// `POST …/sessions/{id}/code`: the code the user typed; answers the session.
 pub(super) async fn submit_code(
     state: &AppState,
-    id: &str,
+    id: SessionId,
     body: CodeBody,
 ) -> Result<serde_json::Value, ApiError> {
-    let id = parse_session_id(id)?;
     let verifier = state.verifier.clone();
     let result = blocking(move || Ok(verifier.submit_code(&id, &body.code))).await?;
     state.decisions.notify_waiters();
@@ -306,13 +343,13 @@ pub(super) struct TypedResponseBody {
 }
 
 /// `GET …/sessions/{id}[?wait=N]`: the session's status, long-polled up to N s.
-pub(super) async fn get_session(
+pub(super) async fn get_session<F: SessionFamily>(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    let id = parse_session_id(&id)?;
+    let id = own_session::<F>(&state, &id).await?;
     let Query(query) = query.map_err(|_| ApiError::InvalidField {
         field: "wait",
         reason: "seconds".into(),
@@ -323,13 +360,13 @@ pub(super) async fn get_session(
 
 /// `POST …/sessions/{id}/response`: the 8-digit response the user typed into
 /// the login screen.
-pub(super) async fn typed_response(
+pub(super) async fn typed_response<F: SessionFamily>(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     ApiJson(body): ApiJson<TypedResponseBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    let id = parse_session_id(&id)?;
+    let id = own_session::<F>(&state, &id).await?;
     let verifier = state.verifier.clone();
     let result = blocking(move || Ok(verifier.submit_typed_response(&id, &body.response))).await?;
     state.decisions.notify_waiters();
@@ -341,21 +378,23 @@ pub(super) async fn typed_response(
 
 /// `POST …/sessions/{id}/new-code`: "Request new code" by SMS or voice callback
 /// (`{"channel": "sms"|"voice"}`).
-pub(super) async fn request_code_handler(
+pub(super) async fn request_code_handler<F: SessionFamily>(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     ApiJson(body): ApiJson<NewCodeBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    Ok(Json(request_code(&state, &id, body).await?))
+    let id = own_session::<F>(&state, &id).await?;
+    Ok(Json(request_code(&state, id, body).await?))
 }
 
 /// `POST …/sessions/{id}/code`: the SMS or voice code the user typed.
-pub(super) async fn submit_code_handler(
+pub(super) async fn submit_code_handler<F: SessionFamily>(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Path(id) = id.map_err(|_| ApiError::NotFound)?;
-    Ok(Json(submit_code(&state, &id, body).await?))
+    let id = own_session::<F>(&state, &id).await?;
+    Ok(Json(submit_code(&state, id, body).await?))
 }

@@ -21,7 +21,7 @@ use latchkey_core::protocol::{
 pub use records::{
     AccountState, CodeChannel, Enrollment, EnrollmentStatus, LoginCode, LoginCodeState,
     LoginFactor, LoginSession, NoticeRecord, ProofRecord, Replacement, ReplacementKind,
-    ReplacementStatus, SessionStatus, Ticket, TicketKind, TicketStatus,
+    ReplacementStatus, SessionOpener, SessionStatus, Ticket, TicketKind, TicketStatus,
 };
 pub use sqlite::{MIGRATIONS, SqliteStore};
 

@@ -411,6 +411,21 @@ pub struct LoginCode {
     pub state: LoginCodeState,
 }
 
+/// Which API opened a login session. Each family of session routes answers only
+/// for the sessions its own API opened (docs/PROTOCOL.md §7): the reference
+/// login's routes must not act on a session the integrator opened without the
+/// password step, nor the other way round.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionOpener {
+    /// The integrator API (`/v1/integrator/sessions`, bearer token). Sessions
+    /// stored before openers were recorded count as the integrator's.
+    #[default]
+    Integrator,
+    /// The reference login (`/v1/login/sessions`, the built-in password store).
+    ReferenceLogin,
+}
+
 /// A login session and its push request.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -454,6 +469,9 @@ pub struct LoginSession {
     /// The second factor it asks for.
     #[serde(default)]
     pub factor: LoginFactor,
+    /// Which API opened it (only that API's routes act on it).
+    #[serde(default)]
+    pub opened_by: SessionOpener,
 }
 
 /// A PIN-proof challenge.

@@ -422,7 +422,7 @@ impl Verifier {
                                 "Latchkey: a new phone will become your authentication device in 72 hours. If this was not you, cancel it from your old phone or the e-mail we sent.",
                             ));
                             let body = MessageText::with_secret(
-                                format!("{text}\n\nTo cancel, open this link: /v1/replacements/cancel?token={{secret}}"),
+                                format!("{text}\n\nTo cancel, open this link: {}/v1/replacements/cancel?token={{secret}}", self.config.public_url.as_deref().unwrap_or("")),
                                 SecretText::new(encode_hex(&token)),
                             )
                             .map_err(|_| VerifierError::BadRequest("e-mail template"))?;

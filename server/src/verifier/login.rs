@@ -4,8 +4,8 @@ use super::sms::CodeDisposition;
 use super::{Outgoing, Verifier, VerifierError};
 use crate::rules::{ClientVersion, FailureConsequence, PushRefusal, VoiceRefusal};
 use crate::store::{
-    AuditKind, CodeChannel, Enrollment, EnrollmentStatus, LoginFactor, LoginSession, SessionStatus,
-    StoreExt, StoreTx,
+    AuditKind, CodeChannel, Enrollment, EnrollmentStatus, LoginFactor, LoginSession, SessionOpener,
+    SessionStatus, StoreExt, StoreTx,
 };
 use latchkey_core::otp::OcraSuite;
 use latchkey_core::protocol::keys::verify_response;
@@ -93,9 +93,25 @@ impl Verifier {
     /// SMS account without a phone (refused while SMS logins are suspended);
     /// otherwise the phone (push within the limits, or the typed response).
     /// `client` and `client_version` are what the login screen states about
-    /// itself; voice callback depends on them.
+    /// itself; voice callback depends on them. The session is the integrator
+    /// API's ([`Verifier::open_session_for`] names another opener).
     pub fn open_session(
         &self,
+        username: &str,
+        app: &str,
+        client: &str,
+        client_version: Option<&ClientVersion>,
+        origin: &str,
+    ) -> Result<OpenedSession, VerifierError> {
+        let opener = SessionOpener::Integrator;
+        self.open_session_for(opener, username, app, client, client_version, origin)
+    }
+
+    /// As [`Verifier::open_session`], recording `opened_by`: only that API's
+    /// session routes act on the session (docs/PROTOCOL.md §7).
+    pub fn open_session_for(
+        &self,
+        opened_by: SessionOpener,
         username: &str,
         app: &str,
         client: &str,
@@ -182,6 +198,7 @@ impl Verifier {
                 decided_by: (factor == LoginFactor::None).then(|| "opted_out".to_owned()),
                 client_version: client_version.map(ToString::to_string),
                 factor,
+                opened_by,
             };
             tx.put_session(&session)?;
             let (code, voice) = if factor == LoginFactor::Sms {

@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 mod audit;
 mod ceremonies;
 mod fallbacks;
+mod hardening;
+mod web;
 
 const T0: u64 = 1_800_000_000;
 
@@ -85,10 +87,21 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn try_start(dir: &Path, dev: bool) -> Result<Running, ServerError> {
+    try_start_with(config(dir, dev))
+}
+
+/// A server with the test configuration changed by `adjust`.
+fn start_with(dir: &Path, dev: bool, adjust: impl FnOnce(&mut ServerConfig)) -> Running {
+    let mut config = config(dir, dev);
+    adjust(&mut config);
+    try_start_with(config).unwrap()
+}
+
+fn try_start_with(config: ServerConfig) -> Result<Running, ServerError> {
     captured_logs();
     let runtime = runtime();
     let clock = Arc::new(ManualClock::new(T0));
-    let server = runtime.block_on(Server::bind(config(dir, dev), clock.clone()))?;
+    let server = runtime.block_on(Server::bind(config, clock.clone()))?;
     let addr = server.local_addr();
     let state = server.state().clone();
     let new_token = server
@@ -491,6 +504,52 @@ fn the_dev_outbox_is_absent_in_production_and_present_in_development() {
     development
         .get("/v1/dev/outbox?after=x", None)
         .assert_error(400, "invalid_field");
+    development.stop();
+}
+
+#[test]
+fn the_dev_clock_skips_ahead_in_development_only_and_never_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let production = start(&dir.path().join("p"), false);
+    production
+        .post(
+            "/v1/dev/clock",
+            None,
+            "application/json",
+            br#"{"advance":121}"#,
+        )
+        .assert_error(404, "not_found");
+    assert_eq!(production.state.clock.now(), T0);
+    production.stop();
+
+    let development = start(&dir.path().join("d"), true);
+    let skipped = development.post(
+        "/v1/dev/clock",
+        None,
+        "application/json",
+        br#"{"advance":121}"#,
+    );
+    assert_eq!(skipped.status, 200);
+    assert_eq!(skipped.json, json!({"now": T0 + 121}));
+    // The verifier and everything else read the same, skipped clock.
+    assert_eq!(development.state.clock.now(), T0 + 121);
+    development
+        .post(
+            "/v1/dev/clock",
+            None,
+            "application/json",
+            br#"{"advance":-5}"#,
+        )
+        .assert_error(400, "malformed_body");
+    development
+        .post(
+            "/v1/dev/clock",
+            None,
+            "application/json",
+            br#"{"advance":99999999999}"#,
+        )
+        .assert_error(400, "invalid_field");
+    assert_eq!(development.state.clock.now(), T0 + 121);
     development.stop();
 }
 
