@@ -261,6 +261,17 @@ impl Authenticator {
             .opt_out_of_two_factor(account(account_id), unlock)?)
     }
 
+    /// Authorises changing the account's verified phone number with the PIN or
+    /// biometric: the login screen (or the relying party's backend) then has 5
+    /// minutes to make the change. Without it, a number change of an account with
+    /// an active phone is refused, so a password alone cannot redirect SMS codes.
+    pub fn authorise_phone_number_change(&self, account_id: i64, unlock: Unlock) -> Result<()> {
+        let unlock = core::Unlock::try_from(unlock)?;
+        Ok(self
+            .inner
+            .authorise_phone_number_change(account(account_id), unlock)?)
+    }
+
     /// Cancels a pending move of the account to another phone (the lost-phone
     /// path, when the user still has this phone).
     pub fn cancel_replacement(

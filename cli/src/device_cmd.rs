@@ -144,6 +144,9 @@ enum DeviceCommand {
     },
     /// Turn two-factor authentication off (where allowed; asks for the PIN).
     OptOut(AccountArg),
+    /// Allow the account's phone number to be changed in the next 5 minutes
+    /// (asks for the PIN).
+    AuthoriseNumberChange(AccountArg),
     /// Remove an account from this phone (revoked on the server when online).
     Remove(AccountArg),
     /// The local, hash-chained history.
@@ -804,6 +807,17 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
                 .opt_out_of_two_factor(a.id, Unlock::pin(pin_prompt("PIN")?))
                 .map_err(fail)?;
             println!("Two-factor authentication is off for {}.", a.label);
+        }
+        DeviceCommand::AuthoriseNumberChange(wanted) => {
+            let a = account(&phone, wanted)?;
+            phone
+                .authenticator
+                .authorise_phone_number_change(a.id, Unlock::pin(pin_prompt("PIN")?))
+                .map_err(fail)?;
+            println!(
+                "The phone number of {} may be changed in the next 5 minutes.",
+                a.label
+            );
         }
         DeviceCommand::Remove(wanted) => {
             let a = account(&phone, wanted)?;

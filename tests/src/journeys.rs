@@ -585,6 +585,50 @@ pub fn opt_outs(world: &World, t: &Transcript) -> Step {
     Ok(())
 }
 
+/// A new verified phone number for an account with a phone: refused on the password
+/// alone, allowed for 5 minutes after the phone's PIN proof, which the change spends.
+pub fn phone_number_change(world: &World, t: &Transcript) -> Step {
+    let phone = activation(world, &Transcript::quiet(), "nina", "US", "Nina's phone")?;
+    let account = phone.account("nina")?;
+    let change = |number: &str| {
+        world.integrator(
+            "POST",
+            "/v1/integrator/users/nina/phone-number",
+            Some(json!({ "phone": number })),
+        )
+    };
+    let refused = change("+14155550199")?;
+    check(
+        refused.status == 403 && refused.json["error"]["code"] == "step_up_required",
+        || format!("a number change without the phone must be refused: {refused:?}"),
+    )?;
+    let wrong = phone
+        .authenticator
+        .authorise_phone_number_change(account, Unlock::pin(WRONG_PIN));
+    check(
+        matches!(wrong, Err(AuthenticatorError::WrongResponse { .. })),
+        || format!("a wrong PIN must not authorise the change: {wrong:?}"),
+    )?;
+    phone
+        .authenticator
+        .authorise_phone_number_change(account, Unlock::pin(PIN))
+        .or_fail("authorising the number change")?;
+    let changed = change("+14155550199")?;
+    check(
+        changed.status == 200 && changed.json["phone"] == "+14155550199",
+        || format!("the authorised change should go through: {changed:?}"),
+    )?;
+    let again = change("+14155550198")?;
+    check(again.json["error"]["code"] == "step_up_required", || {
+        format!("the authorisation is spent by one change: {again:?}")
+    })?;
+    t.say(format!(
+        "{} nina's new number is refused on the password alone; she confirms on her phone with her PIN and the change goes through, once.",
+        time(world)
+    ));
+    Ok(())
+}
+
 /// Notification troubleshooting before and after the push token is registered again.
 pub fn notification_diagnosis(
     world: &World,
@@ -859,6 +903,10 @@ pub fn all(world: &World, t: &Transcript) -> Vec<(&'static str, Step)> {
     record(
         "HK and India opt-outs refused, an ordinary one allowed after step-up",
         opt_outs(world, t),
+    );
+    record(
+        "a phone-number change needs the phone's PIN proof",
+        phone_number_change(world, t),
     );
     if let Some(phone) = &anna_new {
         record(

@@ -88,6 +88,12 @@ fn an_sms_account_logs_in_by_sms_new_code_and_voice_callback() {
 }
 
 #[test]
+fn a_phone_number_change_needs_the_phones_pin_proof_and_spends_it() {
+    let world = world();
+    journeys::phone_number_change(&world, &Transcript::quiet()).unwrap();
+}
+
+#[test]
 fn hong_kong_and_india_cannot_opt_out_and_others_can_after_a_step_up() {
     let world = world();
     journeys::opt_outs(&world, &Transcript::quiet()).unwrap();

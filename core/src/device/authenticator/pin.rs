@@ -329,6 +329,28 @@ impl Authenticator {
         Ok(())
     }
 
+    /// Authorises changing the account's verified phone number (PIN proof,
+    /// action 6): the login screen or the integrator then has 5 minutes to make
+    /// the change, which spends the authorisation. Without it, a number change of
+    /// an account with an active phone is refused (`step_up_required`), so a
+    /// password alone cannot redirect the SMS and voice codes.
+    pub fn authorise_phone_number_change(
+        &self,
+        account: AccountId,
+        unlock: Unlock,
+    ) -> Result<(), AuthenticatorError> {
+        let account = self.usable_account(account)?;
+        let k_user = self.k_user(&account, &unlock)?;
+        drop(unlock);
+        self.prove(
+            &account,
+            ProofAction::ChangePhoneNumber,
+            Vec::new(),
+            &k_user,
+        )?;
+        Ok(())
+    }
+
     /// Cancels a pending move of the account to another phone (PIN proof,
     /// action 4, bound to the replacement): the lost-phone path when the user
     /// still has this phone.
