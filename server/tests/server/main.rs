@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 mod audit;
 mod ceremonies;
+mod delivery;
 mod fallbacks;
 mod hardening;
 mod web;
