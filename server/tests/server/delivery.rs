@@ -1052,20 +1052,20 @@ fn a_production_start_refuses_a_data_folder_or_database_others_can_open() {
     let mode = |path: &Path, mode: u32| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
     };
-    mode(&data, 0o750);
     let production = || {
         let mut config = config(&data, false);
         config.delivery =
             Delivery::Providers(DeliveryConfig::parse("second_factors = []").unwrap());
         config
     };
-    let message = try_start_with(production()).err().unwrap().to_string();
+    let open_folder = production();
+    mode(&data, 0o750);
+    let message = try_start_with(open_folder).err().unwrap().to_string();
     assert!(
         message.contains(&format!("{} has mode 750", data.display()))
             && message.contains("chmod 700"),
         "{message}"
     );
-    mode(&data, 0o700);
     let server = try_start_with(production()).unwrap();
     server.stop();
     let database = data.join("server.db");
