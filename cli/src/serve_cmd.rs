@@ -199,12 +199,12 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
     config.dev = args.dev;
     config.public_url = args.public_url.clone();
     config.delivery = match &args.config {
-        Some(path) => Delivery::Providers(
+        Some(path) => Delivery::Providers(Box::new(
             DeliveryConfig::load(path).map_err(|error| CliError::Input(error.to_string()))?,
-        ),
+        )),
         None if args.dev => Delivery::Outbox,
         // Refused by the server, naming every channel that needs a provider.
-        None => Delivery::Providers(DeliveryConfig::default()),
+        None => Delivery::Providers(Box::default()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -405,7 +405,7 @@ pub enum Delivery {
     /// Through the providers a delivery file names (`latchkey serve --config`;
     /// see `crate::delivery`). In production every channel the offered second
     /// factors need must have one, or the start is refused.
-    Providers(crate::delivery::config::DeliveryConfig),
+    Providers(Box<crate::delivery::config::DeliveryConfig>),
 }
 
 /// The default minimum versions for voice callback: the trading desktop app

@@ -507,7 +507,7 @@ fn deployment() -> Deployment {
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     let server = start_with(&data, true, |config| {
-        config.delivery = Delivery::Providers(delivery);
+        config.delivery = Delivery::Providers(Box::new(delivery));
     });
     // The credentials were read at start; the files may go.
     drop(secrets);
@@ -992,7 +992,7 @@ fn a_production_start_without_providers_is_refused_naming_them_before_any_file_i
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut production = config(&data, false);
-    production.delivery = Delivery::Providers(DeliveryConfig::default());
+    production.delivery = Delivery::Providers(Box::default());
     let error = try_start_with(production).err().unwrap();
     assert!(
         matches!(
@@ -1017,7 +1017,7 @@ fn a_production_start_without_providers_is_refused_naming_them_before_any_file_i
     );
     let text = format!("second_factors = [\"sms\"]\n[sms]\n{twilio}[voice]\n{twilio}");
     let mut production = config(&data, false);
-    production.delivery = Delivery::Providers(DeliveryConfig::parse(&text).unwrap());
+    production.delivery = Delivery::Providers(Box::new(DeliveryConfig::parse(&text).unwrap()));
     let message = try_start_with(production).err().unwrap().to_string();
     assert!(message.contains("for: email;"), "{message}");
 }
@@ -1033,7 +1033,7 @@ fn a_credentials_file_others_can_read_is_refused_naming_it() {
         token.display()
     );
     let mut production = config(dir.path(), false);
-    production.delivery = Delivery::Providers(DeliveryConfig::parse(&text).unwrap());
+    production.delivery = Delivery::Providers(Box::new(DeliveryConfig::parse(&text).unwrap()));
     let message = try_start_with(production).err().unwrap().to_string();
     assert!(
         message.contains(&format!("{} has mode 644", token.display())),
@@ -1054,8 +1054,9 @@ fn a_production_start_refuses_a_data_folder_or_database_others_can_open() {
     };
     let production = || {
         let mut config = config(&data, false);
-        config.delivery =
-            Delivery::Providers(DeliveryConfig::parse("second_factors = []").unwrap());
+        config.delivery = Delivery::Providers(Box::new(
+            DeliveryConfig::parse("second_factors = []").unwrap(),
+        ));
         config
     };
     let open_folder = production();
