@@ -189,7 +189,7 @@ impl PushSender for ApnsSender {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone())
                 .send()
-                .map_err(|error| unreachable("APNs", &error))?;
+                .map_err(|error| unreachable("APNs", error))?;
             let status = answer.status().as_u16();
             if status == 200 {
                 tracing::info!(channel = "push", provider = "apns", "push sent");

@@ -161,7 +161,7 @@ impl FcmSender {
                 ("assertion", assertion.as_str()),
             ])
             .send()
-            .map_err(|error| unreachable("FCM token endpoint", &error))?;
+            .map_err(|error| unreachable("FCM token endpoint", error))?;
         let status = answer.status().as_u16();
         let body = zeroize::Zeroizing::new(answer.text().unwrap_or_default());
         if status != 200 {
@@ -229,7 +229,7 @@ impl PushSender for FcmSender {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone())
                 .send()
-                .map_err(|error| unreachable("FCM", &error))?;
+                .map_err(|error| unreachable("FCM", error))?;
             let status = answer.status().as_u16();
             if status == 200 {
                 tracing::info!(channel = "push", provider = "fcm", "push sent");

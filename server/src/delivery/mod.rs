@@ -147,10 +147,9 @@ impl LazyClient {
 }
 
 /// A request that got no answer: unreachable, timed out, TLS refused.
-pub(crate) fn unreachable(provider: &str, error: &reqwest::Error) -> OutboundError {
-    // reqwest's errors name the URL, which never holds a secret here (tokens go in
-    // headers and bodies; an APNs device token in the path is not a credential).
-    OutboundError::Unavailable(format!("{provider} unreachable: {error}"))
+pub(crate) fn unreachable(provider: &str, error: reqwest::Error) -> OutboundError {
+    // Without the URL: an APNs URL holds the device token, Twilio's the account SID.
+    OutboundError::Unavailable(format!("{provider} unreachable: {}", error.without_url()))
 }
 
 /// The usual meaning of an HTTP status from a provider whose specific errors

@@ -83,7 +83,7 @@ impl Account {
             .basic_auth(&self.sid, Some(self.auth_token.as_str()))
             .form(form)
             .send()
-            .map_err(|error| unreachable("Twilio", &error))?;
+            .map_err(|error| unreachable("Twilio", error))?;
         let status = answer.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());

@@ -1081,3 +1081,23 @@ fn a_production_start_refuses_a_data_folder_or_database_others_can_open() {
     dev.delivery = Delivery::Outbox;
     try_start_with(dev).unwrap().stop();
 }
+
+#[test]
+fn an_unreachable_provider_is_unavailable_and_the_error_names_no_device_token() {
+    let secrets = tempfile::tempdir().unwrap();
+    let tls = TestTls::new();
+    let root = write_file(secrets.path(), "root.pem", &tls.root_pem, 0o644);
+    let (key, _) = apns_key(secrets.path());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = Fake {
+        base: format!("https://{}", closed.local_addr().unwrap()),
+        recorder: Recorder::default(),
+        _runtime: super::runtime(),
+    };
+    drop(closed);
+    let sender = apns_sender(&gone, &root, &key, Arc::new(ManualClock::new(T0)));
+    let device = "0badc0de".repeat(8);
+    let error = sender.send(&ios_push(&device)).unwrap_err();
+    assert!(matches!(error, OutboundError::Unavailable(_)), "{error}");
+    assert!(!error.to_string().contains(&device), "{error}");
+}
