@@ -656,6 +656,15 @@ fn a_login_push_reaches_the_fake_fcm_with_a_signed_assertion_and_only_the_handle
         ),
     );
     assert_eq!(approved.json, json!({"outcome": "approved"}));
+
+    // The access token is reused until a minute before it expires, then renewed.
+    open_session(server, &data, "anna");
+    assert_eq!(deployment.fcm.seen_at("messages:send").len(), 2);
+    assert_eq!(deployment.fcm.seen_at("/token").len(), 1);
+    server.clock.advance(3600 - 60);
+    open_session(server, &data, "anna");
+    assert_eq!(deployment.fcm.seen_at("messages:send").len(), 3);
+    assert_eq!(deployment.fcm.seen_at("/token").len(), 2);
     assert!(
         !String::from_utf8_lossy(&captured_logs().lock().unwrap()).contains("fake-access-token"),
         "the access token is never logged"
