@@ -783,6 +783,15 @@ fn an_sms_code_and_a_voice_call_reach_the_fake_twilio_and_the_call_reads_the_cod
         !logs.contains(TWILIO_TOKEN),
         "the auth token is never logged"
     );
+    assert!(
+        !logs.contains(&text),
+        "the SMS with its code is never logged"
+    );
+    assert!(
+        !logs.contains(&spelled),
+        "the code read out is never logged"
+    );
+    assert!(!logs.contains(&action), "the callback URL is never logged");
 }
 
 #[test]
@@ -965,6 +974,40 @@ fn unregistered_tokens_give_the_distinct_error_and_provider_failures_say_whether
     ));
     assert!(matches!(
         sender.send(&ios_push("f0")),
+        Err(OutboundError::Credentials(_))
+    ));
+
+    // Twilio: a refused number is Rejected, bad credentials need the operator; the
+    // error keeps Twilio's code, not its message (which quotes the number).
+    let twilio = Fake::http();
+    let token = write_file(secrets.path(), "twilio-token", TWILIO_TOKEN, 0o600);
+    let config = DeliveryConfig::parse(&format!(
+        "[sms]\nprovider = \"twilio\"\naccount_sid = \"{TWILIO_SID}\"\n\
+         auth_token_file = \"{}\"\nfrom = \"+15005550006\"\napi_base = \"{}\"",
+        token.display(),
+        twilio.base
+    ))
+    .unwrap();
+    let sms =
+        latchkey_server::delivery::twilio::TwilioSms::load(config.sms.as_ref().unwrap()).unwrap();
+    let to: latchkey_server::users::PhoneNumber = "+15005550001".parse().unwrap();
+    let text = latchkey_server::outbox::MessageText::plain("hello").unwrap();
+    twilio.answer(
+        "Messages.json",
+        400,
+        json!({"code": 21211, "message": "The 'To' number +15005550001 is not a valid phone number.",
+               "status": 400}),
+    );
+    let error = latchkey_server::outbox::SmsSender::send(&sms, &to, &text).unwrap_err();
+    assert!(
+        matches!(&error, OutboundError::Rejected(t) if t.contains("21211")),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("5550001"), "{error}");
+    twilio.recorder.answers.lock().unwrap().clear();
+    twilio.answer("Messages.json", 401, json!({"code": 20003, "status": 401}));
+    assert!(matches!(
+        latchkey_server::outbox::SmsSender::send(&sms, &to, &text),
         Err(OutboundError::Credentials(_))
     ));
 
