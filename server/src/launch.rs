@@ -4,10 +4,10 @@
 //! Invariants: the first start creates the data folder (mode 0700), the key file,
 //! the integrator token and the database (all 0600), and the profile; later starts
 //! reuse them and never regenerate a secret; a key file or token file that others
-//! may read stops the start; in production, so do a data folder or database the
-//! group or others may open, a delivery credentials file others may read, and a
-//! channel the offered second factors need without a provider (all before the
-//! data folder is made, except the folder's own check); the profile is rewritten on every start from the key
+//! may read stops the start, and so does a delivery credentials file others may
+//! read; in production, so do a data folder or database the group or others may
+//! open and a channel the offered second factors need without a provider (the
+//! delivery checks come before any file is made); the profile is rewritten on every start from the key
 //! file and the current base URL, so it always names the key in use.
 
 use crate::config::{ConfigError, Delivery, ServerConfig};
