@@ -1153,3 +1153,37 @@ fn an_unreachable_provider_is_unavailable_and_the_error_names_no_device_token() 
     assert!(matches!(error, OutboundError::Unavailable(_)), "{error}");
     assert!(!error.to_string().contains(&device), "{error}");
 }
+
+#[test]
+fn an_expired_provider_token_is_renewed_once_but_never_within_twenty_minutes() {
+    let secrets = tempfile::tempdir().unwrap();
+    let tls = TestTls::new();
+    let root = write_file(secrets.path(), "root.pem", &tls.root_pem, 0o644);
+    let apns = Fake::h2_tls(tls.server_config(&[b"h2"]));
+    let (key, _) = apns_key(secrets.path());
+    let clock = Arc::new(ManualClock::new(T0));
+    let sender = apns_sender(&apns, &root, &key, clock.clone());
+    apns.answer("/3/device/", 403, json!({"reason": "ExpiredProviderToken"}));
+    let tokens = || -> Vec<String> {
+        apns.seen()
+            .iter()
+            .map(|s| s.header("authorization").to_owned())
+            .collect()
+    };
+    assert!(matches!(
+        sender.send(&ios_push("abcd")),
+        Err(OutboundError::Credentials(_))
+    ));
+    let first = tokens();
+    assert_eq!(first.len(), 2, "one retry");
+    assert_eq!(first[0], first[1], "not renewed within 20 minutes");
+    clock.advance(21 * 60);
+    assert!(matches!(
+        sender.send(&ios_push("abcd")),
+        Err(OutboundError::Credentials(_))
+    ));
+    let later = tokens();
+    assert_eq!(later.len(), 4);
+    assert_eq!(later[2], first[0], "still the cached token first");
+    assert_ne!(later[3], first[0], "renewed after 20 minutes");
+}
