@@ -15,7 +15,8 @@
 use crate::CliError;
 use crate::clock::SystemClock;
 use clap::{Args, Subcommand};
-use latchkey_server::config::PRODUCTION_PASSWORD_ITERATIONS;
+use latchkey_server::config::{Delivery, PRODUCTION_PASSWORD_ITERATIONS};
+use latchkey_server::delivery::config::DeliveryConfig;
 use latchkey_server::policy::{Jurisdiction, PolicyTable};
 use latchkey_server::users::{
     EmailAddress, NewUser, Password, PhoneNumber, SecondFactor, UserDirectory, UserError, Username,
@@ -47,6 +48,11 @@ pub struct ServeArgs {
     /// (default: http:// and the bound address).
     #[arg(long)]
     public_url: Option<String>,
+    /// The delivery file naming each channel's provider and credentials files
+    /// (see latchkey.example.toml). Production needs one; without it, --dev
+    /// only records messages in the outbox.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 /// `latchkey user …`.
@@ -192,6 +198,14 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
     let mut config = ServerConfig::new(&args.data, args.listen);
     config.dev = args.dev;
     config.public_url = args.public_url.clone();
+    config.delivery = match &args.config {
+        Some(path) => Delivery::Providers(Box::new(
+            DeliveryConfig::load(path).map_err(|error| CliError::Input(error.to_string()))?,
+        )),
+        None if args.dev => Delivery::Outbox,
+        // Refused by the server, naming every channel that needs a provider.
+        None => Delivery::Providers(Box::default()),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

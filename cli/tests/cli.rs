@@ -661,6 +661,90 @@ impl Served {
     }
 }
 
+/// A delivery file for an SMS-only deployment (no push key to make), its
+/// credentials files owner-only; no provider is contacted at start.
+#[cfg(unix)]
+fn sms_only_delivery_file(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let secret = |name: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, "not-a-real-secret\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path.display().to_string()
+    };
+    let token = secret("twilio-token");
+    let password = secret("smtp-password");
+    let twilio = format!(
+        "provider = \"twilio\"\naccount_sid = \"AC0123\"\nauth_token_file = \"{token}\"\n\
+         from = \"+15005550006\"\napi_base = \"http://127.0.0.1:9\"\n"
+    );
+    let text = format!(
+        "second_factors = [\"sms\"]\n[sms]\n{twilio}[voice]\n{twilio}[email]\n\
+         provider = \"smtp\"\nhost = \"127.0.0.1\"\nport = 9\nusername = \"latchkey\"\n\
+         password_file = \"{password}\"\nfrom = \"security@example.com\"\n"
+    );
+    let path = dir.join("latchkey.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_in_production_refuses_to_start_without_providers_or_with_open_credentials() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = latchkey(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "needs a delivery provider for: push (push.fcm or push.apns), sms, voice, email"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--config"), "{}", run.stderr);
+    assert!(!data.exists(), "nothing was made");
+
+    let delivery = sms_only_delivery_file(dir.path());
+    let token = dir.path().join("twilio-token");
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = latchkey(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        delivery.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("{} has mode 644", token.display())),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("not-a-real-secret"));
+
+    refuses(
+        &[
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--config",
+            dir.path().join("missing.toml").to_str().unwrap(),
+        ],
+        "missing.toml",
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn serve_prints_its_profile_and_bound_address_and_keeps_its_key_on_restart() {
@@ -698,7 +782,9 @@ fn serve_prints_its_profile_and_bound_address_and_keeps_its_key_on_restart() {
     assert_eq!(written, profile);
     assert_eq!(first.terminate(), 0, "SIGTERM is a graceful stop");
 
-    let second = serve(&data, &[]);
+    // Production needs a provider for every channel its second factors use.
+    let delivery = sms_only_delivery_file(dir.path());
+    let second = serve(&data, &["--config", delivery.to_str().unwrap()]);
     assert_eq!(second.profile()["public_key"], profile["public_key"]);
     assert!(
         !second

@@ -390,6 +390,22 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// Limits on password checks at the reference login.
     pub password_attempts: PasswordAttemptLimits,
+    /// Where messages go.
+    pub delivery: Delivery,
+}
+
+/// Where the server's messages (push, SMS, voice, e-mail) go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// Recorded in the outbox only, nothing sent: the library's default, for
+    /// tests and embedding (the demo, `latchkey serve --dev` without a delivery
+    /// file).
+    #[default]
+    Outbox,
+    /// Through the providers a delivery file names (`latchkey serve --config`;
+    /// see `crate::delivery`). In production every channel the offered second
+    /// factors need must have one, or the start is refused.
+    Providers(Box<crate::delivery::config::DeliveryConfig>),
 }
 
 /// The default minimum versions for voice callback: the trading desktop app
@@ -414,6 +430,7 @@ impl ServerConfig {
                 .unwrap_or_default(),
             connections: ConnectionLimits::default(),
             password_attempts: PasswordAttemptLimits::default(),
+            delivery: Delivery::Outbox,
         }
     }
 

@@ -4,12 +4,16 @@
 //! Invariants: the first start creates the data folder (mode 0700), the key file,
 //! the integrator token and the database (all 0600), and the profile; later starts
 //! reuse them and never regenerate a secret; a key file or token file that others
-//! may read stops the start; the profile is rewritten on every start from the key
+//! may read stops the start, and so does a delivery credentials file others may
+//! read; in production, so do a data folder or database the group or others may
+//! open and a channel the offered second factors need without a provider (the
+//! delivery checks come before any file is made); the profile is rewritten on every start from the key
 //! file and the current base URL, so it always names the key in use.
 
-use crate::config::{ConfigError, ServerConfig};
+use crate::config::{ConfigError, Delivery, ServerConfig};
+use crate::delivery::Providers;
 use crate::http::{self, AppState};
-use crate::outbox::{Channels, Outbox};
+use crate::outbox::Outbox;
 use crate::policy::{PolicyError, PolicyTable};
 use crate::secrets::{
     FileKeys, IntegratorToken, KEY_FILE_NAME, SecretsError, ServerKeys, TOKEN_FILE_NAME,
@@ -46,6 +50,24 @@ pub enum ServerError {
     /// The server profile could not be made (a bad public URL).
     #[error("the server profile: {0}")]
     Profile(#[from] ProtocolError),
+    /// The delivery providers could not be set up (a missing provider in
+    /// production, a credentials file others may read, a malformed key).
+    #[error("delivery: {0}")]
+    Delivery(#[from] crate::delivery::DeliveryError),
+    /// Production mode, and the data folder or its database may be read or
+    /// written by the group or others.
+    #[error(
+        "{path} has mode {mode:03o}: the data folder and its database must be accessible by \
+         their owner only (chmod {fix} {path})"
+    )]
+    OpenToOthers {
+        /// The folder or file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+        /// The mode to give it.
+        fix: &'static str,
+    },
     /// A file, folder or socket operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -132,6 +154,29 @@ impl DataFolder {
         Ok(SqliteStore::open(&path)?)
     }
 
+    /// Refuses a data folder or database that the group or others may access
+    /// (production; see docs/DESIGN.md §3: the server's secrets are owner-only).
+    fn check_owner_only(&self) -> Result<(), ServerError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for (path, fix) in [(self.path.clone(), "700"), (self.database_file(), "600")] {
+                let Ok(metadata) = std::fs::metadata(&path) else {
+                    continue;
+                };
+                let mode = metadata.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(ServerError::OpenToOthers {
+                        path: path.display().to_string(),
+                        mode,
+                        fix,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn write_profile(&self, profile: &ServerProfile) -> Result<(), ServerError> {
         let path = self.profile_file();
         let io = |source| ServerError::Io {
@@ -187,11 +232,6 @@ impl Server {
                 what: format!("listening on {}", config.listen),
                 source,
             })?;
-        let folder = DataFolder::create(&config.data_dir)?;
-        let (keys, keys_created) = FileKeys::load_or_create(&folder.key_file())?;
-        let (token, token_created) = IntegratorToken::load_or_create(&folder.token_file())?;
-        let store: Arc<dyn Store> = Arc::new(folder.open_store()?);
-        let policy = PolicyTable::builtin()?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Io {
             what: "reading the bound address".into(),
             source,
@@ -200,6 +240,22 @@ impl Server {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{local_addr}"));
+        // The delivery providers: a missing one (production) or a credentials file
+        // others may read stops the start before any file is made.
+        let providers = match &config.delivery {
+            Delivery::Outbox => Providers::default(),
+            Delivery::Providers(delivery) => {
+                crate::delivery::load(delivery, config.dev, clock.clone(), &base_url)?
+            }
+        };
+        let folder = DataFolder::create(&config.data_dir)?;
+        if !config.dev {
+            folder.check_owner_only()?;
+        }
+        let (keys, keys_created) = FileKeys::load_or_create(&folder.key_file())?;
+        let (token, token_created) = IntegratorToken::load_or_create(&folder.token_file())?;
+        let store: Arc<dyn Store> = Arc::new(folder.open_store()?);
+        let policy = PolicyTable::builtin()?;
         let profile = ServerProfile::new(&base_url, keys.public_key())?;
         folder.write_profile(&profile)?;
         if keys_created {
@@ -218,7 +274,7 @@ impl Server {
         });
         let keys: Arc<dyn crate::ServerKeys> = Arc::new(keys);
         let policy = Arc::new(policy);
-        let channels = Channels::outbox(outbox.clone());
+        let channels = providers.channels(outbox.clone());
         let verifier = Arc::new(crate::verifier::Verifier::new(
             config.clone(),
             clock.clone(),
@@ -237,6 +293,7 @@ impl Server {
             policy,
             channels,
             outbox,
+            voice_calls: providers.voice.clone(),
             profile: Arc::new(profile),
             integrator_token: Arc::new(token.clone()),
             verifier,

@@ -11,6 +11,8 @@
 //!   its password checks limited by [`password_attempts`];
 //! - [`policy`]: the jurisdiction policy table, as data;
 //! - [`outbox`]: the push, SMS, voice and e-mail traits and the recording outbox;
+//! - [`delivery`]: the real providers behind those traits (FCM, APNs, Twilio,
+//!   SMTP) and the delivery file that names them;
 //! - [`rules`]: the PIN-bound failure counter, push limits and SMS/voice code
 //!   rules, as pure rules;
 //! - [`verifier`]: every ceremony of `docs/PROTOCOL.md` on the server side;
@@ -31,6 +33,7 @@
 
 pub mod config;
 mod connections;
+pub mod delivery;
 pub mod embedded;
 pub mod http;
 mod launch;

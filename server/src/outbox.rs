@@ -2,8 +2,9 @@
 //! that implements all four by recording each message in the store.
 //!
 //! The outbox is the embedded default, the demo's and the tests' channel: the
-//! development endpoint `GET /v1/dev/outbox` reads it. Real provider adapters
-//! (FCM, APNs, an SMS gateway, SMTP) implement the same traits later.
+//! development endpoint `GET /v1/dev/outbox` reads it. The real provider
+//! adapters (FCM, APNs, Twilio, SMTP) implement the same traits in
+//! [`crate::delivery`].
 //!
 //! Voice calls follow the adapter contract of [`VoiceCaller`]: with
 //! `press_key_first`, the code is read only after the callee presses a key (so a
@@ -49,6 +50,15 @@ pub enum OutboundError {
     /// The provider failed or could not be reached; sending again may work.
     #[error("the provider is unavailable: {0}")]
     Unavailable(String),
+    /// The provider refused this server's credentials (expired, revoked, wrong
+    /// account): nothing will go out until the operator fixes them.
+    #[error("the provider refused the server's credentials: {0}")]
+    Credentials(String),
+    /// The push token is unregistered or invalid (FCM `UNREGISTERED`, APNs 410 or
+    /// `BadDeviceToken`): pushes to it will never arrive; the phone must sync a
+    /// new token.
+    #[error("the push token is no longer valid: {0}")]
+    Unregistered(String),
     /// No call with this id is waiting for a keypress (never placed, already
     /// read, or ended unanswered).
     #[error("no call with this id is waiting for a keypress")]
@@ -138,6 +148,8 @@ impl MessageText {
 pub struct PushMessage {
     /// The device's push token (FCM registration token or APNs device token).
     pub token: String,
+    /// The phone's platform, which decides the provider (FCM or APNs).
+    pub platform: latchkey_core::protocol::Platform,
     /// The alert text shown by the system.
     pub alert: String,
     /// The opaque payload the app receives.
@@ -580,6 +592,7 @@ mod tests {
         let (outbox, store) = outbox();
         let push = PushMessage {
             token: "fcm-token-abcdefghijklmnop".into(),
+            platform: latchkey_core::protocol::Platform::Android,
             alert: "Login request".into(),
             payload: "{\"request\":\"0123\"}".into(),
         };

@@ -8,6 +8,8 @@
 //!   (`POST /v1/integrator/users`, `GET /v1/integrator/users/{username}`);
 //! - `GET /v1/dev/outbox`, `POST /v1/dev/voice-calls/{call}/keypress` —
 //!   development mode only (a typed 404 in production);
+//! - `POST /v1/voice-calls/{call}/code` — the voice provider's callback after
+//!   the callee pressed a key (module `voice`);
 //! - `/web/*` — the reference login screen as a web page (HTML, module `web`).
 //!
 //! Invariants: every failure, including an unknown route, a wrong method and
@@ -25,6 +27,7 @@ mod login;
 mod phone;
 mod public;
 mod sessions;
+mod voice;
 mod web;
 
 pub use error::{ApiError, ApiJson};
@@ -67,6 +70,9 @@ pub struct AppState {
     /// The recording outbox the channels send through (the development
     /// endpoints read it and press keys on its voice calls).
     pub outbox: Arc<Outbox>,
+    /// The voice provider whose calls wait for a keypress callback
+    /// (`POST /v1/voice-calls/{call}/code`); `None` when voice goes to the outbox.
+    pub voice_calls: Option<Arc<crate::delivery::twilio::TwilioVoice>>,
     /// The server profile served at `/v1/profile`.
     pub profile: Arc<ServerProfile>,
     /// The integrator API's bearer token.
@@ -104,6 +110,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/replacements/cancel",
             axum::routing::get(public::cancel_page).post(public::cancel_replacement),
+        )
+        .route(
+            "/v1/voice-calls/{call}/code",
+            axum::routing::post(voice::keypress),
         )
         .merge(web::routes(&state));
     if state.config.dev {

@@ -440,6 +440,7 @@ impl Verifier {
         enrollment.push_token.as_ref().map(|token| {
             Outgoing::Push(PushMessage {
                 token: token.clone(),
+                platform: enrollment.platform,
                 alert: alert.to_owned(),
                 payload: payload.to_string(),
             })

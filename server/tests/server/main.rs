@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 mod audit;
 mod ceremonies;
+mod delivery;
 mod fallbacks;
 mod hardening;
 mod web;
@@ -69,6 +70,11 @@ struct Running {
 }
 
 fn config(dir: &Path, dev: bool) -> ServerConfig {
+    if !dev && dir.is_dir() {
+        // A production data folder must be its owner's alone; tempdir makes 0755.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
     let mut config = ServerConfig::new(dir, "127.0.0.1:0".parse().unwrap());
     config.dev = dev;
     if dev {
