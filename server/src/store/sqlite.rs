@@ -3,8 +3,11 @@
 //! keys, `PRAGMA user_version`, all pending migrations in one transaction).
 //!
 //! Invariants: each [`Store::transaction`] is one `BEGIN IMMEDIATE … COMMIT`, so
-//! writers never interleave and a failure leaves nothing behind; the mutex is
-//! held for the whole transaction and for nothing else.
+//! writers never interleave and a failure leaves nothing behind (hence
+//! [`StoreTx::lock_account`] is a no-op here); the mutex is held for the whole
+//! transaction and for nothing else; a busy database file (another process)
+//! is a [`StoreError::Conflict`], retried by `in_transaction`; "oldest first"
+//! is the `seq` column (migration 0005), never the rowid.
 
 use super::records::{
     AccountState, CodeChannel, Enrollment, LoginCode, LoginSession, NoticeRecord, ProofRecord,
@@ -18,6 +21,7 @@ use crate::users::{PasswordHash, User, Username};
 use latchkey_core::protocol::{
     EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId,
 };
+use latchkey_core::sql::SqlError;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::Mutex;
@@ -30,7 +34,36 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_verifier.sql"),
     include_str!("../../migrations/0003_login_codes.sql"),
     include_str!("../../migrations/0004_sessions_by_account.sql"),
+    include_str!("../../migrations/0005_ordering_columns.sql"),
 ];
+
+/// A SQLite failure as the backend-neutral [`StoreError`].
+fn sqlite_error(error: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, _) = &error {
+        if matches!(
+            failure.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        ) {
+            return StoreError::Conflict;
+        }
+    }
+    migration_error(latchkey_core::sql::classify(error))
+}
+
+/// A failure of core's runner as the backend-neutral [`StoreError`].
+fn migration_error(error: SqlError) -> StoreError {
+    match error {
+        SqlError::Corrupt => StoreError::Corrupt,
+        SqlError::TooNew { found, supported } => StoreError::TooNew { found, supported },
+        other => StoreError::Database(other.to_string()),
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        sqlite_error(error)
+    }
+}
 
 /// The server's SQLite store.
 pub struct SqliteStore {
@@ -47,7 +80,8 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up
     /// to date. A corrupt or newer file is reported and left untouched.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connection = latchkey_core::sql::open_and_migrate(path, MIGRATIONS)?;
+        let connection =
+            latchkey_core::sql::open_and_migrate(path, MIGRATIONS).map_err(migration_error)?;
         Ok(Self {
             connection: Mutex::new(connection),
         })
@@ -212,6 +246,12 @@ impl SqliteTx<'_> {
 }
 
 impl StoreTx for SqliteTx<'_> {
+    fn lock_account(&mut self, _username: &str) -> Result<(), StoreError> {
+        // Every transaction is BEGIN IMMEDIATE on the one connection: nothing
+        // else runs until it ends.
+        Ok(())
+    }
+
     fn insert_user(&mut self, user: &User) -> Result<(), StoreError> {
         let outcome = self.transaction.execute(
             &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
@@ -228,7 +268,7 @@ impl StoreTx for SqliteTx<'_> {
         );
         match outcome {
             Ok(_) => Ok(()),
-            Err(error) if is_constraint_violation(&error) => Err(StoreError::Conflict("user")),
+            Err(error) if is_constraint_violation(&error) => Err(StoreError::Duplicate("user")),
             Err(error) => Err(error.into()),
         }
     }
@@ -399,7 +439,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn enrollments_of(&mut self, username: &str) -> Result<Vec<Enrollment>, StoreError> {
         self.get_records(
-            "SELECT data FROM enrollments WHERE username = ?1 ORDER BY rowid",
+            "SELECT data FROM enrollments WHERE username = ?1 ORDER BY seq",
             [username],
             "enrollment",
         )
@@ -407,8 +447,8 @@ impl StoreTx for SqliteTx<'_> {
 
     fn put_enrollment(&mut self, enrollment: &Enrollment) -> Result<(), StoreError> {
         let outcome = self.transaction.execute(
-            "INSERT INTO enrollments (id, username, state, data) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (id) DO UPDATE SET username = excluded.username, state = excluded.state, \
+            "INSERT INTO enrollments (id, username, state, data, seq) VALUES (?1, ?2, ?3, ?4, \
+             (SELECT COALESCE(MAX(seq), 0) + 1 FROM enrollments)) ON CONFLICT (id) DO UPDATE SET username = excluded.username, state = excluded.state, \
              data = excluded.data",
             params![
                 enrollment.id.as_bytes().as_slice(),
@@ -420,7 +460,7 @@ impl StoreTx for SqliteTx<'_> {
         match outcome {
             Ok(_) => Ok(()),
             Err(error) if is_constraint_violation(&error) => {
-                Err(StoreError::Conflict("active enrollment"))
+                Err(StoreError::Duplicate("active enrollment"))
             }
             Err(error) => Err(error.into()),
         }
@@ -472,7 +512,7 @@ impl StoreTx for SqliteTx<'_> {
         now: u64,
     ) -> Result<Vec<LoginSession>, StoreError> {
         let sessions: Vec<LoginSession> = self.get_records(
-            "SELECT data FROM sessions WHERE enrollment = ?1 AND expires_at > ?2 ORDER BY rowid",
+            "SELECT data FROM sessions WHERE enrollment = ?1 AND expires_at > ?2 ORDER BY seq",
             params![enrollment.as_bytes().as_slice(), to_i64(now, "now")?],
             "session",
         )?;
@@ -488,7 +528,7 @@ impl StoreTx for SqliteTx<'_> {
         now: u64,
     ) -> Result<Vec<LoginSession>, StoreError> {
         let sessions: Vec<LoginSession> = self.get_records(
-            "SELECT data FROM sessions WHERE username = ?1 AND expires_at > ?2 ORDER BY rowid",
+            "SELECT data FROM sessions WHERE username = ?1 AND expires_at > ?2 ORDER BY seq",
             params![username, to_i64(now, "now")?],
             "session",
         )?;
@@ -500,8 +540,9 @@ impl StoreTx for SqliteTx<'_> {
 
     fn put_session(&mut self, session: &LoginSession) -> Result<(), StoreError> {
         self.transaction.execute(
-            "INSERT INTO sessions (id, request_id, username, enrollment, expires_at, data) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+            "INSERT INTO sessions (id, request_id, username, enrollment, expires_at, data, seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sessions)) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data",
             params![
                 session.id.as_bytes().as_slice(),
                 session.request.as_bytes().as_slice(),
@@ -545,7 +586,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn replacements_of(&mut self, username: &str) -> Result<Vec<Replacement>, StoreError> {
         self.get_records(
-            "SELECT data FROM replacements WHERE username = ?1 ORDER BY rowid",
+            "SELECT data FROM replacements WHERE username = ?1 ORDER BY seq",
             [username],
             "replacement",
         )
@@ -553,7 +594,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn pending_replacements(&mut self) -> Result<Vec<Replacement>, StoreError> {
         self.get_records(
-            "SELECT data FROM replacements WHERE status = 'pending' ORDER BY rowid",
+            "SELECT data FROM replacements WHERE status = 'pending' ORDER BY seq",
             [],
             "replacement",
         )
@@ -561,8 +602,8 @@ impl StoreTx for SqliteTx<'_> {
 
     fn put_replacement(&mut self, replacement: &Replacement) -> Result<(), StoreError> {
         self.transaction.execute(
-            "INSERT INTO replacements (id, username, status, data) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+            "INSERT INTO replacements (id, username, status, data, seq) VALUES (?1, ?2, ?3, ?4, \
+             (SELECT COALESCE(MAX(seq), 0) + 1 FROM replacements)) ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
             params![
                 replacement.id.as_bytes().as_slice(),
                 replacement.username,
@@ -627,7 +668,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn live_login_codes_of(&mut self, username: &str) -> Result<Vec<LoginCode>, StoreError> {
         self.get_records(
-            "SELECT data FROM login_codes WHERE username = ?1 AND state = 'live' ORDER BY rowid",
+            "SELECT data FROM login_codes WHERE username = ?1 AND state = 'live' ORDER BY seq",
             [username],
             "login code",
         )
@@ -635,8 +676,8 @@ impl StoreTx for SqliteTx<'_> {
 
     fn put_login_code(&mut self, code: &LoginCode) -> Result<(), StoreError> {
         self.transaction.execute(
-            "INSERT INTO login_codes (session_id, username, state, data) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, data = excluded.data",
+            "INSERT INTO login_codes (session_id, username, state, data, seq) VALUES (?1, ?2, ?3, \
+             ?4, (SELECT COALESCE(MAX(seq), 0) + 1 FROM login_codes)) ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, data = excluded.data",
             params![
                 code.session.as_bytes().as_slice(),
                 code.username,

@@ -133,6 +133,7 @@ impl Verifier {
         let (start, outgoing) = self.store.in_transaction(|tx| {
             let user = Self::user(tx, username)?;
             let username = user.username.as_str().to_owned();
+            tx.lock_account(&username)?;
             let policy = self.policy.for_jurisdiction(&user.jurisdiction);
             let allowed: Vec<MatchingMode> = policy
                 .matching_modes()
@@ -238,6 +239,7 @@ impl Verifier {
         let (_, unverified) = peek_device_unverified::<ActivationRequest>(signed)?;
         let committed = self.store.in_transaction(|tx| {
             let mut ticket = tx.ticket(&unverified.ticket)?.ok_or(VerifierError::UnknownTicket)?;
+            tx.lock_account(&ticket.username)?;
             if ticket.kind != TicketKind::Activation {
                 return Err(VerifierError::UnknownTicket);
             }
@@ -671,6 +673,7 @@ impl Verifier {
                 // Completed, cancelled or not due any more since it was listed.
                 return Ok((false, outgoing));
             };
+            tx.lock_account(&replacement.username)?;
             if let Some(reason) = Self::completion_blocker(tx, &replacement)? {
                 tracing::warn!(replacement = %id, reason, "a due phone move can no longer complete; ended");
                 self.cancel_replacement(tx, &mut replacement, "cannot_complete")?;
@@ -695,6 +698,7 @@ impl Verifier {
                     continue;
                 };
                 if self.keys.pepper_verify(&token, &mac)? {
+                    tx.lock_account(&replacement.username)?;
                     return self.cancel_replacement(tx, &mut replacement, "email_link");
                 }
             }
