@@ -14,7 +14,7 @@ use crate::policy::{PolicyError, PolicyTable};
 use crate::secrets::{
     FileKeys, IntegratorToken, KEY_FILE_NAME, SecretsError, ServerKeys, TOKEN_FILE_NAME,
 };
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{DEFAULT_POOL_SIZE, PostgresStore, SqliteStore, Store, StoreError};
 use crate::users::UserDirectory;
 use latchkey_core::clock::Clock;
 use latchkey_core::protocol::{ProtocolError, ServerProfile};
@@ -56,8 +56,8 @@ pub enum ServerError {
     },
 }
 
-/// The server's data folder: `server.db`, `server-keys.json`,
-/// `integrator-token`, `server-profile.json`.
+/// The server's data folder: `server.db` (unless the state is in PostgreSQL),
+/// `server-keys.json`, `integrator-token`, `server-profile.json`.
 #[derive(Debug, Clone)]
 pub struct DataFolder {
     path: PathBuf,
@@ -181,7 +181,19 @@ impl Server {
         let folder = DataFolder::create(&config.data_dir)?;
         let (keys, keys_created) = FileKeys::load_or_create(&folder.key_file())?;
         let (token, token_created) = IntegratorToken::load_or_create(&folder.token_file())?;
-        let store: Arc<dyn Store> = Arc::new(folder.open_store()?);
+        let store: Arc<dyn Store> = match &config.database {
+            None => Arc::new(folder.open_store()?),
+            Some(url) => {
+                // The PostgreSQL client blocks (it runs a small runtime of its own).
+                let url = url.clone();
+                let connected = tokio::task::spawn_blocking(move || {
+                    PostgresStore::connect(&url, DEFAULT_POOL_SIZE)
+                })
+                .await
+                .map_err(|_| StoreError::Database("connecting to PostgreSQL failed".into()))?;
+                Arc::new(connected?)
+            }
+        };
         let policy = PolicyTable::builtin()?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Io {
             what: "reading the bound address".into(),

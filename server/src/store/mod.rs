@@ -30,6 +30,7 @@
 //! reported as [`StoreError::CorruptRow`], never skipped or deleted; the audit
 //! trail never holds secrets.
 
+mod postgres;
 pub mod records;
 mod sqlite;
 
@@ -42,10 +43,11 @@ pub use records::{
     ReplacementStatus, SessionStatus, Ticket, TicketKind, TicketStatus,
 };
 
+pub use postgres::{DEFAULT_POOL_SIZE, POSTGRES_MIGRATIONS, PostgresStore, PostgresUrl};
 pub use sqlite::{MIGRATIONS, SqliteStore};
 
 use crate::rules::CodeGuard;
-use crate::users::{User, Username};
+use crate::users::{PasswordHash, User, Username};
 
 /// How many times [`StoreExt::in_transaction`] runs a transaction's work when
 /// it keeps losing races ([`StoreError::Conflict`]) before giving up.
@@ -89,6 +91,63 @@ pub enum StoreError {
     /// The work inside the transaction failed, so it was rolled back.
     #[error("the transaction was rolled back")]
     RolledBack,
+}
+
+/// A count or time as a database integer.
+fn to_i64(value: u64, column: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::CorruptRow(column))
+}
+
+/// A database integer as a count or time; a negative one is a corrupt row.
+fn to_u64(value: i64, column: &'static str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::CorruptRow(column))
+}
+
+/// The columns of the `users` table, in the order [`UserColumns`] reads them.
+const USER_COLUMNS: &str = "username, password_hash, phone, email, jurisdiction, \
+                            second_factor, password_reset_required, created_at";
+
+/// The columns of a `users` row, before checking.
+struct UserColumns {
+    username: String,
+    password_hash: String,
+    phone: String,
+    email: String,
+    jurisdiction: String,
+    second_factor: String,
+    password_reset_required: bool,
+    created_at: i64,
+}
+
+impl UserColumns {
+    fn check(self) -> Result<User, StoreError> {
+        Ok(User {
+            username: self
+                .username
+                .parse()
+                .map_err(|_| StoreError::CorruptRow("username"))?,
+            password_hash: PasswordHash::from_stored(&self.password_hash)
+                .map_err(|_| StoreError::CorruptRow("password hash"))?,
+            phone: self
+                .phone
+                .parse()
+                .map_err(|_| StoreError::CorruptRow("phone"))?,
+            email: self
+                .email
+                .parse()
+                .map_err(|_| StoreError::CorruptRow("email"))?,
+            jurisdiction: self
+                .jurisdiction
+                .parse()
+                .map_err(|_| StoreError::CorruptRow("jurisdiction"))?,
+            second_factor: self
+                .second_factor
+                .parse()
+                .map_err(|_| StoreError::CorruptRow("second factor"))?,
+            password_reset_required: self.password_reset_required,
+            created_at: to_u64(self.created_at, "created_at")?,
+        })
+    }
 }
 
 /// A channel a message goes out through.

@@ -15,9 +15,10 @@ use super::records::{
 };
 use super::{
     AuditEvent, AuditKind, AuditRow, Channel, OutboxEntry, OutboxRow, Store, StoreError, StoreTx,
+    USER_COLUMNS, UserColumns, to_i64, to_u64,
 };
 use crate::rules::CodeGuard;
-use crate::users::{PasswordHash, User, Username};
+use crate::users::{User, Username};
 use latchkey_core::protocol::{
     EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId,
 };
@@ -130,29 +131,6 @@ struct SqliteTx<'a> {
     transaction: &'a rusqlite::Transaction<'a>,
 }
 
-fn to_i64(value: u64, column: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::CorruptRow(column))
-}
-
-fn to_u64(value: i64, column: &'static str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::CorruptRow(column))
-}
-
-/// The columns of a `users` row, before checking.
-struct UserColumns {
-    username: String,
-    password_hash: String,
-    phone: String,
-    email: String,
-    jurisdiction: String,
-    second_factor: String,
-    password_reset_required: bool,
-    created_at: i64,
-}
-
-const USER_COLUMNS: &str = "username, password_hash, phone, email, jurisdiction, \
-                            second_factor, password_reset_required, created_at";
-
 impl UserColumns {
     fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
@@ -164,35 +142,6 @@ impl UserColumns {
             second_factor: row.get(5)?,
             password_reset_required: row.get(6)?,
             created_at: row.get(7)?,
-        })
-    }
-
-    fn check(self) -> Result<User, StoreError> {
-        Ok(User {
-            username: self
-                .username
-                .parse()
-                .map_err(|_| StoreError::CorruptRow("username"))?,
-            password_hash: PasswordHash::from_stored(&self.password_hash)
-                .map_err(|_| StoreError::CorruptRow("password hash"))?,
-            phone: self
-                .phone
-                .parse()
-                .map_err(|_| StoreError::CorruptRow("phone"))?,
-            email: self
-                .email
-                .parse()
-                .map_err(|_| StoreError::CorruptRow("email"))?,
-            jurisdiction: self
-                .jurisdiction
-                .parse()
-                .map_err(|_| StoreError::CorruptRow("jurisdiction"))?,
-            second_factor: self
-                .second_factor
-                .parse()
-                .map_err(|_| StoreError::CorruptRow("second factor"))?,
-            password_reset_required: self.password_reset_required,
-            created_at: to_u64(self.created_at, "created_at")?,
         })
     }
 }

@@ -7,7 +7,7 @@
 //! Time is the server's `ManualClock`: lifetimes are checked one second either
 //! side without waiting.
 
-use super::{Answer, Running, T0, agent, start, token_in};
+use super::{Answer, Running, T0, TestStore, agent, start, start_on, token_in};
 use latchkey_core::protocol::envelope::open_server;
 use latchkey_core::protocol::*;
 use latchkey_server::store::{EnrollmentStatus, StoreExt};
@@ -15,6 +15,27 @@ use serde_json::{Value, json};
 use std::path::Path;
 
 pub(super) const PIN: &str = "402917";
+
+// Every ceremony runs on SQLite and on PostgreSQL (`on_sqlite::…`,
+// `on_postgres::…`). The one test left out reads SQLite's files.
+on_both_stores! {
+    activation_by_sms_code_gives_a_signed_receipt_and_epoch_one,
+    the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten_minutes,
+    a_production_server_refuses_software_keystore_phones,
+    parallel_activations_leave_exactly_one_active_phone,
+    a_push_login_is_approved_with_the_typed_code_and_pin,
+    a_wrong_typed_code_ends_the_login_as_fraud_without_evaluating_or_counting,
+    every_proof_is_single_use_and_push_requests_expire_after_two_minutes,
+    a_typed_response_logs_in_and_one_wrong_response_ends_its_login,
+    the_failure_counter_delays_then_requires_a_reset_then_disables,
+    parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay,
+    parallel_copies_of_one_right_approval_succeed_once,
+    a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice,
+    a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled,
+    malformed_truncated_and_tampered_phone_messages_get_typed_errors_and_change_nothing,
+    a_restart_loses_neither_enrollments_nor_counters,
+    sync_replays_and_messages_from_another_epoch_are_refused,
+}
 
 /// A phone speaking the protocol directly: core's headless `SoftPhone` (the same
 /// message code the real phone uses) and the HTTP calls around it.
@@ -282,10 +303,9 @@ pub(super) fn failures_of(server: &Running, phone: &TestPhone) -> u64 {
         .failures
 }
 
-#[test]
-fn activation_by_sms_code_gives_a_signed_receipt_and_epoch_one() {
+fn activation_by_sms_code_gives_a_signed_receipt_and_epoch_one(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     assert_eq!(phone.soft.epoch(), 1);
     let (_, answer) = phone.sync(&server);
@@ -351,10 +371,11 @@ fn the_database_holds_no_k_user_unsealed() {
     server.stop();
 }
 
-#[test]
-fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten_minutes() {
+fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten_minutes(
+    store: &TestStore,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     add_user(&server, dir.path(), "anna", "US");
     let start1 = start_activation(&server, dir.path(), "anna", None);
     let code = last_code(&server);
@@ -412,10 +433,9 @@ fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten
     server.stop();
 }
 
-#[test]
-fn a_production_server_refuses_software_keystore_phones() {
+fn a_production_server_refuses_software_keystore_phones(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), false);
+    let server = start_on(store, dir.path(), false);
     add_user(&server, dir.path(), "anna", "US");
     let ticket = start_activation(&server, dir.path(), "anna", None);
     let mut phone = TestPhone::new(&server, "p");
@@ -441,10 +461,9 @@ fn a_production_server_refuses_software_keystore_phones() {
     server.stop();
 }
 
-#[test]
-fn parallel_activations_leave_exactly_one_active_phone() {
+fn parallel_activations_leave_exactly_one_active_phone(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     add_user(&server, dir.path(), "anna", "US");
     let mut requests = Vec::new();
     for i in 0..6 {
@@ -493,10 +512,9 @@ fn parallel_activations_leave_exactly_one_active_phone() {
     server.stop();
 }
 
-#[test]
-fn a_push_login_is_approved_with_the_typed_code_and_pin() {
+fn a_push_login_is_approved_with_the_typed_code_and_pin(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     assert_eq!(session.json["push"], "sent");
@@ -534,10 +552,9 @@ fn a_push_login_is_approved_with_the_typed_code_and_pin() {
     server.stop();
 }
 
-#[test]
-fn a_wrong_typed_code_ends_the_login_as_fraud_without_evaluating_or_counting() {
+fn a_wrong_typed_code_ends_the_login_as_fraud_without_evaluating_or_counting(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     let challenge: u32 = session.json["challenge"].as_str().unwrap().parse().unwrap();
@@ -560,10 +577,9 @@ fn a_wrong_typed_code_ends_the_login_as_fraud_without_evaluating_or_counting() {
     server.stop();
 }
 
-#[test]
-fn every_proof_is_single_use_and_push_requests_expire_after_two_minutes() {
+fn every_proof_is_single_use_and_push_requests_expire_after_two_minutes(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     let challenge = session.json["challenge"].as_str().unwrap().to_owned();
@@ -584,10 +600,9 @@ fn every_proof_is_single_use_and_push_requests_expire_after_two_minutes() {
     server.stop();
 }
 
-#[test]
-fn a_typed_response_logs_in_and_one_wrong_response_ends_its_login() {
+fn a_typed_response_logs_in_and_one_wrong_response_ends_its_login(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let token = token_in(dir.path());
     let session = open_session(&server, dir.path(), "anna");
@@ -657,10 +672,9 @@ fn a_typed_response_logs_in_and_one_wrong_response_ends_its_login() {
 
 /// Five wrong answers need a password reset; ten disable the phone; delays
 /// double from the third; refused attempts are not counted.
-#[test]
-fn the_failure_counter_delays_then_requires_a_reset_then_disables() {
+fn the_failure_counter_delays_then_requires_a_reset_then_disables(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let token = token_in(dir.path());
     let try_wrong = |server: &Running| {
@@ -758,10 +772,9 @@ fn the_failure_counter_delays_then_requires_a_reset_then_disables() {
     server.stop();
 }
 
-#[test]
-fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay() {
+fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let token = token_in(dir.path());
     let attempts: Vec<(String, String)> = (0..8)
@@ -811,10 +824,9 @@ fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay() {
     server.stop();
 }
 
-#[test]
-fn parallel_copies_of_one_right_approval_succeed_once() {
+fn parallel_copies_of_one_right_approval_succeed_once(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     let approval = phone.approval(
@@ -843,10 +855,9 @@ fn parallel_copies_of_one_right_approval_succeed_once() {
     server.stop();
 }
 
-#[test]
-fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice() {
+fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let mut old = activated(&server, dir.path(), "anna", "US");
     let start_answer = start_activation(&server, dir.path(), "anna", Some("approve_on_old_phone"));
     let mut new = TestPhone::new(&server, "Anna's new phone");
@@ -949,10 +960,9 @@ fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice() {
     server.stop();
 }
 
-#[test]
-fn a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled() {
+fn a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let old = activated(&server, dir.path(), "anna", "US");
     let hold = 72 * 3600;
 
@@ -1068,10 +1078,11 @@ fn a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled() {
     server.stop();
 }
 
-#[test]
-fn malformed_truncated_and_tampered_phone_messages_get_typed_errors_and_change_nothing() {
+fn malformed_truncated_and_tampered_phone_messages_get_typed_errors_and_change_nothing(
+    store: &TestStore,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     let approval = phone.approval(
@@ -1126,10 +1137,9 @@ fn malformed_truncated_and_tampered_phone_messages_get_typed_errors_and_change_n
     server.stop();
 }
 
-#[test]
-fn a_restart_loses_neither_enrollments_nor_counters() {
+fn a_restart_loses_neither_enrollments_nor_counters(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     let id = session.json["session_id"].as_str().unwrap().to_owned();
@@ -1149,7 +1159,7 @@ fn a_restart_loses_neither_enrollments_nor_counters() {
         .assert_error(403, "wrong_response");
     server.stop();
 
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     assert_eq!(failures_of(&server, &phone), 1);
     let (answer, sync) = phone.sync(&server);
     assert_eq!(answer.status, 200);
@@ -1157,10 +1167,9 @@ fn a_restart_loses_neither_enrollments_nor_counters() {
     server.stop();
 }
 
-#[test]
-fn sync_replays_and_messages_from_another_epoch_are_refused() {
+fn sync_replays_and_messages_from_another_epoch_are_refused(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let mut phone = activated(&server, dir.path(), "anna", "US");
     let nonce = [1u8; 16];
     let request = SyncRequest {
