@@ -168,6 +168,10 @@ impl PostgresStore {
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .map_err(pg_error)?;
+        // "already exists, skipping" is the usual case, not news for the log.
+        transaction
+            .batch_execute("SET LOCAL client_min_messages = warning")
+            .map_err(pg_error)?;
         transaction
             .batch_execute(
                 "CREATE TABLE IF NOT EXISTS latchkey_schema (version INTEGER NOT NULL); \
