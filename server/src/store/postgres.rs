@@ -116,7 +116,11 @@ impl Drop for PostgresStore {
 fn pg_error(error: postgres::Error) -> StoreError {
     match error.code() {
         Some(code) if is_conflict(code) => StoreError::Conflict,
-        _ => StoreError::Database(error.to_string()),
+        // The server's message, without its DETAIL (which may quote a row).
+        _ => StoreError::Database(match error.as_db_error() {
+            Some(db) => format!("PostgreSQL: {} ({})", db.message(), db.code().code()),
+            None => format!("PostgreSQL: {error}"),
+        }),
     }
 }
 

@@ -731,6 +731,100 @@ mod tests {
     }
 
     #[test]
+    fn records_stored_before_the_ordering_column_keep_their_order_after_it() {
+        use crate::store::records::{EnrollmentStatus, ReplacementKind, ReplacementStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.db");
+        let enrollment = |id: u8| Enrollment {
+            id: EnrollmentId::from_bytes([id; 16]),
+            username: "anna".into(),
+            epoch: 0,
+            status: EnrollmentStatus::Pending,
+            device_key: vec![4; 65],
+            device_name: "Pixel".into(),
+            platform: latchkey_core::protocol::Platform::Android,
+            keystore: latchkey_core::protocol::KeystoreKind::StrongBox,
+            app_version: "1.0".into(),
+            k_user_wrapped: vec![9; 60],
+            ocra_suite: latchkey_core::protocol::LATCHKEY_SUITE.into(),
+            matching_mode: latchkey_core::protocol::MatchingMode::Code,
+            failures: 0,
+            last_failure_at: None,
+            drift: 0,
+            push_token: None,
+            notifications_enabled: true,
+            last_sync_issued_at: None,
+            receipt: None,
+            created_at: 1,
+            activated_at: None,
+            revoked_at: None,
+            replaced_by: None,
+            recent_nonces: vec![],
+            epoch_confirmed: false,
+        };
+        let replacement = |id: u8| Replacement {
+            id: ReplacementId::from_bytes([id; 16]),
+            username: "anna".into(),
+            old_enrollment: None,
+            new_enrollment: EnrollmentId::from_bytes([id; 16]),
+            kind: ReplacementKind::LostPhone,
+            status: ReplacementStatus::Pending,
+            created_at: 1,
+            effective_at: Some(2),
+            cancel_token_mac: None,
+            ended_at: None,
+        };
+        {
+            // Version 4, as a released server left it: rows in rowid order 9, 5, 1.
+            let v4 = latchkey_core::sql::open_and_migrate(&path, &MIGRATIONS[..4]).unwrap();
+            for id in [9u8, 5, 1] {
+                v4.execute(
+                    "INSERT INTO enrollments (id, username, state, data) VALUES (?1, 'anna', 'pending', ?2)",
+                    params![vec![id; 16], serde_json::to_string(&enrollment(id)).unwrap()],
+                )
+                .unwrap();
+                v4.execute(
+                    "INSERT INTO replacements (id, username, status, data) VALUES (?1, 'anna', 'pending', ?2)",
+                    params![vec![id; 16], serde_json::to_string(&replacement(id)).unwrap()],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .in_transaction(|tx| {
+                tx.put_enrollment(&enrollment(3))?;
+                tx.put_replacement(&replacement(3))
+            })
+            .unwrap();
+        let (enrollments, replacements) = store
+            .in_transaction(|tx| {
+                Ok::<_, StoreError>((tx.enrollments_of("anna")?, tx.pending_replacements()?))
+            })
+            .unwrap();
+        let firsts = |ids: Vec<[u8; 16]>| ids.iter().map(|id| id[0]).collect::<Vec<_>>();
+        assert_eq!(
+            firsts(enrollments.iter().map(|e| *e.id.as_bytes()).collect()),
+            [9, 5, 1, 3]
+        );
+        assert_eq!(
+            firsts(replacements.iter().map(|r| *r.id.as_bytes()).collect()),
+            [9, 5, 1, 3]
+        );
+        let seqs: Vec<i64> = store.with_connection(|c| {
+            let mut statement = c
+                .prepare("SELECT seq FROM enrollments ORDER BY rowid")
+                .unwrap();
+            statement
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        });
+        assert_eq!(seqs, [1, 2, 3, 4], "old rows numbered in their old order");
+    }
+
+    #[test]
     fn a_failed_transaction_leaves_nothing_behind() {
         let store = SqliteStore::open_in_memory().unwrap();
         let entry = OutboxEntry {

@@ -562,3 +562,65 @@ fn fifty_parallel_wrong_answers_through_the_verifier_count_exactly_the_allowed_n
     assert_eq!(failures, 3);
     server.stop();
 }
+
+// PostgreSQL's own migrations (SQLite's are tested beside its store).
+
+/// Nodes that start together on a new database migrate it once: every one of
+/// them opens, and the schema is at the newest version, not applied twice.
+#[test]
+fn postgres_nodes_starting_together_migrate_a_new_database_once() {
+    let Some(TestStore::Postgres(url)) = TestStore::postgres() else {
+        return;
+    };
+    let versions: Vec<u32> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    latchkey_server::store::PostgresStore::connect(&url, 2)
+                        .unwrap()
+                        .schema_version()
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let newest = latchkey_server::store::POSTGRES_MIGRATIONS.len() as u32;
+    assert_eq!(versions, vec![newest; 4]);
+}
+
+/// A database a newer Latchkey migrated is refused, and left as it was.
+#[test]
+fn a_postgres_database_from_newer_code_is_refused_and_left_untouched() {
+    let Some(store) = TestStore::postgres() else {
+        return;
+    };
+    let TestStore::Postgres(url) = store.clone() else {
+        unreachable!()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let opened = store.open(dir.path());
+    opened
+        .in_transaction(|tx| tx.insert_user(&user("anna")))
+        .unwrap();
+    let newest = latchkey_server::store::POSTGRES_MIGRATIONS.len() as i32;
+    let mut admin = postgres::Client::connect(url.expose(), postgres::NoTls).unwrap();
+    admin
+        .execute("UPDATE latchkey_schema SET version = $1", &[&(newest + 1)])
+        .unwrap();
+    let refused = std::thread::spawn(move || {
+        latchkey_server::store::PostgresStore::connect(&url, 2).map(|_| ())
+    })
+    .join()
+    .unwrap();
+    assert!(
+        matches!(refused, Err(StoreError::TooNew { found, supported }) if found == supported + 1),
+        "{refused:?}"
+    );
+    let version: i32 = admin
+        .query_one("SELECT version FROM latchkey_schema", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, newest + 1);
+    assert_eq!(opened.in_transaction(|tx| tx.user_count()).unwrap(), 1);
+}
