@@ -194,6 +194,14 @@ impl Server {
                 Arc::new(connected?)
             }
         };
+        // Long-polls here wake for decisions made on other nodes too (a no-op
+        // for SQLite, which serves this node only).
+        let decisions = Arc::new(tokio::sync::Notify::new());
+        let watched = store.clone();
+        let weak = Arc::downgrade(&decisions);
+        tokio::task::spawn_blocking(move || watched.watch_decisions(weak))
+            .await
+            .map_err(|_| StoreError::Database("watching for decisions failed".into()))??;
         let policy = PolicyTable::builtin()?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Io {
             what: "reading the bound address".into(),
@@ -238,7 +246,7 @@ impl Server {
             profile: Arc::new(profile),
             integrator_token: Arc::new(token.clone()),
             verifier,
-            decisions: Arc::new(tokio::sync::Notify::new()),
+            decisions,
         };
         Ok(Self {
             listener,

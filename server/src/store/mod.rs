@@ -48,6 +48,7 @@ pub use sqlite::{MIGRATIONS, SqliteStore};
 
 use crate::rules::CodeGuard;
 use crate::users::{PasswordHash, User, Username};
+use std::sync::Weak;
 
 /// How many times [`StoreExt::in_transaction`] runs a transaction's work when
 /// it keeps losing races ([`StoreError::Conflict`]) before giving up.
@@ -512,6 +513,28 @@ pub trait Store: Send + Sync {
         &self,
         work: &mut dyn FnMut(&mut dyn StoreTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+
+    /// From now on, wakes every waiter of `decisions` whenever any node sharing
+    /// this store commits a decided login session, so that long-polls on this
+    /// node see decisions made on others promptly. Listening has begun when it
+    /// returns; it stops once `decisions` is dropped. The default does nothing:
+    /// a store that serves one node only sees decisions made where they are
+    /// woken. Blocking.
+    fn watch_decisions(&self, decisions: Weak<tokio::sync::Notify>) -> Result<(), StoreError> {
+        drop(decisions);
+        Ok(())
+    }
+
+    /// Runs `work` unless another node sharing this store is running the job
+    /// named `job` right now; returns whether it ran. For periodic jobs that
+    /// every node schedules but one at a time should do (the lost-phone sweep);
+    /// their transactions stay correct if two run anyway. The default runs it: a
+    /// store that serves one node has no other node to wait for.
+    fn run_alone(&self, job: &str, work: &mut dyn FnMut()) -> Result<bool, StoreError> {
+        let _ = job;
+        work();
+        Ok(true)
+    }
 }
 
 /// The convenient form of [`Store::transaction`], for every store.

@@ -7,7 +7,10 @@
 //! returned (PostgreSQL has aborted it), and `in_transaction` runs the work again;
 //! [`StoreTx::lock_account`] writes the account's row in `account_locks`, so two
 //! transactions that lock one account conflict unless one saw all of the other;
-//! "oldest first" is the `seq` identity column; migrations
+//! "oldest first" is the `seq` identity column; a transaction that stores a
+//! decided login session sends `NOTIFY latchkey_decisions`, which every node's
+//! listener ([`Store::watch_decisions`]) turns into a wake-up of its long-polls;
+//! [`Store::run_alone`] is a session advisory lock; migrations
 //! (`server/migrations/postgres/NNNN_*.sql`) run in one transaction under an
 //! advisory lock, so nodes starting together migrate once. The `postgres` client
 //! runs a small runtime of its own: open and use the store off the async
@@ -27,10 +30,13 @@ use latchkey_core::protocol::{
     EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId,
 };
 use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{IsolationLevel, NoTls, Row};
 use r2d2_postgres::PostgresConnectionManager;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// The PostgreSQL schema's migrations, oldest first
@@ -92,7 +98,18 @@ type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 pub struct PostgresStore {
     /// Always `Some` until dropped (see `Drop`).
     pool: Option<Pool>,
+    /// For the decision listener's own connection.
+    config: postgres::Config,
+    /// Tells the decision listener to stop (set when the store is dropped).
+    stopped: Arc<AtomicBool>,
 }
+
+/// The channel decided login sessions are announced on (`NOTIFY`, sent by
+/// PostgreSQL when the deciding transaction commits).
+const DECISIONS_CHANNEL: &str = "latchkey_decisions";
+
+/// How often the decision listener checks whether it should stop.
+const LISTEN_TICK: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,6 +119,7 @@ impl std::fmt::Debug for PostgresStore {
 
 impl Drop for PostgresStore {
     fn drop(&mut self) {
+        self.stopped.store(true, Ordering::SeqCst);
         // Each pooled client owns a small tokio runtime, which must not be
         // dropped on an async executor's thread: let a plain thread do it.
         if let Some(pool) = self.pool.take() {
@@ -139,7 +157,7 @@ impl PostgresStore {
     pub fn connect(url: &PostgresUrl, pool_size: u32) -> Result<Self, StoreError> {
         let config = postgres::Config::from_str(url.expose())
             .map_err(|_| StoreError::Database("the PostgreSQL URL does not parse".into()))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
@@ -148,7 +166,11 @@ impl PostgresStore {
             .map_err(|error| {
                 StoreError::Database(format!("cannot connect to PostgreSQL: {error}"))
             })?;
-        let store = Self { pool: Some(pool) };
+        let store = Self {
+            pool: Some(pool),
+            config,
+            stopped: Arc::new(AtomicBool::new(false)),
+        };
         store.migrate(POSTGRES_MIGRATIONS)?;
         Ok(store)
     }
@@ -212,7 +234,117 @@ impl PostgresStore {
     }
 }
 
+/// The advisory-lock key of a named job (FNV-1a of `latchkey/job/` and the name),
+/// apart from [`MIGRATION_LOCK`].
+fn job_key(job: &str) -> i64 {
+    let hash = b"latchkey/job/"
+        .iter()
+        .chain(job.as_bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// A connection that has run `LISTEN` on the decisions channel.
+fn listening(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
+    let mut client = config.connect(NoTls).map_err(pg_error)?;
+    client
+        .batch_execute(&format!("LISTEN {DECISIONS_CHANNEL}"))
+        .map_err(pg_error)?;
+    Ok(client)
+}
+
+/// The decision listener's loop: wakes `decisions` at each notification,
+/// reconnects (and wakes, for what it may have missed) after a lost connection,
+/// and ends when the store or `decisions` is gone.
+fn listen(
+    mut client: Option<postgres::Client>,
+    config: &postgres::Config,
+    decisions: &Weak<tokio::sync::Notify>,
+    stopped: &AtomicBool,
+) {
+    let wake = || match decisions.upgrade() {
+        Some(notify) => {
+            notify.notify_waiters();
+            true
+        }
+        None => false,
+    };
+    while !stopped.load(Ordering::SeqCst) && decisions.strong_count() > 0 {
+        let Some(connected) = client.as_mut() else {
+            match listening(config) {
+                Ok(reconnected) => {
+                    client = Some(reconnected);
+                    wake();
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the PostgreSQL decision listener cannot reconnect");
+                    std::thread::sleep(LISTEN_TICK);
+                }
+            }
+            continue;
+        };
+        let mut broken = false;
+        {
+            let mut notifications = connected.notifications();
+            let mut arriving = notifications.timeout_iter(LISTEN_TICK);
+            loop {
+                match arriving.next() {
+                    Ok(Some(_)) => {
+                        if !wake() {
+                            return;
+                        }
+                    }
+                    Err(_) => {
+                        broken = true;
+                        break;
+                    }
+                    Ok(None) => break,
+                }
+            }
+        }
+        if broken || connected.is_closed() {
+            client = None;
+        }
+    }
+}
+
 impl Store for PostgresStore {
+    fn watch_decisions(&self, decisions: Weak<tokio::sync::Notify>) -> Result<(), StoreError> {
+        // Connected and listening before this returns: nothing committed after
+        // it is missed.
+        let client = listening(&self.config)?;
+        let config = self.config.clone();
+        let stopped = self.stopped.clone();
+        std::thread::Builder::new()
+            .name("latchkey-pg-decisions".into())
+            .spawn(move || listen(Some(client), &config, &decisions, &stopped))
+            .map_err(|error| {
+                StoreError::Database(format!("cannot start the decision listener: {error}"))
+            })?;
+        Ok(())
+    }
+
+    fn run_alone(&self, job: &str, work: &mut dyn FnMut()) -> Result<bool, StoreError> {
+        // A session-level advisory lock on one pooled connection, held while the
+        // work runs on others; PostgreSQL releases it if the connection dies.
+        let key = job_key(job);
+        let mut client = self.client()?;
+        let locked: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .map_err(pg_error)?
+            .get(0);
+        if !locked {
+            return Ok(false);
+        }
+        work();
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&key])
+            .map_err(pg_error)?;
+        Ok(true)
+    }
+
     fn transaction(
         &self,
         work: &mut dyn FnMut(&mut dyn StoreTx) -> Result<(), StoreError>,
@@ -649,6 +781,11 @@ impl StoreTx for PostgresTx<'_, '_> {
     }
 
     fn put_session(&mut self, session: &LoginSession) -> Result<(), StoreError> {
+        if session.status != SessionStatus::Pending {
+            // Delivered to every node's listener when this transaction commits
+            // (and never if it rolls back); one per transaction at most.
+            self.execute("SELECT pg_notify($1, '')", &[&DECISIONS_CHANNEL])?;
+        }
         let enrollment = session.enrollment.as_ref().map(|e| e.as_bytes().to_vec());
         self.execute_unique(
             "INSERT INTO sessions (id, request_id, username, enrollment, expires_at, data) \

@@ -597,8 +597,19 @@ impl Verifier {
     /// own transaction after re-checking the account's state. A move that can no
     /// longer complete is ended (cancelled, audited); one that fails is logged
     /// and skipped (the next sweep tries again) — neither stops the others.
-    /// Returns how many completed. The server calls it periodically.
+    /// Returns how many completed. The server calls it periodically, on every
+    /// node: while one node sweeps, another's sweep does nothing and returns 0
+    /// ([`crate::store::Store::run_alone`]).
     pub fn complete_due_replacements(&self) -> Result<usize, VerifierError> {
+        let mut swept = Ok(0);
+        self.store.run_alone("complete_due_replacements", &mut || {
+            swept = self.sweep_due_replacements();
+        })?;
+        swept
+    }
+
+    /// The sweep itself, on whatever node runs it.
+    fn sweep_due_replacements(&self) -> Result<usize, VerifierError> {
         let now = self.clock.now();
         let due: Vec<ReplacementId> = self.store.in_transaction(|tx| {
             Ok::<_, VerifierError>(

@@ -57,6 +57,7 @@ mod audit;
 mod ceremonies;
 mod fallbacks;
 mod store_conformance;
+mod two_nodes;
 
 /// Which store a test's server keeps its state in.
 #[derive(Debug, Clone)]
