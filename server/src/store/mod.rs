@@ -10,8 +10,9 @@
 //!
 //! The contract (docs/adr/0005-store-contract.md):
 //! - **Work may run more than once.** A transaction that loses a race with a
-//!   concurrent one (a serialization failure or a deadlock in PostgreSQL, a busy
-//!   SQLite file) ends with [`StoreError::Conflict`], having kept nothing;
+//!   concurrent one (a serialization failure or a deadlock in PostgreSQL; SQLite,
+//!   which serialises, never loses one) ends with [`StoreError::Conflict`],
+//!   having kept nothing;
 //!   [`StoreExt::in_transaction`] then runs the same `FnMut` again, up to
 //!   [`MAX_ATTEMPTS`] times. Work must therefore do nothing outside the
 //!   transaction but compute: messages are collected and sent after the commit
@@ -75,7 +76,7 @@ pub enum StoreError {
         supported: u32,
     },
     /// The transaction lost a race with a concurrent one (serialization failure,
-    /// deadlock, busy database) and kept nothing; running it again may succeed.
+    /// deadlock) and kept nothing; running it again may succeed.
     /// [`StoreExt::in_transaction`] does so up to [`MAX_ATTEMPTS`] times.
     #[error("the transaction conflicted with a concurrent one")]
     Conflict,
@@ -502,7 +503,7 @@ pub trait StoreTx {
 /// [`Store::transaction`] as one ACID transaction: `work` returning `Ok` commits,
 /// returning `Err` rolls back. When the attempt lost a race with a concurrent
 /// transaction — an operation inside it, or the commit, failed with a
-/// serialization failure, a deadlock or a busy database — it returns
+/// serialization failure or a deadlock — it returns
 /// [`StoreError::Conflict`], whatever `work` returned, and keeps nothing. It
 /// calls `work` once; [`StoreExt::in_transaction`] runs it again after a
 /// `Conflict`.

@@ -5,9 +5,10 @@
 //! Invariants: each [`Store::transaction`] is one `BEGIN IMMEDIATE … COMMIT`, so
 //! writers never interleave and a failure leaves nothing behind (hence
 //! [`StoreTx::lock_account`] is a no-op here); the mutex is held for the whole
-//! transaction and for nothing else; a busy database file (another process)
-//! is a [`StoreError::Conflict`], retried by `in_transaction`; "oldest first"
-//! is the `seq` column (migration 0005), never the rowid.
+//! transaction and for nothing else; it never returns [`StoreError::Conflict`]
+//! (a file another process holds waits out the busy timeout, then is a
+//! `Database` error: retrying would only wait again); "oldest first" is the
+//! `seq` column (migration 0005), never the rowid.
 
 use super::records::{
     AccountState, CodeChannel, Enrollment, LoginCode, LoginSession, NoticeRecord, ProofRecord,
@@ -40,14 +41,6 @@ pub const MIGRATIONS: &[&str] = &[
 
 /// A SQLite failure as the backend-neutral [`StoreError`].
 fn sqlite_error(error: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(failure, _) = &error {
-        if matches!(
-            failure.code,
-            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-        ) {
-            return StoreError::Conflict;
-        }
-    }
     migration_error(latchkey_core::sql::classify(error))
 }
 
