@@ -316,6 +316,61 @@ fn activation_by_sms_code_gives_a_signed_receipt_and_epoch_one(store: &TestStore
     server.stop();
 }
 
+/// k_user is wrapped at rest on PostgreSQL too: no row of any table, as
+/// PostgreSQL prints it (BYTEA as hex, records as JSON with base64url), holds
+/// it in hex or base64url, or the hex of any 8-byte piece of it.
+#[test]
+fn the_postgres_database_holds_no_k_user_unsealed() {
+    let Some(store) = TestStore::postgres() else {
+        return;
+    };
+    let TestStore::Postgres(url) = &store else {
+        unreachable!()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_on(&store, dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let k_user = phone.soft.k_user(PIN);
+    let secret = k_user.expose_secret();
+    let mut client = postgres::Client::connect(url.expose(), postgres::NoTls).unwrap();
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(tables.iter().any(|t| t == "enrollments"), "{tables:?}");
+    let mut dump = String::new();
+    for table in &tables {
+        for row in client
+            .query(&format!("SELECT t::text FROM {table} t"), &[])
+            .unwrap()
+        {
+            dump.push_str(row.get::<_, &str>(0));
+            dump.push('\n');
+        }
+    }
+    let hex = latchkey_core::encoding::encode_hex(secret);
+    // Control: the enrollment's id is there to be found, in hex.
+    let id_hex = latchkey_core::encoding::encode_hex(phone.soft.enrollment().as_bytes());
+    assert!(dump.contains(&id_hex), "the dump holds the enrollment");
+    assert!(!dump.contains(&hex), "the database holds k_user in hex");
+    assert!(
+        !dump.contains(&b64::encode(secret)),
+        "the database holds k_user in base64url"
+    );
+    for piece in secret.windows(8) {
+        assert!(
+            !dump.contains(&latchkey_core::encoding::encode_hex(piece)),
+            "the database holds a piece of k_user"
+        );
+    }
+    server.stop();
+}
+
 /// k_user is wrapped at rest: the database file and its WAL hold it neither in the
 /// clear, nor in hex, nor any 8-byte piece of it.
 #[test]
