@@ -352,7 +352,9 @@ pub struct AuditRow {
 /// The operations available inside one transaction.
 ///
 /// "Oldest first" is the order in which records were first stored (the `seq`
-/// column), whatever the backend.
+/// column), whatever the backend. An operation that fails may leave the
+/// transaction unusable (PostgreSQL aborts it): return its error rather than
+/// carry on.
 pub trait StoreTx {
     /// Locks the account for the rest of the transaction: call it before a step
     /// reads and then writes per-account state (epoch and phones, push counts,
