@@ -10,7 +10,10 @@
 //! (`localhost:8080`). `user add` reads the password without echo at a
 //! terminal, else one line from stdin, never from argv. Both refuse a data
 //! folder whose parent folder does not exist (a typo would otherwise make a
-//! tree of folders).
+//! tree of folders). Both keep state in SQLite in the data folder, or, with
+//! `--database postgres://…`, in that PostgreSQL database, which several
+//! `serve` nodes may share (docs/OPERATIONS.md); the data folder still holds the
+//! key file, the token and the profile.
 
 use crate::CliError;
 use crate::clock::SystemClock;
@@ -18,10 +21,11 @@ use clap::{Args, Subcommand};
 use latchkey_server::config::{Delivery, PRODUCTION_PASSWORD_ITERATIONS};
 use latchkey_server::delivery::config::DeliveryConfig;
 use latchkey_server::policy::{Jurisdiction, PolicyTable};
+use latchkey_server::store::{DEFAULT_POOL_SIZE, PostgresStore, PostgresUrl};
 use latchkey_server::users::{
     EmailAddress, NewUser, Password, PhoneNumber, SecondFactor, UserDirectory, UserError, Username,
 };
-use latchkey_server::{DataFolder, Server, ServerConfig, ServerError};
+use latchkey_server::{DataFolder, Server, ServerConfig, ServerError, Store};
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::num::NonZeroU32;
@@ -37,9 +41,14 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = listen_address)]
     listen: SocketAddr,
     /// The data folder (created on first start, inside an existing folder):
-    /// database, keys, token, profile.
+    /// keys, token, profile, and the SQLite database unless --database is given.
     #[arg(long)]
     data: PathBuf,
+    /// Keep state in this PostgreSQL database instead of SQLite in the data
+    /// folder: postgres://USER@HOST:PORT/DB (a host starting with %2F is a Unix
+    /// socket folder). Several nodes may share it; give each the same key file.
+    #[arg(long)]
+    database: Option<String>,
     /// Development mode: the outbox can be read at /v1/dev/outbox and phones
     /// with a software keystore are accepted. Never in production.
     #[arg(long)]
@@ -74,6 +83,10 @@ pub struct UserAddArgs {
     /// The server's data folder (created if missing, inside an existing folder).
     #[arg(long)]
     data: PathBuf,
+    /// The server's PostgreSQL database, if it keeps its state there (as
+    /// `serve --database`).
+    #[arg(long)]
+    database: Option<String>,
     /// The username (letters, digits, . _ @ + -; case-insensitive).
     #[arg(long)]
     username: String,
@@ -125,6 +138,50 @@ fn listen_address(text: &str) -> Result<SocketAddr, String> {
                  on (e.g. 0.0.0.0:{port})"
             )
         })
+}
+
+/// `--database`: a PostgreSQL URL. Checked here rather than by clap, whose
+/// error would echo the value, and a URL may hold a password.
+fn postgres_url(text: Option<&String>) -> Result<Option<PostgresUrl>, CliError> {
+    text.map(|text| {
+        text.parse().map_err(|_| {
+            CliError::Input(
+                "--database: a PostgreSQL URL is needed: postgres://USER@HOST:PORT/DATABASE".into(),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// The store `user add` writes to: SQLite in the data folder, or PostgreSQL.
+fn open_store(
+    folder: &DataFolder,
+    database: Option<&PostgresUrl>,
+) -> Result<Arc<dyn Store>, CliError> {
+    Ok(match database {
+        None => Arc::new(folder.open_store().map_err(server_error)?),
+        Some(url) => Arc::new(
+            PostgresStore::connect(url, DEFAULT_POOL_SIZE)
+                .map_err(|error| CliError::Runtime(format!("the database: {error}")))?,
+        ),
+    })
+}
+
+/// The configuration `serve` starts with.
+fn config_of(args: &ServeArgs) -> Result<ServerConfig, CliError> {
+    let mut config = ServerConfig::new(&args.data, args.listen);
+    config.dev = args.dev;
+    config.public_url = args.public_url.clone();
+    config.database = postgres_url(args.database.as_ref())?;
+    config.delivery = match &args.config {
+        Some(path) => Delivery::Providers(Box::new(
+            DeliveryConfig::load(path).map_err(|error| CliError::Input(error.to_string()))?,
+        )),
+        None if args.dev => Delivery::Outbox,
+        // Refused by the server, naming every channel that needs a provider.
+        None => Delivery::Providers(Box::default()),
+    };
+    Ok(config)
 }
 
 /// Refuses a data folder that would be made inside a folder that does not
@@ -195,17 +252,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
 
     check_data_folder(&args.data)?;
 
-    let mut config = ServerConfig::new(&args.data, args.listen);
-    config.dev = args.dev;
-    config.public_url = args.public_url.clone();
-    config.delivery = match &args.config {
-        Some(path) => Delivery::Providers(Box::new(
-            DeliveryConfig::load(path).map_err(|error| CliError::Input(error.to_string()))?,
-        )),
-        None if args.dev => Delivery::Outbox,
-        // Refused by the server, naming every channel that needs a provider.
-        None => Delivery::Providers(Box::default()),
-    };
+    let config = config_of(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -282,6 +329,7 @@ fn user_add(args: &UserAddArgs, stdin: &mut impl BufRead) -> Result<(), CliError
         )?,
     };
     check_data_folder(&args.data)?;
+    let database = postgres_url(args.database.as_ref())?;
     let password = if std::io::stdin().is_terminal() {
         // Typed unseen, so typed twice.
         let typed = crate::terminal::read_secret("Password (not shown)", "the password")?;
@@ -295,9 +343,9 @@ fn user_add(args: &UserAddArgs, stdin: &mut impl BufRead) -> Result<(), CliError
     };
     let policy = PolicyTable::builtin().map_err(|error| CliError::Runtime(error.to_string()))?;
     let folder = DataFolder::create(&args.data).map_err(server_error)?;
-    let store = folder.open_store().map_err(server_error)?;
+    let store = open_store(&folder, database.as_ref())?;
     let iterations = NonZeroU32::new(PRODUCTION_PASSWORD_ITERATIONS).unwrap_or(NonZeroU32::MIN);
-    let users = UserDirectory::new(Arc::new(store), Arc::new(SystemClock), iterations);
+    let users = UserDirectory::new(store, Arc::new(SystemClock), iterations);
     let user = users.add(new, &password).map_err(|error| match error {
         UserError::Exists => CliError::Input(format!("the user {} already exists", args.username)),
         other => CliError::Runtime(other.to_string()),
@@ -350,6 +398,32 @@ mod tests {
         for bad in ["localhost", "localhost:http", ":8080", "localhost:70000"] {
             assert!(listen_address(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn serve_keeps_state_in_sqlite_by_default_and_in_postgres_with_database() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let sqlite = Cli::try_parse_from(["serve", "--data", "/srv/lk"]).unwrap();
+        assert_eq!(config_of(&sqlite.serve).unwrap().database, None);
+        let url = "postgres://latchkey:hunter2@127.0.0.1:5432/latchkey";
+        let postgres =
+            Cli::try_parse_from(["serve", "--data", "/srv/lk", "--database", url]).unwrap();
+        let config = config_of(&postgres.serve).unwrap();
+        assert_eq!(config.database.as_ref().map(PostgresUrl::expose), Some(url));
+        assert_eq!(config.data_dir, PathBuf::from("/srv/lk"));
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let secret = "mysql://root:hunter2@x/y";
+        let wrong = Cli::try_parse_from(["serve", "--data", "d", "--database", secret]).unwrap();
+        let refused = config_of(&wrong.serve).err().unwrap();
+        assert!(
+            matches!(&refused, CliError::Input(m) if m.contains("postgres://USER@HOST") && !m.contains("hunter2")),
+            "{refused:?}"
+        );
     }
 
     #[test]

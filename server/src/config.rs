@@ -371,8 +371,12 @@ pub struct ServerConfig {
     pub dev: bool,
     /// The address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// The data folder: database, key file, integrator token, server profile.
+    /// The data folder: key file, integrator token, server profile, and the
+    /// SQLite database unless `database` names a PostgreSQL one.
     pub data_dir: PathBuf,
+    /// The PostgreSQL database to keep state in (several nodes may share it);
+    /// `None`, the default, keeps it in SQLite in the data folder.
+    pub database: Option<crate::store::PostgresUrl>,
     /// The base URL apps reach the server at (for the server profile); `None`
     /// uses `http://` and the bound address.
     pub public_url: Option<String>,
@@ -421,6 +425,7 @@ impl ServerConfig {
             dev: false,
             listen,
             data_dir: data_dir.into(),
+            database: None,
             public_url: None,
             password_iterations: NonZeroU32::new(PRODUCTION_PASSWORD_ITERATIONS)
                 .unwrap_or(NonZeroU32::MIN),

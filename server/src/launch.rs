@@ -18,7 +18,7 @@ use crate::policy::{PolicyError, PolicyTable};
 use crate::secrets::{
     FileKeys, IntegratorToken, KEY_FILE_NAME, SecretsError, ServerKeys, TOKEN_FILE_NAME,
 };
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{DEFAULT_POOL_SIZE, PostgresStore, SqliteStore, Store, StoreError};
 use crate::users::UserDirectory;
 use latchkey_core::clock::Clock;
 use latchkey_core::protocol::{ProtocolError, ServerProfile};
@@ -78,8 +78,8 @@ pub enum ServerError {
     },
 }
 
-/// The server's data folder: `server.db`, `server-keys.json`,
-/// `integrator-token`, `server-profile.json`.
+/// The server's data folder: `server.db` (unless the state is in PostgreSQL),
+/// `server-keys.json`, `integrator-token`, `server-profile.json`.
 #[derive(Debug, Clone)]
 pub struct DataFolder {
     path: PathBuf,
@@ -254,7 +254,27 @@ impl Server {
         }
         let (keys, keys_created) = FileKeys::load_or_create(&folder.key_file())?;
         let (token, token_created) = IntegratorToken::load_or_create(&folder.token_file())?;
-        let store: Arc<dyn Store> = Arc::new(folder.open_store()?);
+        let store: Arc<dyn Store> = match &config.database {
+            None => Arc::new(folder.open_store()?),
+            Some(url) => {
+                // The PostgreSQL client blocks (it runs a small runtime of its own).
+                let url = url.clone();
+                let connected = tokio::task::spawn_blocking(move || {
+                    PostgresStore::connect(&url, DEFAULT_POOL_SIZE)
+                })
+                .await
+                .map_err(|_| StoreError::Database("connecting to PostgreSQL failed".into()))?;
+                Arc::new(connected?)
+            }
+        };
+        // Long-polls here wake for decisions made on other nodes too (a no-op
+        // for SQLite, which serves this node only).
+        let decisions = Arc::new(tokio::sync::Notify::new());
+        let watched = store.clone();
+        let weak = Arc::downgrade(&decisions);
+        tokio::task::spawn_blocking(move || watched.watch_decisions(weak))
+            .await
+            .map_err(|_| StoreError::Database("watching for decisions failed".into()))??;
         let policy = PolicyTable::builtin()?;
         let profile = ServerProfile::new(&base_url, keys.public_key())?;
         folder.write_profile(&profile)?;
@@ -297,7 +317,7 @@ impl Server {
             profile: Arc::new(profile),
             integrator_token: Arc::new(token.clone()),
             verifier,
-            decisions: Arc::new(tokio::sync::Notify::new()),
+            decisions,
         };
         Ok(Self {
             listener,

@@ -481,7 +481,7 @@ impl UserDirectory {
         };
         self.store.in_transaction(|tx| {
             tx.insert_user(&user).map_err(|error| match error {
-                StoreError::Conflict(_) => UserError::Exists,
+                StoreError::Duplicate(_) => UserError::Exists,
                 other => UserError::Store(other),
             })?;
             tx.append_audit(&AuditEvent {
@@ -577,7 +577,7 @@ impl UserDirectory {
         let now = self.clock.now();
         self.store.in_transaction(|tx| {
             let mut user = tx.user(username)?.ok_or(UserError::NotFound)?;
-            user.password_hash = hash;
+            user.password_hash = hash.clone();
             user.password_reset_required = false;
             tx.update_user(&user)?;
             tx.append_audit(&AuditEvent {

@@ -1,5 +1,6 @@
-//! The server's storage: a [`Store`] trait narrow enough for a PostgreSQL store
-//! later, and its SQLite implementation ([`SqliteStore`]).
+//! The server's storage: the backend-neutral [`Store`] contract and its two
+//! implementations, [`SqliteStore`] (one machine, the default) and
+//! [`PostgresStore`] (several `latchkey serve` nodes on one database).
 //!
 //! A store hands out transactions, nothing else: every state change happens
 //! inside [`StoreExt::in_transaction`], whose work sees a [`StoreTx`] and either
@@ -7,11 +8,30 @@
 //! `Err`, or the commit failed). A ceremony step — check, count, change, enqueue
 //! a message, audit — is one such transaction.
 //!
+//! The contract (docs/adr/0005-store-contract.md):
+//! - **Work may run more than once.** A transaction that loses a race with a
+//!   concurrent one (a serialization failure or a deadlock in PostgreSQL; SQLite,
+//!   which serialises, never loses one) ends with [`StoreError::Conflict`],
+//!   having kept nothing;
+//!   [`StoreExt::in_transaction`] then runs the same `FnMut` again, up to
+//!   [`MAX_ATTEMPTS`] times. Work must therefore do nothing outside the
+//!   transaction but compute: messages are collected and sent after the commit
+//!   (`verifier::Outgoing`), random ids are drawn before it.
+//! - **A step that reads then writes per-account state locks the account first**
+//!   ([`StoreTx::lock_account`]): its epoch and phones, push counts, code sends,
+//!   the failure counters. SQLite serialises every transaction, so there it is a
+//!   no-op; PostgreSQL (REPEATABLE READ) writes the account's lock row, so two
+//!   transactions that lock one account never both commit unless one saw all of
+//!   the other — the loser gets a `Conflict` and runs again.
+//! - **Oldest first is an explicit column** (`seq`), never a backend's row id.
+//! - **Errors carry no backend types**: [`StoreError`] names what went wrong.
+//!
 //! Invariants: stores are blocking (call them from `spawn_blocking` in async
 //! code, or keep calls short); a row that does not parse into its checked type is
 //! reported as [`StoreError::CorruptRow`], never skipped or deleted; the audit
 //! trail never holds secrets.
 
+mod postgres;
 pub mod records;
 mod sqlite;
 
@@ -23,22 +43,46 @@ pub use records::{
     LoginFactor, LoginSession, NoticeRecord, ProofRecord, Replacement, ReplacementKind,
     ReplacementStatus, SessionOpener, SessionStatus, Ticket, TicketKind, TicketStatus,
 };
+
+pub use postgres::{DEFAULT_POOL_SIZE, POSTGRES_MIGRATIONS, PostgresStore, PostgresUrl};
 pub use sqlite::{MIGRATIONS, SqliteStore};
 
 use crate::rules::CodeGuard;
-use crate::users::{User, Username};
-use latchkey_core::sql::SqlError;
+use crate::users::{PasswordHash, User, Username};
+use std::sync::Weak;
 
-/// Why a store operation failed.
+/// How many times [`StoreExt::in_transaction`] runs a transaction's work when
+/// it keeps losing races ([`StoreError::Conflict`]) before giving up.
+pub const MAX_ATTEMPTS: u32 = 64;
+
+/// Why a store operation failed. No variant carries a backend's own types.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The database failed (I/O, corruption, a newer schema…).
-    #[error(transparent)]
-    Database(#[from] SqlError),
+    /// The database failed (I/O, a lost connection, a refused statement…); the
+    /// text is the backend's, which names no secret (codes and keys are stored
+    /// only as HMACs and wrapped blobs).
+    #[error("database error: {0}")]
+    Database(String),
+    /// The database is corrupt or not a Latchkey database; it was left as it was.
+    #[error("the database is corrupt or not a Latchkey database; it was left untouched")]
+    Corrupt,
+    /// The database's schema is newer than this code's.
+    #[error("the database has schema version {found}, newer than this code's {supported}")]
+    TooNew {
+        /// The database's version.
+        found: u32,
+        /// The newest version this code knows.
+        supported: u32,
+    },
+    /// The transaction lost a race with a concurrent one (serialization failure,
+    /// deadlock) and kept nothing; running it again may succeed.
+    /// [`StoreExt::in_transaction`] does so up to [`MAX_ATTEMPTS`] times.
+    #[error("the transaction conflicted with a concurrent one")]
+    Conflict,
     /// A row with this key already exists; the text names the key.
     #[error("a {0} with this key already exists")]
-    Conflict(&'static str),
+    Duplicate(&'static str),
     /// The row to change does not exist; the text names what was looked for.
     #[error("no such {0}")]
     NotFound(&'static str),
@@ -51,9 +95,60 @@ pub enum StoreError {
     RolledBack,
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        StoreError::Database(latchkey_core::sql::classify(error))
+/// A count or time as a database integer.
+fn to_i64(value: u64, column: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::CorruptRow(column))
+}
+
+/// A database integer as a count or time; a negative one is a corrupt row.
+fn to_u64(value: i64, column: &'static str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::CorruptRow(column))
+}
+
+/// The columns of the `users` table, in the order [`UserColumns`] reads them.
+const USER_COLUMNS: &str = "username, password_hash, phone, email, jurisdiction, \
+                            second_factor, password_reset_required, created_at";
+
+/// The columns of a `users` row, before checking.
+struct UserColumns {
+    username: String,
+    password_hash: String,
+    phone: String,
+    email: String,
+    jurisdiction: String,
+    second_factor: String,
+    password_reset_required: bool,
+    created_at: i64,
+}
+
+impl UserColumns {
+    fn check(self) -> Result<User, StoreError> {
+        Ok(User {
+            username: self
+                .username
+                .parse()
+                .map_err(|_| StoreError::CorruptRow("username"))?,
+            password_hash: PasswordHash::from_stored(&self.password_hash)
+                .map_err(|_| StoreError::CorruptRow("password hash"))?,
+            phone: self
+                .phone
+                .parse()
+                .map_err(|_| StoreError::CorruptRow("phone"))?,
+            email: self
+                .email
+                .parse()
+                .map_err(|_| StoreError::CorruptRow("email"))?,
+            jurisdiction: self
+                .jurisdiction
+                .parse()
+                .map_err(|_| StoreError::CorruptRow("jurisdiction"))?,
+            second_factor: self
+                .second_factor
+                .parse()
+                .map_err(|_| StoreError::CorruptRow("second factor"))?,
+            password_reset_required: self.password_reset_required,
+            created_at: to_u64(self.created_at, "created_at")?,
+        })
     }
 }
 
@@ -256,10 +351,20 @@ pub struct AuditRow {
 
 /// The operations available inside one transaction.
 ///
-/// Later issues add the enrollment, session and counter operations here (and a
-/// migration for their tables).
+/// "Oldest first" is the order in which records were first stored (the `seq`
+/// column), whatever the backend. An operation that fails may leave the
+/// transaction unusable (PostgreSQL aborts it): return its error rather than
+/// carry on.
 pub trait StoreTx {
-    /// Adds a built-in user; [`StoreError::Conflict`] if the username is taken.
+    /// Locks the account for the rest of the transaction: call it before a step
+    /// reads and then writes per-account state (epoch and phones, push counts,
+    /// code sends, failure counters). Two transactions that lock the same
+    /// account never both commit unless one saw everything the other wrote; the
+    /// one that loses ends with [`StoreError::Conflict`] (and runs again). A
+    /// no-op where the store serialises every transaction (SQLite).
+    fn lock_account(&mut self, username: &str) -> Result<(), StoreError>;
+
+    /// Adds a built-in user; [`StoreError::Duplicate`] if the username is taken.
     fn insert_user(&mut self, user: &User) -> Result<(), StoreError>;
 
     /// The built-in user with this username, if any.
@@ -296,7 +401,7 @@ pub trait StoreTx {
     /// Every enrollment of an account, oldest first.
     fn enrollments_of(&mut self, username: &str) -> Result<Vec<Enrollment>, StoreError>;
 
-    /// Inserts or replaces an enrollment. [`StoreError::Conflict`] if it would make
+    /// Inserts or replaces an enrollment. [`StoreError::Duplicate`] if it would make
     /// a second active (or disabled) enrollment for its account.
     fn put_enrollment(&mut self, enrollment: &Enrollment) -> Result<(), StoreError>;
 
@@ -398,50 +503,192 @@ pub trait StoreTx {
 ///
 /// Implementations must be usable from several threads and must run each call of
 /// [`Store::transaction`] as one ACID transaction: `work` returning `Ok` commits,
-/// returning `Err` rolls back. `work` is called once; retrying (for example after
-/// a serialization failure in PostgreSQL) is the caller's decision.
+/// returning `Err` rolls back. When the attempt lost a race with a concurrent
+/// transaction — an operation inside it, or the commit, failed with a
+/// serialization failure or a deadlock — it returns
+/// [`StoreError::Conflict`], whatever `work` returned, and keeps nothing. It
+/// calls `work` once; [`StoreExt::in_transaction`] runs it again after a
+/// `Conflict`.
 pub trait Store: Send + Sync {
     /// Runs `work` in one transaction. Use [`StoreExt::in_transaction`], which
-    /// returns values and your own error type.
+    /// returns values and your own error type, and retries conflicts.
     fn transaction(
         &self,
         work: &mut dyn FnMut(&mut dyn StoreTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+
+    /// From now on, wakes every waiter of `decisions` whenever any node sharing
+    /// this store commits a decided login session, so that long-polls on this
+    /// node see decisions made on others promptly. Listening has begun when it
+    /// returns; it stops once `decisions` is dropped. The default does nothing:
+    /// a store that serves one node only sees decisions made where they are
+    /// woken. Blocking.
+    fn watch_decisions(&self, decisions: Weak<tokio::sync::Notify>) -> Result<(), StoreError> {
+        drop(decisions);
+        Ok(())
+    }
+
+    /// Runs `work` unless another node sharing this store is running the job
+    /// named `job` right now; returns whether it ran. For periodic jobs that
+    /// every node schedules but one at a time should do (the lost-phone sweep);
+    /// their transactions stay correct if two run anyway. The default runs it: a
+    /// store that serves one node has no other node to wait for.
+    fn run_alone(&self, job: &str, work: &mut dyn FnMut()) -> Result<bool, StoreError> {
+        let _ = job;
+        work();
+        Ok(true)
+    }
 }
 
 /// The convenient form of [`Store::transaction`], for every store.
 pub trait StoreExt: Store {
     /// Runs `work` in one transaction and returns its value. If `work` returns
-    /// `Err`, nothing it did is kept and its error is returned.
+    /// `Err`, nothing it did is kept and its error is returned. If the
+    /// transaction conflicted with a concurrent one, `work` runs again in a new
+    /// transaction (after a short random pause), up to [`MAX_ATTEMPTS`] times in
+    /// all; then the error is [`StoreError::Conflict`]. `work` must therefore
+    /// have no effect outside the transaction.
     fn in_transaction<R, E>(
         &self,
-        work: impl FnOnce(&mut dyn StoreTx) -> Result<R, E>,
+        mut work: impl FnMut(&mut dyn StoreTx) -> Result<R, E>,
     ) -> Result<R, E>
     where
         E: From<StoreError>,
     {
-        let mut work = Some(work);
-        let mut outcome: Option<Result<R, E>> = None;
-        let result = self.transaction(&mut |tx| {
-            let work = work.take().ok_or(StoreError::RolledBack)?;
-            match work(tx) {
-                Ok(value) => {
-                    outcome = Some(Ok(value));
-                    Ok(())
+        let mut attempt = 1;
+        loop {
+            let mut outcome: Option<Result<R, E>> = None;
+            let result = self.transaction(&mut |tx| {
+                outcome = None;
+                match work(tx) {
+                    Ok(value) => {
+                        outcome = Some(Ok(value));
+                        Ok(())
+                    }
+                    Err(error) => {
+                        outcome = Some(Err(error));
+                        Err(StoreError::RolledBack)
+                    }
                 }
-                Err(error) => {
-                    outcome = Some(Err(error));
-                    Err(StoreError::RolledBack)
+            });
+            match (result, outcome) {
+                (Ok(()), Some(Ok(value))) => return Ok(value),
+                (Err(StoreError::Conflict), _) if attempt < MAX_ATTEMPTS => {
+                    pause_before_retry(attempt);
+                    attempt += 1;
                 }
+                (Err(StoreError::RolledBack), Some(Err(error))) => return Err(error),
+                (Err(error), _) => return Err(E::from(error)),
+                (Ok(()), _) => return Err(E::from(StoreError::RolledBack)),
             }
-        });
-        match (result, outcome) {
-            (Ok(()), Some(Ok(value))) => Ok(value),
-            (Err(StoreError::RolledBack), Some(Err(error))) => Err(error),
-            (Err(error), _) => Err(E::from(error)),
-            (Ok(()), _) => Err(E::from(StoreError::RolledBack)),
         }
     }
 }
 
 impl<S: Store + ?Sized> StoreExt for S {}
+
+/// A random pause of up to 2^attempt milliseconds (at most 64), so that
+/// transactions that just conflicted do not meet again at once.
+fn pause_before_retry(attempt: u32) {
+    use ring::rand::SecureRandom;
+    let ceiling = 1u64 << attempt.min(6);
+    let mut byte = [0u8; 1];
+    let random = ring::rand::SystemRandom::new()
+        .fill(&mut byte)
+        .map(|()| u64::from(byte[0]))
+        .unwrap_or(128);
+    let millis = random * ceiling / 256;
+    std::thread::sleep(std::time::Duration::from_millis(millis));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A store whose first `conflicts` transactions lose a race after running
+    /// their work (on the in-memory SQLite store underneath).
+    struct Conflicting {
+        inner: SqliteStore,
+        conflicts: AtomicU32,
+    }
+
+    impl Store for Conflicting {
+        fn transaction(
+            &self,
+            work: &mut dyn FnMut(&mut dyn StoreTx) -> Result<(), StoreError>,
+        ) -> Result<(), StoreError> {
+            let lose = self
+                .conflicts
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            self.inner.transaction(&mut |tx| {
+                work(tx)?;
+                if lose {
+                    Err(StoreError::Conflict)
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }
+
+    fn conflicting(conflicts: u32) -> Conflicting {
+        Conflicting {
+            inner: SqliteStore::open_in_memory().unwrap(),
+            conflicts: AtomicU32::new(conflicts),
+        }
+    }
+
+    fn event() -> AuditEvent {
+        AuditEvent {
+            at: 1,
+            kind: AuditKind::UserCreated,
+            username: None,
+            detail: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn a_transaction_that_conflicts_runs_again_and_keeps_only_the_last_attempt() {
+        let store = conflicting(3);
+        let mut runs = 0;
+        let id = store
+            .in_transaction(|tx| {
+                runs += 1;
+                tx.append_audit(&event())
+            })
+            .unwrap();
+        assert_eq!(runs, 4);
+        let rows = store.in_transaction(|tx| tx.audit_after(0, 10)).unwrap();
+        assert_eq!(rows.len(), 1, "the three lost attempts left nothing");
+        assert_eq!(rows[0].id, id);
+    }
+
+    #[test]
+    fn a_transaction_that_keeps_conflicting_gives_up_with_a_conflict() {
+        let store = conflicting(MAX_ATTEMPTS);
+        let mut runs = 0;
+        let outcome = store.in_transaction(|tx| {
+            runs += 1;
+            tx.append_audit(&event())
+        });
+        assert!(matches!(outcome, Err(StoreError::Conflict)), "{outcome:?}");
+        assert_eq!(runs, MAX_ATTEMPTS);
+        let rows = store.in_transaction(|tx| tx.audit_after(0, 10)).unwrap();
+        assert!(rows.is_empty());
+    }
+
+    #[test]
+    fn an_error_of_the_work_is_returned_without_running_it_again() {
+        let store = conflicting(0);
+        let mut runs = 0;
+        let outcome: Result<(), StoreError> = store.in_transaction(|tx| {
+            runs += 1;
+            tx.append_audit(&event())?;
+            Err(StoreError::NotFound("anything"))
+        });
+        assert!(matches!(outcome, Err(StoreError::NotFound("anything"))));
+        assert_eq!(runs, 1);
+    }
+}

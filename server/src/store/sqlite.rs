@@ -3,8 +3,12 @@
 //! keys, `PRAGMA user_version`, all pending migrations in one transaction).
 //!
 //! Invariants: each [`Store::transaction`] is one `BEGIN IMMEDIATE … COMMIT`, so
-//! writers never interleave and a failure leaves nothing behind; the mutex is
-//! held for the whole transaction and for nothing else.
+//! writers never interleave and a failure leaves nothing behind (hence
+//! [`StoreTx::lock_account`] is a no-op here); the mutex is held for the whole
+//! transaction and for nothing else; it never returns [`StoreError::Conflict`]
+//! (a file another process holds waits out the busy timeout, then is a
+//! `Database` error: retrying would only wait again); "oldest first" is the
+//! `seq` column (migration 0005), never the rowid.
 
 use super::records::{
     AccountState, CodeChannel, Enrollment, LoginCode, LoginSession, NoticeRecord, ProofRecord,
@@ -12,12 +16,14 @@ use super::records::{
 };
 use super::{
     AuditEvent, AuditKind, AuditRow, Channel, OutboxEntry, OutboxRow, Store, StoreError, StoreTx,
+    USER_COLUMNS, UserColumns, to_i64, to_u64,
 };
 use crate::rules::CodeGuard;
-use crate::users::{PasswordHash, User, Username};
+use crate::users::{User, Username};
 use latchkey_core::protocol::{
     EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId,
 };
+use latchkey_core::sql::SqlError;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::Mutex;
@@ -30,7 +36,28 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_verifier.sql"),
     include_str!("../../migrations/0003_login_codes.sql"),
     include_str!("../../migrations/0004_sessions_by_account.sql"),
+    include_str!("../../migrations/0005_ordering_columns.sql"),
 ];
+
+/// A SQLite failure as the backend-neutral [`StoreError`].
+fn sqlite_error(error: rusqlite::Error) -> StoreError {
+    migration_error(latchkey_core::sql::classify(error))
+}
+
+/// A failure of core's runner as the backend-neutral [`StoreError`].
+fn migration_error(error: SqlError) -> StoreError {
+    match error {
+        SqlError::Corrupt => StoreError::Corrupt,
+        SqlError::TooNew { found, supported } => StoreError::TooNew { found, supported },
+        other => StoreError::Database(other.to_string()),
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        sqlite_error(error)
+    }
+}
 
 /// The server's SQLite store.
 pub struct SqliteStore {
@@ -47,7 +74,8 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up
     /// to date. A corrupt or newer file is reported and left untouched.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connection = latchkey_core::sql::open_and_migrate(path, MIGRATIONS)?;
+        let connection =
+            latchkey_core::sql::open_and_migrate(path, MIGRATIONS).map_err(migration_error)?;
         Ok(Self {
             connection: Mutex::new(connection),
         })
@@ -96,29 +124,6 @@ struct SqliteTx<'a> {
     transaction: &'a rusqlite::Transaction<'a>,
 }
 
-fn to_i64(value: u64, column: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::CorruptRow(column))
-}
-
-fn to_u64(value: i64, column: &'static str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::CorruptRow(column))
-}
-
-/// The columns of a `users` row, before checking.
-struct UserColumns {
-    username: String,
-    password_hash: String,
-    phone: String,
-    email: String,
-    jurisdiction: String,
-    second_factor: String,
-    password_reset_required: bool,
-    created_at: i64,
-}
-
-const USER_COLUMNS: &str = "username, password_hash, phone, email, jurisdiction, \
-                            second_factor, password_reset_required, created_at";
-
 impl UserColumns {
     fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
@@ -130,35 +135,6 @@ impl UserColumns {
             second_factor: row.get(5)?,
             password_reset_required: row.get(6)?,
             created_at: row.get(7)?,
-        })
-    }
-
-    fn check(self) -> Result<User, StoreError> {
-        Ok(User {
-            username: self
-                .username
-                .parse()
-                .map_err(|_| StoreError::CorruptRow("username"))?,
-            password_hash: PasswordHash::from_stored(&self.password_hash)
-                .map_err(|_| StoreError::CorruptRow("password hash"))?,
-            phone: self
-                .phone
-                .parse()
-                .map_err(|_| StoreError::CorruptRow("phone"))?,
-            email: self
-                .email
-                .parse()
-                .map_err(|_| StoreError::CorruptRow("email"))?,
-            jurisdiction: self
-                .jurisdiction
-                .parse()
-                .map_err(|_| StoreError::CorruptRow("jurisdiction"))?,
-            second_factor: self
-                .second_factor
-                .parse()
-                .map_err(|_| StoreError::CorruptRow("second factor"))?,
-            password_reset_required: self.password_reset_required,
-            created_at: to_u64(self.created_at, "created_at")?,
         })
     }
 }
@@ -212,6 +188,12 @@ impl SqliteTx<'_> {
 }
 
 impl StoreTx for SqliteTx<'_> {
+    fn lock_account(&mut self, _username: &str) -> Result<(), StoreError> {
+        // Every transaction is BEGIN IMMEDIATE on the one connection: nothing
+        // else runs until it ends.
+        Ok(())
+    }
+
     fn insert_user(&mut self, user: &User) -> Result<(), StoreError> {
         let outcome = self.transaction.execute(
             &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
@@ -228,7 +210,7 @@ impl StoreTx for SqliteTx<'_> {
         );
         match outcome {
             Ok(_) => Ok(()),
-            Err(error) if is_constraint_violation(&error) => Err(StoreError::Conflict("user")),
+            Err(error) if is_constraint_violation(&error) => Err(StoreError::Duplicate("user")),
             Err(error) => Err(error.into()),
         }
     }
@@ -399,7 +381,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn enrollments_of(&mut self, username: &str) -> Result<Vec<Enrollment>, StoreError> {
         self.get_records(
-            "SELECT data FROM enrollments WHERE username = ?1 ORDER BY rowid",
+            "SELECT data FROM enrollments WHERE username = ?1 ORDER BY seq",
             [username],
             "enrollment",
         )
@@ -407,8 +389,8 @@ impl StoreTx for SqliteTx<'_> {
 
     fn put_enrollment(&mut self, enrollment: &Enrollment) -> Result<(), StoreError> {
         let outcome = self.transaction.execute(
-            "INSERT INTO enrollments (id, username, state, data) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (id) DO UPDATE SET username = excluded.username, state = excluded.state, \
+            "INSERT INTO enrollments (id, username, state, data, seq) VALUES (?1, ?2, ?3, ?4, \
+             (SELECT COALESCE(MAX(seq), 0) + 1 FROM enrollments)) ON CONFLICT (id) DO UPDATE SET username = excluded.username, state = excluded.state, \
              data = excluded.data",
             params![
                 enrollment.id.as_bytes().as_slice(),
@@ -420,7 +402,7 @@ impl StoreTx for SqliteTx<'_> {
         match outcome {
             Ok(_) => Ok(()),
             Err(error) if is_constraint_violation(&error) => {
-                Err(StoreError::Conflict("active enrollment"))
+                Err(StoreError::Duplicate("active enrollment"))
             }
             Err(error) => Err(error.into()),
         }
@@ -472,7 +454,7 @@ impl StoreTx for SqliteTx<'_> {
         now: u64,
     ) -> Result<Vec<LoginSession>, StoreError> {
         let sessions: Vec<LoginSession> = self.get_records(
-            "SELECT data FROM sessions WHERE enrollment = ?1 AND expires_at > ?2 ORDER BY rowid",
+            "SELECT data FROM sessions WHERE enrollment = ?1 AND expires_at > ?2 ORDER BY seq",
             params![enrollment.as_bytes().as_slice(), to_i64(now, "now")?],
             "session",
         )?;
@@ -488,7 +470,7 @@ impl StoreTx for SqliteTx<'_> {
         now: u64,
     ) -> Result<Vec<LoginSession>, StoreError> {
         let sessions: Vec<LoginSession> = self.get_records(
-            "SELECT data FROM sessions WHERE username = ?1 AND expires_at > ?2 ORDER BY rowid",
+            "SELECT data FROM sessions WHERE username = ?1 AND expires_at > ?2 ORDER BY seq",
             params![username, to_i64(now, "now")?],
             "session",
         )?;
@@ -500,8 +482,9 @@ impl StoreTx for SqliteTx<'_> {
 
     fn put_session(&mut self, session: &LoginSession) -> Result<(), StoreError> {
         self.transaction.execute(
-            "INSERT INTO sessions (id, request_id, username, enrollment, expires_at, data) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+            "INSERT INTO sessions (id, request_id, username, enrollment, expires_at, data, seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sessions)) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data",
             params![
                 session.id.as_bytes().as_slice(),
                 session.request.as_bytes().as_slice(),
@@ -545,7 +528,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn replacements_of(&mut self, username: &str) -> Result<Vec<Replacement>, StoreError> {
         self.get_records(
-            "SELECT data FROM replacements WHERE username = ?1 ORDER BY rowid",
+            "SELECT data FROM replacements WHERE username = ?1 ORDER BY seq",
             [username],
             "replacement",
         )
@@ -553,7 +536,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn pending_replacements(&mut self) -> Result<Vec<Replacement>, StoreError> {
         self.get_records(
-            "SELECT data FROM replacements WHERE status = 'pending' ORDER BY rowid",
+            "SELECT data FROM replacements WHERE status = 'pending' ORDER BY seq",
             [],
             "replacement",
         )
@@ -561,8 +544,8 @@ impl StoreTx for SqliteTx<'_> {
 
     fn put_replacement(&mut self, replacement: &Replacement) -> Result<(), StoreError> {
         self.transaction.execute(
-            "INSERT INTO replacements (id, username, status, data) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+            "INSERT INTO replacements (id, username, status, data, seq) VALUES (?1, ?2, ?3, ?4, \
+             (SELECT COALESCE(MAX(seq), 0) + 1 FROM replacements)) ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
             params![
                 replacement.id.as_bytes().as_slice(),
                 replacement.username,
@@ -627,7 +610,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn live_login_codes_of(&mut self, username: &str) -> Result<Vec<LoginCode>, StoreError> {
         self.get_records(
-            "SELECT data FROM login_codes WHERE username = ?1 AND state = 'live' ORDER BY rowid",
+            "SELECT data FROM login_codes WHERE username = ?1 AND state = 'live' ORDER BY seq",
             [username],
             "login code",
         )
@@ -635,8 +618,8 @@ impl StoreTx for SqliteTx<'_> {
 
     fn put_login_code(&mut self, code: &LoginCode) -> Result<(), StoreError> {
         self.transaction.execute(
-            "INSERT INTO login_codes (session_id, username, state, data) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, data = excluded.data",
+            "INSERT INTO login_codes (session_id, username, state, data, seq) VALUES (?1, ?2, ?3, \
+             ?4, (SELECT COALESCE(MAX(seq), 0) + 1 FROM login_codes)) ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, data = excluded.data",
             params![
                 code.session.as_bytes().as_slice(),
                 code.username,
@@ -738,6 +721,100 @@ mod tests {
             });
             assert_eq!(version, MIGRATIONS.len());
         }
+    }
+
+    #[test]
+    fn records_stored_before_the_ordering_column_keep_their_order_after_it() {
+        use crate::store::records::{EnrollmentStatus, ReplacementKind, ReplacementStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.db");
+        let enrollment = |id: u8| Enrollment {
+            id: EnrollmentId::from_bytes([id; 16]),
+            username: "anna".into(),
+            epoch: 0,
+            status: EnrollmentStatus::Pending,
+            device_key: vec![4; 65],
+            device_name: "Pixel".into(),
+            platform: latchkey_core::protocol::Platform::Android,
+            keystore: latchkey_core::protocol::KeystoreKind::StrongBox,
+            app_version: "1.0".into(),
+            k_user_wrapped: vec![9; 60],
+            ocra_suite: latchkey_core::protocol::LATCHKEY_SUITE.into(),
+            matching_mode: latchkey_core::protocol::MatchingMode::Code,
+            failures: 0,
+            last_failure_at: None,
+            drift: 0,
+            push_token: None,
+            notifications_enabled: true,
+            last_sync_issued_at: None,
+            receipt: None,
+            created_at: 1,
+            activated_at: None,
+            revoked_at: None,
+            replaced_by: None,
+            recent_nonces: vec![],
+            epoch_confirmed: false,
+        };
+        let replacement = |id: u8| Replacement {
+            id: ReplacementId::from_bytes([id; 16]),
+            username: "anna".into(),
+            old_enrollment: None,
+            new_enrollment: EnrollmentId::from_bytes([id; 16]),
+            kind: ReplacementKind::LostPhone,
+            status: ReplacementStatus::Pending,
+            created_at: 1,
+            effective_at: Some(2),
+            cancel_token_mac: None,
+            ended_at: None,
+        };
+        {
+            // Version 4, as a released server left it: rows in rowid order 9, 5, 1.
+            let v4 = latchkey_core::sql::open_and_migrate(&path, &MIGRATIONS[..4]).unwrap();
+            for id in [9u8, 5, 1] {
+                v4.execute(
+                    "INSERT INTO enrollments (id, username, state, data) VALUES (?1, 'anna', 'pending', ?2)",
+                    params![vec![id; 16], serde_json::to_string(&enrollment(id)).unwrap()],
+                )
+                .unwrap();
+                v4.execute(
+                    "INSERT INTO replacements (id, username, status, data) VALUES (?1, 'anna', 'pending', ?2)",
+                    params![vec![id; 16], serde_json::to_string(&replacement(id)).unwrap()],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .in_transaction(|tx| {
+                tx.put_enrollment(&enrollment(3))?;
+                tx.put_replacement(&replacement(3))
+            })
+            .unwrap();
+        let (enrollments, replacements) = store
+            .in_transaction(|tx| {
+                Ok::<_, StoreError>((tx.enrollments_of("anna")?, tx.pending_replacements()?))
+            })
+            .unwrap();
+        let firsts = |ids: Vec<[u8; 16]>| ids.iter().map(|id| id[0]).collect::<Vec<_>>();
+        assert_eq!(
+            firsts(enrollments.iter().map(|e| *e.id.as_bytes()).collect()),
+            [9, 5, 1, 3]
+        );
+        assert_eq!(
+            firsts(replacements.iter().map(|r| *r.id.as_bytes()).collect()),
+            [9, 5, 1, 3]
+        );
+        let seqs: Vec<i64> = store.with_connection(|c| {
+            let mut statement = c
+                .prepare("SELECT seq FROM enrollments ORDER BY rowid")
+                .unwrap();
+            statement
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        });
+        assert_eq!(seqs, [1, 2, 3, 4], "old rows numbered in their old order");
     }
 
     #[test]

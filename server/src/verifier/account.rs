@@ -73,6 +73,7 @@ impl Verifier {
         let (user, outgoing) = self.store.in_transaction(|tx| {
             let mut user = Self::user(tx, username)?;
             let username = user.username.as_str().to_owned();
+            tx.lock_account(&username)?;
             if user.phone == new {
                 return Err(VerifierError::BadRequest(
                     "this is already the account's verified number",

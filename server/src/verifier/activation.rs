@@ -133,6 +133,7 @@ impl Verifier {
         let (start, outgoing) = self.store.in_transaction(|tx| {
             let user = Self::user(tx, username)?;
             let username = user.username.as_str().to_owned();
+            tx.lock_account(&username)?;
             let policy = self.policy.for_jurisdiction(&user.jurisdiction);
             let allowed: Vec<MatchingMode> = policy
                 .matching_modes()
@@ -238,6 +239,7 @@ impl Verifier {
         let (_, unverified) = peek_device_unverified::<ActivationRequest>(signed)?;
         let committed = self.store.in_transaction(|tx| {
             let mut ticket = tx.ticket(&unverified.ticket)?.ok_or(VerifierError::UnknownTicket)?;
+            tx.lock_account(&ticket.username)?;
             if ticket.kind != TicketKind::Activation {
                 return Err(VerifierError::UnknownTicket);
             }
@@ -609,8 +611,19 @@ impl Verifier {
     /// own transaction after re-checking the account's state. A move that can no
     /// longer complete is ended (cancelled, audited); one that fails is logged
     /// and skipped (the next sweep tries again) — neither stops the others.
-    /// Returns how many completed. The server calls it periodically.
+    /// Returns how many completed. The server calls it periodically, on every
+    /// node: while one node sweeps, another's sweep does nothing and returns 0
+    /// ([`crate::store::Store::run_alone`]).
     pub fn complete_due_replacements(&self) -> Result<usize, VerifierError> {
+        let mut swept = Ok(0);
+        self.store.run_alone("complete_due_replacements", &mut || {
+            swept = self.sweep_due_replacements();
+        })?;
+        swept
+    }
+
+    /// The sweep itself, on whatever node runs it.
+    fn sweep_due_replacements(&self) -> Result<usize, VerifierError> {
         let now = self.clock.now();
         let due: Vec<ReplacementId> = self.store.in_transaction(|tx| {
             Ok::<_, VerifierError>(
@@ -685,6 +698,7 @@ impl Verifier {
                 // Completed, cancelled or not due any more since it was listed.
                 return Ok((false, outgoing));
             };
+            tx.lock_account(&replacement.username)?;
             if let Some(reason) = Self::completion_blocker(tx, &replacement)? {
                 tracing::warn!(replacement = %id, reason, "a due phone move can no longer complete; ended");
                 self.cancel_replacement(tx, &mut replacement, "cannot_complete")?;
@@ -709,6 +723,7 @@ impl Verifier {
                     continue;
                 };
                 if self.keys.pepper_verify(&token, &mac)? {
+                    tx.lock_account(&replacement.username)?;
                     return self.cancel_replacement(tx, &mut replacement, "email_link");
                 }
             }

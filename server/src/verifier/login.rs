@@ -131,6 +131,7 @@ impl Verifier {
         let (opened, outgoing) = self.store.in_transaction(|tx| {
             let user = Self::user(tx, username)?;
             let username = user.username.as_str().to_owned();
+            tx.lock_account(&username)?;
             if user.password_reset_required {
                 return Err(VerifierError::PasswordResetRequired);
             }
@@ -570,6 +571,7 @@ impl Verifier {
         }
         let (outcome, outgoing) = self.store.in_transaction(|tx| {
             let mut session = tx.session(id)?.ok_or(VerifierError::UnknownSession)?;
+            tx.lock_account(&session.username)?;
             if now >= session.expires_at {
                 return Err(VerifierError::Expired);
             }

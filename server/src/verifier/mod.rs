@@ -4,9 +4,13 @@
 //! (purpose, signature under the enrollment's device key, server, enrollment,
 //! epoch, freshness), then the state (exists, not expired, not decided, the
 //! counter's delay), counts a PIN-bound attempt *in the same transaction* before
-//! verifying it, and applies the outcome. The store serialises transactions, so
-//! concurrent attempts see each other: the counter always equals the number of
-//! attempts verified, and N parallel copies of one right answer succeed once.
+//! verifying it, and applies the outcome. Every step that reads then writes an
+//! account's state first locks the account ([`StoreTx::lock_account`]), so
+//! concurrent attempts see each other on every store: the counter always equals
+//! the number of attempts verified, and N parallel copies of one right answer
+//! succeed once. A step's work may run again after a conflict (the store's
+//! contract), so it draws random ids before the transaction and sends nothing
+//! inside it.
 //! Counting and verifying in one transaction is equivalent to "counted before
 //! verified": the caller learns the verdict only after the commit, and a crash
 //! before it leaves neither the count nor any effect.
@@ -375,6 +379,9 @@ impl Verifier {
         let mut enrollment = tx
             .enrollment(&claimed.enrollment)?
             .ok_or(VerifierError::UnknownEnrollment)?;
+        // Every phone step may change its account's state (counters, epoch,
+        // nonces, sessions): it holds the account's lock (docs/adr/0005).
+        tx.lock_account(&enrollment.username)?;
         let key = DevicePublicKey::from_slice(&enrollment.device_key)
             .map_err(|_| StoreError::CorruptRow("device key"))?;
         let epoch_zero_open = pending_epoch && !enrollment.epoch_confirmed;

@@ -206,6 +206,7 @@ impl Verifier {
         let now = self.clock.now();
         let (sent, outgoing) = self.store.in_transaction(|tx| {
             let (session, user) = Self::open_sms_session(tx, id, now)?;
+            tx.lock_account(user.username.as_str())?;
             if channel == CodeChannel::Voice {
                 self.voice_offer(&session)
                     .map_err(VerifierError::VoiceNotOffered)?;
@@ -229,6 +230,7 @@ impl Verifier {
         let (outcome, outgoing) = self.store.in_transaction(|tx| {
             let (mut session, user) = Self::open_sms_session(tx, id, now)?;
             let username = user.username.as_str().to_owned();
+            tx.lock_account(&username)?;
             let mut guard = self.require_not_suspended(tx, &username)?;
             let mut live = tx
                 .login_code(id)?

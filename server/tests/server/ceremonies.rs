@@ -7,7 +7,7 @@
 //! Time is the server's `ManualClock`: lifetimes are checked one second either
 //! side without waiting.
 
-use super::{Answer, Running, T0, agent, start, token_in};
+use super::{Answer, Running, T0, TestStore, agent, start, start_on, token_in};
 use latchkey_core::protocol::envelope::open_server;
 use latchkey_core::protocol::*;
 use latchkey_server::store::{EnrollmentStatus, StoreExt};
@@ -15,6 +15,27 @@ use serde_json::{Value, json};
 use std::path::Path;
 
 pub(super) const PIN: &str = "402917";
+
+// Every ceremony runs on SQLite and on PostgreSQL (`on_sqlite::…`,
+// `on_postgres::…`). The one test left out reads SQLite's files.
+on_both_stores! {
+    activation_by_sms_code_gives_a_signed_receipt_and_epoch_one,
+    the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten_minutes,
+    a_production_server_refuses_software_keystore_phones,
+    parallel_activations_leave_exactly_one_active_phone,
+    a_push_login_is_approved_with_the_typed_code_and_pin,
+    a_wrong_typed_code_ends_the_login_as_fraud_without_evaluating_or_counting,
+    every_proof_is_single_use_and_push_requests_expire_after_two_minutes,
+    a_typed_response_logs_in_and_one_wrong_response_ends_its_login,
+    the_failure_counter_delays_then_requires_a_reset_then_disables,
+    parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay,
+    parallel_copies_of_one_right_approval_succeed_once,
+    a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice,
+    a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled,
+    malformed_truncated_and_tampered_phone_messages_get_typed_errors_and_change_nothing,
+    a_restart_loses_neither_enrollments_nor_counters,
+    sync_replays_and_messages_from_another_epoch_are_refused,
+}
 
 /// A phone speaking the protocol directly: core's headless `SoftPhone` (the same
 /// message code the real phone uses) and the HTTP calls around it.
@@ -282,10 +303,9 @@ pub(super) fn failures_of(server: &Running, phone: &TestPhone) -> u64 {
         .failures
 }
 
-#[test]
-fn activation_by_sms_code_gives_a_signed_receipt_and_epoch_one() {
+fn activation_by_sms_code_gives_a_signed_receipt_and_epoch_one(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     assert_eq!(phone.soft.epoch(), 1);
     let (_, answer) = phone.sync(&server);
@@ -293,6 +313,61 @@ fn activation_by_sms_code_gives_a_signed_receipt_and_epoch_one() {
     assert_eq!(answer.state, EnrollmentState::Active);
     assert!(answer.push_registered);
     assert!(answer.receipt.is_some());
+    server.stop();
+}
+
+/// k_user is wrapped at rest on PostgreSQL too: no row of any table, as
+/// PostgreSQL prints it (BYTEA as hex, records as JSON with base64url), holds
+/// it in hex or base64url, or the hex of any 8-byte piece of it.
+#[test]
+fn the_postgres_database_holds_no_k_user_unsealed() {
+    let Some(store) = TestStore::postgres() else {
+        return;
+    };
+    let TestStore::Postgres(url) = &store else {
+        unreachable!()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_on(&store, dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let k_user = phone.soft.k_user(PIN);
+    let secret = k_user.expose_secret();
+    let mut client = postgres::Client::connect(url.expose(), postgres::NoTls).unwrap();
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(tables.iter().any(|t| t == "enrollments"), "{tables:?}");
+    let mut dump = String::new();
+    for table in &tables {
+        for row in client
+            .query(&format!("SELECT t::text FROM {table} t"), &[])
+            .unwrap()
+        {
+            dump.push_str(row.get::<_, &str>(0));
+            dump.push('\n');
+        }
+    }
+    let hex = latchkey_core::encoding::encode_hex(secret);
+    // Control: the enrollment's id is there to be found, in hex.
+    let id_hex = latchkey_core::encoding::encode_hex(phone.soft.enrollment().as_bytes());
+    assert!(dump.contains(&id_hex), "the dump holds the enrollment");
+    assert!(!dump.contains(&hex), "the database holds k_user in hex");
+    assert!(
+        !dump.contains(&b64::encode(secret)),
+        "the database holds k_user in base64url"
+    );
+    for piece in secret.windows(8) {
+        assert!(
+            !dump.contains(&latchkey_core::encoding::encode_hex(piece)),
+            "the database holds a piece of k_user"
+        );
+    }
     server.stop();
 }
 
@@ -351,10 +426,11 @@ fn the_database_holds_no_k_user_unsealed() {
     server.stop();
 }
 
-#[test]
-fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten_minutes() {
+fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten_minutes(
+    store: &TestStore,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     add_user(&server, dir.path(), "anna", "US");
     let start1 = start_activation(&server, dir.path(), "anna", None);
     let code = last_code(&server);
@@ -428,10 +504,9 @@ fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten
     server.stop();
 }
 
-#[test]
-fn a_production_server_refuses_software_keystore_phones() {
+fn a_production_server_refuses_software_keystore_phones(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), false);
+    let server = start_on(store, dir.path(), false);
     add_user(&server, dir.path(), "anna", "US");
     let ticket = start_activation(&server, dir.path(), "anna", None);
     let mut phone = TestPhone::new(&server, "p");
@@ -457,10 +532,9 @@ fn a_production_server_refuses_software_keystore_phones() {
     server.stop();
 }
 
-#[test]
-fn parallel_activations_leave_exactly_one_active_phone() {
+fn parallel_activations_leave_exactly_one_active_phone(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     add_user(&server, dir.path(), "anna", "US");
     let mut requests = Vec::new();
     for i in 0..6 {
@@ -509,10 +583,9 @@ fn parallel_activations_leave_exactly_one_active_phone() {
     server.stop();
 }
 
-#[test]
-fn a_push_login_is_approved_with_the_typed_code_and_pin() {
+fn a_push_login_is_approved_with_the_typed_code_and_pin(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     assert_eq!(session.json["push"], "sent");
@@ -550,10 +623,9 @@ fn a_push_login_is_approved_with_the_typed_code_and_pin() {
     server.stop();
 }
 
-#[test]
-fn a_wrong_typed_code_ends_the_login_as_fraud_without_evaluating_or_counting() {
+fn a_wrong_typed_code_ends_the_login_as_fraud_without_evaluating_or_counting(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     let challenge: u32 = session.json["challenge"].as_str().unwrap().parse().unwrap();
@@ -576,10 +648,9 @@ fn a_wrong_typed_code_ends_the_login_as_fraud_without_evaluating_or_counting() {
     server.stop();
 }
 
-#[test]
-fn every_proof_is_single_use_and_push_requests_expire_after_two_minutes() {
+fn every_proof_is_single_use_and_push_requests_expire_after_two_minutes(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     let challenge = session.json["challenge"].as_str().unwrap().to_owned();
@@ -600,10 +671,9 @@ fn every_proof_is_single_use_and_push_requests_expire_after_two_minutes() {
     server.stop();
 }
 
-#[test]
-fn a_typed_response_logs_in_and_one_wrong_response_ends_its_login() {
+fn a_typed_response_logs_in_and_one_wrong_response_ends_its_login(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let token = token_in(dir.path());
     let session = open_session(&server, dir.path(), "anna");
@@ -673,10 +743,9 @@ fn a_typed_response_logs_in_and_one_wrong_response_ends_its_login() {
 
 /// Five wrong answers need a password reset; ten disable the phone; delays
 /// double from the third; refused attempts are not counted.
-#[test]
-fn the_failure_counter_delays_then_requires_a_reset_then_disables() {
+fn the_failure_counter_delays_then_requires_a_reset_then_disables(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let token = token_in(dir.path());
     let try_wrong = |server: &Running| {
@@ -774,10 +843,9 @@ fn the_failure_counter_delays_then_requires_a_reset_then_disables() {
     server.stop();
 }
 
-#[test]
-fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay() {
+fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let token = token_in(dir.path());
     let attempts: Vec<(String, String)> = (0..8)
@@ -827,10 +895,9 @@ fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay() {
     server.stop();
 }
 
-#[test]
-fn parallel_copies_of_one_right_approval_succeed_once() {
+fn parallel_copies_of_one_right_approval_succeed_once(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     let approval = phone.approval(
@@ -859,10 +926,9 @@ fn parallel_copies_of_one_right_approval_succeed_once() {
     server.stop();
 }
 
-#[test]
-fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice() {
+fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let mut old = activated(&server, dir.path(), "anna", "US");
     let start_answer = start_activation(&server, dir.path(), "anna", Some("approve_on_old_phone"));
     let mut new = TestPhone::new(&server, "Anna's new phone");
@@ -965,10 +1031,9 @@ fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice() {
     server.stop();
 }
 
-#[test]
-fn a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled() {
+fn a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let old = activated(&server, dir.path(), "anna", "US");
     let hold = 72 * 3600;
 
@@ -1084,10 +1149,11 @@ fn a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled() {
     server.stop();
 }
 
-#[test]
-fn malformed_truncated_and_tampered_phone_messages_get_typed_errors_and_change_nothing() {
+fn malformed_truncated_and_tampered_phone_messages_get_typed_errors_and_change_nothing(
+    store: &TestStore,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     let approval = phone.approval(
@@ -1142,10 +1208,9 @@ fn malformed_truncated_and_tampered_phone_messages_get_typed_errors_and_change_n
     server.stop();
 }
 
-#[test]
-fn a_restart_loses_neither_enrollments_nor_counters() {
+fn a_restart_loses_neither_enrollments_nor_counters(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
     let session = open_session(&server, dir.path(), "anna");
     let id = session.json["session_id"].as_str().unwrap().to_owned();
@@ -1165,7 +1230,7 @@ fn a_restart_loses_neither_enrollments_nor_counters() {
         .assert_error(403, "wrong_response");
     server.stop();
 
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     assert_eq!(failures_of(&server, &phone), 1);
     let (answer, sync) = phone.sync(&server);
     assert_eq!(answer.status, 200);
@@ -1173,10 +1238,9 @@ fn a_restart_loses_neither_enrollments_nor_counters() {
     server.stop();
 }
 
-#[test]
-fn sync_replays_and_messages_from_another_epoch_are_refused() {
+fn sync_replays_and_messages_from_another_epoch_are_refused(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
+    let server = start_on(store, dir.path(), true);
     let mut phone = activated(&server, dir.path(), "anna", "US");
     let nonce = [1u8; 16];
     let request = SyncRequest {

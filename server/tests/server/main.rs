@@ -3,6 +3,12 @@
 //! Each test starts `Server` in-process on `127.0.0.1:0` with its own data folder
 //! and a `ManualClock`, talks to it with `ureq`, and stops it through its
 //! graceful-shutdown signal. Nothing here waits on the clock.
+//!
+//! Tests written once for both stores ([`on_both_stores!`]) run twice: on
+//! SQLite in the data folder, and on a fresh database of the PostgreSQL named by
+//! `LATCHKEY_TEST_POSTGRES` (`scripts/with-postgres` starts one and sets it).
+//! Unset, the PostgreSQL variants fail; `LATCHKEY_TEST_POSTGRES=skip` skips them
+//! (each says so on stderr).
 
 // Test helpers may unwrap: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -21,12 +27,109 @@ use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// Writes, for each name, `#[test]`s running the function `name(&TestStore)` of
+/// the calling module on SQLite (`on_sqlite::name`) and on PostgreSQL
+/// (`on_postgres::name`).
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(&crate::TestStore::sqlite());
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(store) = crate::TestStore::postgres() {
+                        super::$name(&store);
+                    }
+                }
+            )*
+        }
+    };
+}
+
 mod audit;
 mod ceremonies;
 mod delivery;
 mod fallbacks;
 mod hardening;
+mod store_conformance;
+mod two_nodes;
 mod web;
+
+/// Which store a test's server keeps its state in.
+#[derive(Debug, Clone)]
+enum TestStore {
+    /// SQLite, `server.db` in the data folder (the default).
+    Sqlite,
+    /// A database of its own on the test PostgreSQL.
+    Postgres(latchkey_server::store::PostgresUrl),
+}
+
+impl TestStore {
+    fn sqlite() -> Self {
+        TestStore::Sqlite
+    }
+
+    /// A fresh database on the PostgreSQL that `LATCHKEY_TEST_POSTGRES` names;
+    /// `None` (after saying so) when it is `skip`. Unset, the test fails: a
+    /// PostgreSQL variant never passes without having run.
+    fn postgres() -> Option<Self> {
+        let admin = match std::env::var("LATCHKEY_TEST_POSTGRES") {
+            Ok(value) if value == "skip" => {
+                eprintln!("skipped: LATCHKEY_TEST_POSTGRES=skip");
+                return None;
+            }
+            Ok(value) => value,
+            Err(_) => panic!(
+                "LATCHKEY_TEST_POSTGRES is not set: run the tests under scripts/with-postgres, or set it to `skip` to skip the PostgreSQL variants"
+            ),
+        };
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "lk_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot reach LATCHKEY_TEST_POSTGRES: {e}"));
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let (base, query) = match admin.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin.as_str(), String::new()),
+        };
+        let (server, _) = base.rsplit_once('/').unwrap();
+        Some(TestStore::Postgres(
+            format!("{server}/{name}{query}").parse().unwrap(),
+        ))
+    }
+
+    /// The store opened directly, without a server.
+    fn open(&self, dir: &Path) -> Arc<dyn latchkey_server::Store> {
+        match self {
+            TestStore::Sqlite => {
+                Arc::new(latchkey_server::store::SqliteStore::open(&dir.join("direct.db")).unwrap())
+            }
+            TestStore::Postgres(url) => {
+                let url = url.clone();
+                // Opened off any runtime, as the server does.
+                std::thread::spawn(move || {
+                    Arc::new(latchkey_server::store::PostgresStore::connect(&url, 8).unwrap())
+                        as Arc<dyn latchkey_server::Store>
+                })
+                .join()
+                .unwrap()
+            }
+        }
+    }
+}
 
 const T0: u64 = 1_800_000_000;
 
@@ -93,7 +196,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn try_start(dir: &Path, dev: bool) -> Result<Running, ServerError> {
-    try_start_with(config(dir, dev))
+    try_start_on(&TestStore::Sqlite, dir, dev)
 }
 
 /// A server with the test configuration changed by `adjust`.
@@ -101,6 +204,14 @@ fn start_with(dir: &Path, dev: bool, adjust: impl FnOnce(&mut ServerConfig)) -> 
     let mut config = config(dir, dev);
     adjust(&mut config);
     try_start_with(config).unwrap()
+}
+
+fn try_start_on(store: &TestStore, dir: &Path, dev: bool) -> Result<Running, ServerError> {
+    let mut config = config(dir, dev);
+    if let TestStore::Postgres(url) = store {
+        config.database = Some(url.clone());
+    }
+    try_start_with(config)
 }
 
 fn try_start_with(config: ServerConfig) -> Result<Running, ServerError> {
@@ -130,6 +241,11 @@ fn try_start_with(config: ServerConfig) -> Result<Running, ServerError> {
 
 fn start(dir: &Path, dev: bool) -> Running {
     try_start(dir, dev).unwrap()
+}
+
+/// A server on `store` (SQLite in `dir`, or its PostgreSQL database).
+fn start_on(store: &TestStore, dir: &Path, dev: bool) -> Running {
+    try_start_on(store, dir, dev).unwrap()
 }
 
 impl Running {
