@@ -438,6 +438,14 @@ impl Web {
     fn flash_error(&self, key: &str, error: &ApiError) {
         self.flash(key, Tone::Bad, say_error(error));
     }
+
+    /// Ends the session's login with `result`, which the login page shows from
+    /// then on: the result, not a one-time message, since the page's status
+    /// script may load the page first.
+    fn end_login(&self, key: &str, mut login: Box<Login>, result: LoginResult) {
+        login.result = Some(result);
+        self.update(key, |s| s.stage = Stage::SecondFactor(login));
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -512,6 +520,24 @@ impl<F> CheckedPost<F> {
                 Err(see_other("/web/login").into())
             }
         }
+    }
+
+    /// The session's pending login and the answer `typed` for it: `count`
+    /// digits, spaces allowed. Otherwise the way back to the login page, which
+    /// says that the login has ended, or `retype`.
+    fn typed_answer(
+        &self,
+        web: &Web,
+        typed: &str,
+        count: usize,
+        retype: &str,
+    ) -> Result<(Box<Login>, String), Refusal> {
+        let login = self.pending_login(web)?;
+        let Some(answer) = digits(typed, count) else {
+            web.flash(&self.key, Tone::Bad, retype);
+            return Err(see_other("/web/login").into());
+        };
+        Ok((login, answer))
     }
 }
 
@@ -1352,22 +1378,16 @@ async fn typed_response(
     State(web): State<Web>,
     post: CheckedPost<ResponseForm>,
 ) -> Result<Response, Refusal> {
-    let mut login = post.pending_login(&web)?;
-    let key = post.key;
-    let Some(response) = digits(&post.form.response, 8) else {
-        web.flash(&key, Tone::Bad, "A response is 8 digits: type it again.");
-        return Ok(see_other("/web/login"));
-    };
-    let id = login.session;
+    let retype = "A response is 8 digits: type it again.";
+    let (login, response) = post.typed_answer(&web, &post.form.response, 8, retype)?;
+    let (key, id) = (post.key, login.session);
     let refused = |error| match error {
         ApiError::Verifier(VerifierError::WrongResponse {
             attempts_left,
             password_reset_required,
             ..
         }) => {
-            // The result, not a one-time message: the page's status script
-            // may load the page first.
-            login.result = Some(if password_reset_required {
+            let result = if password_reset_required {
                 LoginResult {
                     title: "Account locked",
                     text: format!(
@@ -1388,8 +1408,8 @@ async fn typed_response(
                            response for it."
                         .into(),
                 }
-            });
-            web.update(&key, |s| s.stage = Stage::SecondFactor(login));
+            };
+            web.end_login(&key, login, result);
             None
         }
         other => Some(other),
@@ -1410,24 +1430,16 @@ async fn sms_code(
     State(web): State<Web>,
     post: CheckedPost<CodeForm>,
 ) -> Result<Response, Refusal> {
-    let mut login = post.pending_login(&web)?;
-    let key = post.key;
-    let Some(code) = digits(&post.form.code, 6) else {
-        web.flash(
-            &key,
-            Tone::Bad,
-            "A security code is 6 digits: type it again.",
-        );
-        return Ok(see_other("/web/login"));
-    };
-    let id = login.session;
+    let retype = "A security code is 6 digits: type it again.";
+    let (login, code) = post.typed_answer(&web, &post.form.code, 6, retype)?;
+    let (key, id) = (post.key, login.session);
     let refused = |error| match error {
         ApiError::Verifier(VerifierError::WrongLoginCode {
             attempts_left: 0,
             suspended_until,
             password_reset_required,
         }) => {
-            login.result = Some(LoginResult {
+            let result = LoginResult {
                 title: "SMS and voice logins suspended",
                 text: format!(
                     "Too many wrong security codes: SMS and voice logins of this account are \
@@ -1444,8 +1456,8 @@ async fn sms_code(
                      someone may know your password: change it."
                         .into()
                 },
-            });
-            web.update(&key, |s| s.stage = Stage::SecondFactor(login));
+            };
+            web.end_login(&key, login, result);
             None
         }
         ApiError::Verifier(VerifierError::WrongLoginCode { attempts_left, .. }) => {
