@@ -438,14 +438,6 @@ impl Web {
     fn flash_error(&self, key: &str, error: &ApiError) {
         self.flash(key, Tone::Bad, say_error(error));
     }
-
-    /// Ends the session's login with `result`, which the login page shows from
-    /// then on: the result, not a one-time message, since the page's status
-    /// script may load the page first.
-    fn end_login(&self, key: &str, mut login: Box<Login>, result: LoginResult) {
-        login.result = Some(result);
-        self.update(key, |s| s.stage = Stage::SecondFactor(login));
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -541,20 +533,43 @@ impl<F> CheckedPost<F> {
     }
 }
 
-/// Gives the pending login an answer and goes back to the login page: runs
-/// `answer` (a verifier operation that may decide the login), wakes the status
-/// long-polls, lets `refused` deal with the refusals it knows (it hands back
-/// the others) and shows what is left.
+/// What the login page shows when the verifier refuses an answer to the login.
+enum Refused {
+    /// The login has ended: its result, shown from then on (not a one-time
+    /// message: the page's status script may load the page first).
+    Ended(LoginResult),
+    /// The login goes on: a message, shown once.
+    Again(String),
+    /// Any other refusal: shown once, as [`say_error`] words it.
+    Other(ApiError),
+}
+
+/// Gives the pending `login` the `answer` typed for it and goes back to the
+/// login page: `submit` hands it to the verifier (off the async runtime; it
+/// may decide the login), the status long-polls wake, and a refusal is shown
+/// as `refused` reads it.
 async fn answer_login(
     web: &Web,
     key: &str,
-    answer: impl FnOnce(&Verifier) -> Result<(), VerifierError> + Send + 'static,
-    refused: impl FnOnce(ApiError) -> Option<ApiError>,
+    mut login: Box<Login>,
+    answer: String,
+    submit: fn(&Verifier, &SessionId, &str) -> Result<(), VerifierError>,
+    refused: fn(ApiError) -> Refused,
 ) -> Response {
-    let outcome = web.verifier(answer).await;
+    let id = login.session;
+    let outcome = web
+        .verifier(move |verifier| submit(verifier, &id, &answer))
+        .await;
     web.app.decisions.notify_waiters();
-    if let Some(error) = outcome.err().and_then(refused) {
-        web.flash_error(key, &error);
+    if let Err(error) = outcome {
+        match refused(error) {
+            Refused::Ended(result) => {
+                login.result = Some(result);
+                web.update(key, |s| s.stage = Stage::SecondFactor(login));
+            }
+            Refused::Again(text) => web.flash(key, Tone::Bad, text),
+            Refused::Other(error) => web.flash_error(key, &error),
+        }
     }
     see_other("/web/login")
 }
@@ -566,8 +581,9 @@ const LAYOUT: &str = include_str!("web/page.html");
 const SCRIPT: &str = include_str!("web/app.js");
 const STYLESHEET: &str = include_str!("web/style.css");
 
-/// Escapes text for HTML element content and double-quoted attribute values
-/// (every page of this server quotes its attributes with `"`).
+/// Escapes text for HTML element content and double-quoted attribute values.
+/// Every page of this server (the `/web` pages and the cancel link's pages)
+/// quotes its attributes with double quotes, so an apostrophe stays as it is.
 pub(super) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -1380,42 +1396,42 @@ async fn typed_response(
 ) -> Result<Response, Refusal> {
     let retype = "A response is 8 digits: type it again.";
     let (login, response) = post.typed_answer(&web, &post.form.response, 8, retype)?;
-    let (key, id) = (post.key, login.session);
-    let refused = |error| match error {
-        ApiError::Verifier(VerifierError::WrongResponse {
-            attempts_left,
-            password_reset_required,
-            ..
-        }) => {
-            let result = if password_reset_required {
-                LoginResult {
-                    title: "Account locked",
-                    text: format!(
-                        "Wrong response: this login ended, and after too many wrong answers the \
-                         account now needs a password reset. {attempts_left} more wrong answers \
-                         disable your Latchkey phone."
-                    ),
-                    next: "Reset your password with support, then log in again.".into(),
-                }
-            } else {
-                LoginResult {
-                    title: "Login failed",
-                    text: format!(
-                        "Wrong response: this login ended. {attempts_left} more wrong answers \
-                         disable your Latchkey phone."
-                    ),
-                    next: "Log in again: you get a new code, and your phone generates a new \
-                           response for it."
-                        .into(),
-                }
-            };
-            web.end_login(&key, login, result);
-            None
-        }
-        other => Some(other),
+    let submit = Verifier::submit_typed_response;
+    Ok(answer_login(&web, &post.key, login, response, submit, wrong_response).await)
+}
+
+/// What a wrong typed response means to the page: the login has ended.
+fn wrong_response(error: ApiError) -> Refused {
+    let ApiError::Verifier(VerifierError::WrongResponse {
+        attempts_left,
+        password_reset_required,
+        ..
+    }) = error
+    else {
+        return Refused::Other(error);
     };
-    let answer = move |verifier: &Verifier| verifier.submit_typed_response(&id, &response);
-    Ok(answer_login(&web, &key, answer, refused).await)
+    Refused::Ended(if password_reset_required {
+        LoginResult {
+            title: "Account locked",
+            text: format!(
+                "Wrong response: this login ended, and after too many wrong answers the \
+                 account now needs a password reset. {attempts_left} more wrong answers \
+                 disable your Latchkey phone."
+            ),
+            next: "Reset your password with support, then log in again.".into(),
+        }
+    } else {
+        LoginResult {
+            title: "Login failed",
+            text: format!(
+                "Wrong response: this login ended. {attempts_left} more wrong answers \
+                 disable your Latchkey phone."
+            ),
+            next: "Log in again: you get a new code, and your phone generates a new \
+                   response for it."
+                .into(),
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -1432,49 +1448,44 @@ async fn sms_code(
 ) -> Result<Response, Refusal> {
     let retype = "A security code is 6 digits: type it again.";
     let (login, code) = post.typed_answer(&web, &post.form.code, 6, retype)?;
-    let (key, id) = (post.key, login.session);
-    let refused = |error| match error {
+    let submit = Verifier::submit_code;
+    Ok(answer_login(&web, &post.key, login, code, submit, wrong_code).await)
+}
+
+/// What a wrong security code means to the page: the login ends when it
+/// suspends SMS and voice logins, and goes on otherwise.
+fn wrong_code(error: ApiError) -> Refused {
+    match error {
         ApiError::Verifier(VerifierError::WrongLoginCode {
             attempts_left: 0,
             suspended_until,
             password_reset_required,
-        }) => {
-            let result = LoginResult {
-                title: "SMS and voice logins suspended",
-                text: format!(
-                    "Too many wrong security codes: SMS and voice logins of this account are \
-                     suspended until {}. We sent you an e-mail about it.",
-                    suspended_until.map_or_else(|| "later".to_owned(), when)
-                ),
-                next: if password_reset_required {
-                    "Wrong codes suspended these logins too often, so the account now also needs \
-                     a password reset: reset your password with support, then log in again after \
-                     the suspension."
-                        .into()
-                } else {
-                    "Wait until then and log in again. If you did not type these codes, \
-                     someone may know your password: change it."
-                        .into()
-                },
-            };
-            web.end_login(&key, login, result);
-            None
-        }
+        }) => Refused::Ended(LoginResult {
+            title: "SMS and voice logins suspended",
+            text: format!(
+                "Too many wrong security codes: SMS and voice logins of this account are \
+                 suspended until {}. We sent you an e-mail about it.",
+                suspended_until.map_or_else(|| "later".to_owned(), when)
+            ),
+            next: if password_reset_required {
+                "Wrong codes suspended these logins too often, so the account now also needs \
+                 a password reset: reset your password with support, then log in again after \
+                 the suspension."
+                    .into()
+            } else {
+                "Wait until then and log in again. If you did not type these codes, \
+                 someone may know your password: change it."
+                    .into()
+            },
+        }),
         ApiError::Verifier(VerifierError::WrongLoginCode { attempts_left, .. }) => {
-            web.flash(
-                &key,
-                Tone::Bad,
-                format!(
-                    "Wrong security code. {attempts_left} more wrong codes suspend SMS and voice \
-                     logins for an hour."
-                ),
-            );
-            None
+            Refused::Again(format!(
+                "Wrong security code. {attempts_left} more wrong codes suspend SMS and voice \
+                 logins for an hour."
+            ))
         }
-        other => Some(other),
-    };
-    let answer = move |verifier: &Verifier| verifier.submit_code(&id, &code);
-    Ok(answer_login(&web, &key, answer, refused).await)
+        other => Refused::Other(other),
+    }
 }
 
 #[derive(Deserialize)]
