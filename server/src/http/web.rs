@@ -2113,6 +2113,33 @@ async fn opt_out(State(web): State<Web>, post: CheckedPost<CsrfForm>) -> Result<
 mod tests {
     use super::*;
 
+    /// Every form `POST` route's handler reads its form only as a
+    /// [`CheckedPost`], so the CSRF check runs first for each of them (the
+    /// module's invariants). Read from this file's router and handlers.
+    #[test]
+    fn every_form_post_is_read_through_the_csrf_check() {
+        let source = include_str!("web.rs");
+        let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+        let handlers: Vec<&str> = code
+            .split("post(")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+            .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect();
+        assert_eq!(handlers.len(), 9, "{handlers:?}");
+        for handler in handlers {
+            let signature = code
+                .split(&format!("async fn {handler}("))
+                .nth(1)
+                .and_then(|rest| rest.split(") ->").next())
+                .unwrap_or_default();
+            assert!(
+                signature.contains("CheckedPost<") && !signature.contains("Form<"),
+                "{handler}: {signature}"
+            );
+        }
+    }
+
     #[test]
     fn text_is_escaped_for_html() {
         assert_eq!(
