@@ -234,17 +234,23 @@ fn key(args: &KeyArgs) -> Result<OtpKey, CliError> {
     }
 }
 
-/// The code to validate: exactly `digits` ASCII digits.
-fn code_to_validate(code: &str, digits: u32, window: u64) -> Result<&str, CliError> {
-    if code.len() != digits as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CliError::Input(format!(
-            "--validate: a code of {digits} digits is needed (--digits {digits})"
-        )));
+impl ValidateArgs {
+    /// The code to validate, if one was given: exactly `digits` ASCII digits,
+    /// with a --window of at most [`MAX_WINDOW`].
+    fn code(&self, digits: u32) -> Result<Option<&str>, CliError> {
+        let Some(code) = self.validate.as_deref() else {
+            return Ok(None);
+        };
+        if code.len() != digits as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CliError::Input(format!(
+                "--validate: a code of {digits} digits is needed (--digits {digits})"
+            )));
+        }
+        if self.window > MAX_WINDOW {
+            return Err(CliError::Input(format!("--window: at most {MAX_WINDOW}")));
+        }
+        Ok(Some(code))
     }
-    if window > MAX_WINDOW {
-        return Err(CliError::Input(format!("--window: at most {MAX_WINDOW}")));
-    }
-    Ok(code)
 }
 
 fn hex_input(what: &'static str, text: &str) -> Result<Vec<u8>, CliError> {
@@ -342,12 +348,7 @@ pub fn ocra(args: &OcraArgs) -> Result<(), CliError> {
 /// `latchkey hotp`.
 pub fn hotp(args: &HotpArgs) -> Result<(), CliError> {
     let hotp = Hotp::new(args.algorithm, args.digits).map_err(CliError::input)?;
-    let candidate = args
-        .validate
-        .validate
-        .as_deref()
-        .map(|code| code_to_validate(code, args.digits, args.validate.window))
-        .transpose()?;
+    let candidate = args.validate.code(args.digits)?;
     let key = key(&args.key)?;
     match candidate {
         None => println!("{}", hotp.generate(&key, args.counter)),
@@ -371,12 +372,7 @@ pub fn hotp(args: &HotpArgs) -> Result<(), CliError> {
 pub fn totp(args: &TotpArgs) -> Result<(), CliError> {
     let totp =
         Totp::new(args.algorithm, args.digits, args.period, args.t0).map_err(CliError::input)?;
-    let candidate = args
-        .validate
-        .validate
-        .as_deref()
-        .map(|code| code_to_validate(code, args.digits, args.validate.window))
-        .transpose()?;
+    let candidate = args.validate.code(args.digits)?;
     let time = match args.time {
         Some(time) => time,
         None => now_unix_seconds()?,

@@ -11,10 +11,11 @@
 //! (`{"token": "…"}`) works as before.
 
 use super::error::{declares_json, read_body};
+use super::web::{esc, insert_page_headers};
 use super::{ApiError, AppState};
 use axum::Json;
 use axum::extract::{FromRequest, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// `GET /v1/health`: `{"status":"ok","mode":"production"|"development"}`.
@@ -64,37 +65,16 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"robots\" content=\"noindex\">\n<title>{title} — Latchkey</title>\n\
          </head>\n<body>\n<main>\n<h1>{title}</h1>\n{body}\n</main>\n</body>\n</html>\n",
-        title = escape(title),
+        title = esc(title),
     );
-    let mut response = (status, html).into_response();
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-        (header::CONTENT_SECURITY_POLICY, CANCEL_PAGE_CSP),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::CACHE_CONTROL, "no-store"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response();
+    insert_page_headers(response.headers_mut(), CANCEL_PAGE_CSP);
     response
-}
-
-/// Text made safe inside HTML text and double-quoted attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn not_a_link() -> Response {
@@ -127,7 +107,7 @@ pub(super) async fn cancel_page(
              <button type=\"submit\">Cancel the move</button>\n\
              </form>\n\
              <p>Opening this page changed nothing: only the button cancels the move.</p>",
-            escape(&token)
+            esc(&token)
         ),
     )
 }
@@ -195,7 +175,7 @@ pub(super) async fn cancel_replacement(
             &format!(
                 "<p>{}.</p>\n<p>The link may have been used already, or the move may have \
                  ended. Your old phone shows the account's state.</p>",
-                escape(&error.to_string())
+                esc(&error.to_string())
             ),
         ),
     }

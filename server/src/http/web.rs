@@ -36,12 +36,13 @@ use super::sessions::wait_for_decision;
 use super::{ApiError, AppState, blocking};
 use crate::rules::ClientVersion;
 use crate::store::{CodeChannel, EnrollmentStatus, LoginFactor, ReplacementKind, StoreExt};
-use crate::users::{PhoneNumber, Username};
+use crate::users::{PhoneNumber, User, Username};
 use crate::verifier::{
-    ActivationStart, CodeDisposition, OpenedSession, PushDisposition, ReplaceMode, VerifierError,
+    ActivationStart, CodeDisposition, OpenedSession, PushDisposition, ReplaceMode, TwoFactorState,
+    Verifier, VerifierError,
 };
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Query, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -50,6 +51,7 @@ use axum::{Form, Json, Router};
 use latchkey_core::encoding::encode_hex;
 use latchkey_core::protocol::{MatchingMode, SessionId};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -123,22 +125,23 @@ fn cookie_must_be_secure(config: &crate::config::ServerConfig) -> bool {
 /// The headers every `/web` answer carries.
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    insert_page_headers(response.headers_mut(), CONTENT_SECURITY_POLICY);
     response
+}
+
+/// The headers of every page this server shows a person (the `/web` answers,
+/// and the pages of the e-mail's cancel link): the Content-Security-Policy
+/// `csp`, no MIME sniffing, no referrer, no framing and no caching.
+pub(super) fn insert_page_headers(headers: &mut HeaderMap, csp: &'static str) {
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, csp),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -243,12 +246,24 @@ impl Tone {
 }
 
 /// A page answered instead of going on (boxed: a `Response` is large).
-type Refusal = Box<Response>;
+struct Refusal(Box<Response>);
+
+impl From<Response> for Refusal {
+    fn from(page: Response) -> Self {
+        Self(Box::new(page))
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
 
 fn random_hex() -> Result<String, Refusal> {
     latchkey_core::protocol::ids::random_bytes::<32>()
         .map(|bytes| encode_hex(&bytes))
-        .map_err(|_| Box::new(failure_page("The server could not draw a random number.")))
+        .map_err(|_| failure_page("The server could not draw a random number.").into())
 }
 
 impl Web {
@@ -325,13 +340,14 @@ impl Web {
             }
         }
         if sessions.len() >= MAX_WEB_SESSIONS {
-            return Err(Box::new(html(
+            return Err(html(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again later",
                 "",
                 "<p>Too many people are logging in right now. Please try again in a few minutes.</p>",
                 None,
-            )));
+            )
+            .into());
         }
         sessions.insert(
             key.clone(),
@@ -391,7 +407,7 @@ impl Web {
         token: &str,
     ) -> Result<(String, WebSession), Refusal> {
         let refused = || {
-            Box::new(html(
+            Refusal::from(html(
                 StatusCode::FORBIDDEN,
                 "This form has expired",
                 "",
@@ -408,6 +424,154 @@ impl Web {
             Err(refused())
         }
     }
+
+    /// Runs a verifier operation off the async runtime (its store calls block).
+    async fn verifier<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&Verifier) -> Result<T, VerifierError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let verifier = self.app.verifier.clone();
+        blocking(move || Ok(operation(&verifier)?)).await
+    }
+
+    /// Shows what the server refused, on the next page.
+    fn flash_error(&self, key: &str, error: &ApiError) {
+        self.flash(key, Tone::Bad, say_error(error));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Form posts
+
+/// A form of this page: it carries the web session's CSRF token.
+trait WebForm: DeserializeOwned + Send {
+    /// The token as posted.
+    fn csrf(&self) -> &str;
+}
+
+/// Implements [`WebForm`] for forms whose token is their `csrf` field.
+macro_rules! web_forms {
+    ($($form:ty),+ $(,)?) => {
+        $(impl WebForm for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+
+web_forms!(
+    SignInForm,
+    ResponseForm,
+    CodeForm,
+    NewCodeForm,
+    CsrfForm,
+    MoveForm,
+    PhoneForm,
+);
+
+/// A form `POST` whose CSRF token matched its web session's: the form, and the
+/// session's key and state. Extracting one is the only way for a handler to
+/// read a form, so none can skip the check, and nothing runs before it (the
+/// module's invariants).
+struct CheckedPost<F> {
+    form: F,
+    key: String,
+    session: WebSession,
+}
+
+impl<F: WebForm> FromRequest<Web> for CheckedPost<F> {
+    type Rejection = Refusal;
+
+    async fn from_request(request: Request, web: &Web) -> Result<Self, Refusal> {
+        let headers = request.headers().clone();
+        let Ok(Form(form)) = Form::<F>::from_request(request, web).await else {
+            return Err(bad_form().into());
+        };
+        let (key, session) = web.check_post(&headers, form.csrf())?;
+        Ok(Self { form, key, session })
+    }
+}
+
+impl<F> CheckedPost<F> {
+    /// The signed-in account's username, or the way back to the login page.
+    fn signed_in(&self) -> Result<String, Refusal> {
+        match &self.session.stage {
+            Stage::SignedIn { username, .. } => Ok(username.clone()),
+            _ => Err(see_other("/web/login").into()),
+        }
+    }
+
+    /// The session's pending login, or the way back to the login page (which
+    /// says that the login has ended).
+    fn pending_login(&self, web: &Web) -> Result<Box<Login>, Refusal> {
+        match &self.session.stage {
+            Stage::SecondFactor(login) if login.result.is_none() => Ok(login.clone()),
+            _ => {
+                web.flash(&self.key, Tone::Info, "That login has ended.");
+                Err(see_other("/web/login").into())
+            }
+        }
+    }
+
+    /// The session's pending login and the answer `typed` for it: `count`
+    /// digits, spaces allowed. Otherwise the way back to the login page, which
+    /// says that the login has ended, or `retype`.
+    fn typed_answer(
+        &self,
+        web: &Web,
+        typed: &str,
+        count: usize,
+        retype: &str,
+    ) -> Result<(Box<Login>, String), Refusal> {
+        let login = self.pending_login(web)?;
+        let Some(answer) = digits(typed, count) else {
+            web.flash(&self.key, Tone::Bad, retype);
+            return Err(see_other("/web/login").into());
+        };
+        Ok((login, answer))
+    }
+}
+
+/// What the login page shows when the verifier refuses an answer to the login.
+enum Refused {
+    /// The login has ended: its result, shown from then on (not a one-time
+    /// message: the page's status script may load the page first).
+    Ended(LoginResult),
+    /// The login goes on: a message, shown once.
+    Again(String),
+    /// Any other refusal: shown once, as [`say_error`] words it.
+    Other(ApiError),
+}
+
+/// Gives the pending `login` the `answer` typed for it and goes back to the
+/// login page: `submit` hands it to the verifier (off the async runtime; it
+/// may decide the login), the status long-polls wake, and a refusal is shown
+/// as `refused` reads it.
+async fn answer_login(
+    web: &Web,
+    key: &str,
+    mut login: Box<Login>,
+    answer: String,
+    submit: fn(&Verifier, &SessionId, &str) -> Result<(), VerifierError>,
+    refused: fn(ApiError) -> Refused,
+) -> Response {
+    let id = login.session;
+    let outcome = web
+        .verifier(move |verifier| submit(verifier, &id, &answer))
+        .await;
+    web.app.decisions.notify_waiters();
+    if let Err(error) = outcome {
+        match refused(error) {
+            Refused::Ended(result) => {
+                login.result = Some(result);
+                web.update(key, |s| s.stage = Stage::SecondFactor(login));
+            }
+            Refused::Again(text) => web.flash(key, Tone::Bad, text),
+            Refused::Other(error) => web.flash_error(key, &error),
+        }
+    }
+    see_other("/web/login")
 }
 
 // ---------------------------------------------------------------------------
@@ -418,7 +582,9 @@ const SCRIPT: &str = include_str!("web/app.js");
 const STYLESHEET: &str = include_str!("web/style.css");
 
 /// Escapes text for HTML element content and double-quoted attribute values.
-fn esc(text: &str) -> String {
+/// Every page of this server (the `/web` pages and the cancel link's pages)
+/// quotes its attributes with double quotes, so an apostrophe stays as it is.
+pub(super) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -605,10 +771,6 @@ fn say_error(error: &ApiError) -> String {
     }
 }
 
-fn api_error(error: VerifierError) -> ApiError {
-    ApiError::from(error)
-}
-
 // ---------------------------------------------------------------------------
 // Static files
 
@@ -655,7 +817,7 @@ async fn login_page(
     let Some((key, session)) = web.session(&headers) else {
         let key = match web.create(Stage::SignedOut, None) {
             Ok(key) => key,
-            Err(refusal) => return *refusal,
+            Err(refusal) => return refusal.into_response(),
         };
         let Some((key, session)) = web.lock().get(&key).cloned().map(|s| (key, s)) else {
             return failure_page("The session could not be made.");
@@ -762,16 +924,8 @@ fn bad_form() -> Response {
 async fn sign_in(
     State(web): State<Web>,
     client_address: ClientAddress,
-    headers: HeaderMap,
-    form: Result<Form<SignInForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
-    };
-    let (key, _) = match web.check_post(&headers, &form.csrf) {
-        Ok(found) => found,
-        Err(refusal) => return *refusal,
-    };
+    CheckedPost { form, key, .. }: CheckedPost<SignInForm>,
+) -> Result<Response, Refusal> {
     let username = form.username.trim().to_owned();
     web.update(&key, |s| {
         s.last_username = username.chars().take(64).collect()
@@ -793,7 +947,7 @@ async fn sign_in(
                 Tone::Bad,
                 "The client version this page was opened with is not valid.",
             );
-            return see_other("/web/login");
+            return Ok(see_other("/web/login"));
         }
     };
     let credentials = Credentials {
@@ -803,22 +957,22 @@ async fn sign_in(
     let username = match check_password(&web.app, client_address, credentials).await {
         Ok(username) => username,
         Err(error) => {
-            web.flash(&key, Tone::Bad, say_error(&error));
-            return see_other("/web/login");
+            web.flash_error(&key, &error);
+            return Ok(see_other("/web/login"));
         }
     };
-    let verifier = web.app.verifier.clone();
     let user = username.clone();
-    let opened = blocking(move || {
-        Ok(verifier.open_session(
-            &user,
-            "Client Portal (web)",
-            &client,
-            version.as_ref(),
-            "web browser",
-        )?)
-    })
-    .await;
+    let opened = web
+        .verifier(move |verifier| {
+            verifier.open_session(
+                &user,
+                "Client Portal (web)",
+                &client,
+                version.as_ref(),
+                "web browser",
+            )
+        })
+        .await;
     let stage = match opened {
         Ok(opened) => opened_stage(&web, &username, opened).await,
         Err(ApiError::Verifier(VerifierError::EnrollmentDisabled)) => Stage::Recover {
@@ -830,14 +984,12 @@ async fn sign_in(
                 .into(),
         },
         Err(error) => {
-            web.flash(&key, Tone::Bad, say_error(&error));
-            return see_other("/web/login");
+            web.flash_error(&key, &error);
+            return Ok(see_other("/web/login"));
         }
     };
-    match web.rotate(&key, stage) {
-        Ok(fresh) => with_cookie(&web, &fresh, see_other("/web/login")),
-        Err(refusal) => *refusal,
-    }
+    let fresh = web.rotate(&key, stage)?;
+    Ok(with_cookie(&web, &fresh, see_other("/web/login")))
 }
 
 /// The account's number, masked, for the page.
@@ -1224,17 +1376,6 @@ async fn status(State(web): State<Web>, headers: HeaderMap) -> Response {
     }
 }
 
-/// The pending login of a session, or the page to go to instead.
-fn pending_login(web: &Web, key: &str, session: &WebSession) -> Result<Box<Login>, Refusal> {
-    match &session.stage {
-        Stage::SecondFactor(login) if login.result.is_none() => Ok(login.clone()),
-        _ => {
-            web.flash(key, Tone::Info, "That login has ended.");
-            Err(Box::new(see_other("/web/login")))
-        }
-    }
-}
-
 fn digits(text: &str, count: usize) -> Option<String> {
     let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     (text.len() == count && text.bytes().all(|b| b.is_ascii_digit())).then_some(text)
@@ -1251,66 +1392,46 @@ struct ResponseForm {
 /// Authenticate screen.
 async fn typed_response(
     State(web): State<Web>,
-    headers: HeaderMap,
-    form: Result<Form<ResponseForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
+    post: CheckedPost<ResponseForm>,
+) -> Result<Response, Refusal> {
+    let retype = "A response is 8 digits: type it again.";
+    let (login, response) = post.typed_answer(&web, &post.form.response, 8, retype)?;
+    let submit = Verifier::submit_typed_response;
+    Ok(answer_login(&web, &post.key, login, response, submit, wrong_response).await)
+}
+
+/// What a wrong typed response means to the page: the login has ended.
+fn wrong_response(error: ApiError) -> Refused {
+    let ApiError::Verifier(VerifierError::WrongResponse {
+        attempts_left,
+        password_reset_required,
+        ..
+    }) = error
+    else {
+        return Refused::Other(error);
     };
-    let (key, session) = match web.check_post(&headers, &form.csrf) {
-        Ok(found) => found,
-        Err(refusal) => return *refusal,
-    };
-    let login = match pending_login(&web, &key, &session) {
-        Ok(login) => login,
-        Err(page) => return *page,
-    };
-    let Some(response) = digits(&form.response, 8) else {
-        web.flash(&key, Tone::Bad, "A response is 8 digits: type it again.");
-        return see_other("/web/login");
-    };
-    let verifier = web.app.verifier.clone();
-    let id = login.session;
-    let outcome = blocking(move || Ok(verifier.submit_typed_response(&id, &response))).await;
-    web.app.decisions.notify_waiters();
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(VerifierError::WrongResponse {
-            attempts_left,
-            password_reset_required,
-            ..
-        })) => {
-            // The result, not a one-time message: the page's status script
-            // may load the page first.
-            let mut login = login;
-            login.result = Some(if password_reset_required {
-                LoginResult {
-                    title: "Account locked",
-                    text: format!(
-                        "Wrong response: this login ended, and after too many wrong answers the \
-                         account now needs a password reset. {attempts_left} more wrong answers \
-                         disable your Latchkey phone."
-                    ),
-                    next: "Reset your password with support, then log in again.".into(),
-                }
-            } else {
-                LoginResult {
-                    title: "Login failed",
-                    text: format!(
-                        "Wrong response: this login ended. {attempts_left} more wrong answers \
-                         disable your Latchkey phone."
-                    ),
-                    next: "Log in again: you get a new code, and your phone generates a new \
-                           response for it."
-                        .into(),
-                }
-            });
-            web.update(&key, |s| s.stage = Stage::SecondFactor(login));
+    Refused::Ended(if password_reset_required {
+        LoginResult {
+            title: "Account locked",
+            text: format!(
+                "Wrong response: this login ended, and after too many wrong answers the \
+                 account now needs a password reset. {attempts_left} more wrong answers \
+                 disable your Latchkey phone."
+            ),
+            next: "Reset your password with support, then log in again.".into(),
         }
-        Ok(Err(error)) => web.flash(&key, Tone::Bad, say_error(&api_error(error))),
-        Err(error) => web.flash(&key, Tone::Bad, say_error(&error)),
-    }
-    see_other("/web/login")
+    } else {
+        LoginResult {
+            title: "Login failed",
+            text: format!(
+                "Wrong response: this login ended. {attempts_left} more wrong answers \
+                 disable your Latchkey phone."
+            ),
+            next: "Log in again: you get a new code, and your phone generates a new \
+                   response for it."
+                .into(),
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -1323,71 +1444,48 @@ struct CodeForm {
 /// `POST /web/login/code`: the 6-digit SMS or voice code.
 async fn sms_code(
     State(web): State<Web>,
-    headers: HeaderMap,
-    form: Result<Form<CodeForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
-    };
-    let (key, session) = match web.check_post(&headers, &form.csrf) {
-        Ok(found) => found,
-        Err(refusal) => return *refusal,
-    };
-    let mut login = match pending_login(&web, &key, &session) {
-        Ok(login) => login,
-        Err(page) => return *page,
-    };
-    let Some(code) = digits(&form.code, 6) else {
-        web.flash(
-            &key,
-            Tone::Bad,
-            "A security code is 6 digits: type it again.",
-        );
-        return see_other("/web/login");
-    };
-    let verifier = web.app.verifier.clone();
-    let id = login.session;
-    let outcome = blocking(move || Ok(verifier.submit_code(&id, &code))).await;
-    web.app.decisions.notify_waiters();
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(VerifierError::WrongLoginCode {
+    post: CheckedPost<CodeForm>,
+) -> Result<Response, Refusal> {
+    let retype = "A security code is 6 digits: type it again.";
+    let (login, code) = post.typed_answer(&web, &post.form.code, 6, retype)?;
+    let submit = Verifier::submit_code;
+    Ok(answer_login(&web, &post.key, login, code, submit, wrong_code).await)
+}
+
+/// What a wrong security code means to the page: the login ends when it
+/// suspends SMS and voice logins, and goes on otherwise.
+fn wrong_code(error: ApiError) -> Refused {
+    match error {
+        ApiError::Verifier(VerifierError::WrongLoginCode {
             attempts_left: 0,
             suspended_until,
             password_reset_required,
-        })) => {
-            login.result = Some(LoginResult {
-                title: "SMS and voice logins suspended",
-                text: format!(
-                    "Too many wrong security codes: SMS and voice logins of this account are \
-                     suspended until {}. We sent you an e-mail about it.",
-                    suspended_until.map_or_else(|| "later".to_owned(), when)
-                ),
-                next: if password_reset_required {
-                    "Wrong codes suspended these logins too often, so the account now also needs \
-                     a password reset: reset your password with support, then log in again after \
-                     the suspension."
-                        .into()
-                } else {
-                    "Wait until then and log in again. If you did not type these codes, \
-                     someone may know your password: change it."
-                        .into()
-                },
-            });
-            web.update(&key, |s| s.stage = Stage::SecondFactor(login));
-        }
-        Ok(Err(VerifierError::WrongLoginCode { attempts_left, .. })) => web.flash(
-            &key,
-            Tone::Bad,
-            format!(
+        }) => Refused::Ended(LoginResult {
+            title: "SMS and voice logins suspended",
+            text: format!(
+                "Too many wrong security codes: SMS and voice logins of this account are \
+                 suspended until {}. We sent you an e-mail about it.",
+                suspended_until.map_or_else(|| "later".to_owned(), when)
+            ),
+            next: if password_reset_required {
+                "Wrong codes suspended these logins too often, so the account now also needs \
+                 a password reset: reset your password with support, then log in again after \
+                 the suspension."
+                    .into()
+            } else {
+                "Wait until then and log in again. If you did not type these codes, \
+                 someone may know your password: change it."
+                    .into()
+            },
+        }),
+        ApiError::Verifier(VerifierError::WrongLoginCode { attempts_left, .. }) => {
+            Refused::Again(format!(
                 "Wrong security code. {attempts_left} more wrong codes suspend SMS and voice \
                  logins for an hour."
-            ),
-        ),
-        Ok(Err(error)) => web.flash(&key, Tone::Bad, say_error(&api_error(error))),
-        Err(error) => web.flash(&key, Tone::Bad, say_error(&error)),
+            ))
+        }
+        other => Refused::Other(other),
     }
-    see_other("/web/login")
 }
 
 #[derive(Deserialize)]
@@ -1401,31 +1499,23 @@ struct NewCodeForm {
 /// by SMS or by voice callback.
 async fn new_code(
     State(web): State<Web>,
-    headers: HeaderMap,
-    form: Result<Form<NewCodeForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
-    };
-    let (key, session) = match web.check_post(&headers, &form.csrf) {
-        Ok(found) => found,
-        Err(refusal) => return *refusal,
-    };
-    let login = match pending_login(&web, &key, &session) {
-        Ok(login) => login,
-        Err(page) => return *page,
-    };
-    let channel = match form.channel.as_str() {
+    post: CheckedPost<NewCodeForm>,
+) -> Result<Response, Refusal> {
+    let login = post.pending_login(&web)?;
+    let key = post.key;
+    let channel = match post.form.channel.as_str() {
         "sms" => CodeChannel::Sms,
         "voice" => CodeChannel::Voice,
         _ => {
             web.flash(&key, Tone::Bad, "Choose SMS or a voice call.");
-            return see_other("/web/login");
+            return Ok(see_other("/web/login"));
         }
     };
-    let verifier = web.app.verifier.clone();
     let id = login.session;
-    match blocking(move || Ok(verifier.request_code(&id, channel)?)).await {
+    match web
+        .verifier(move |verifier| verifier.request_code(&id, channel))
+        .await
+    {
         Ok(sent) => {
             // The new code replaces the old one: so does the page's line about it.
             let text = if sent.channel == CodeChannel::Voice {
@@ -1448,9 +1538,9 @@ async fn new_code(
                 }
             });
         }
-        Err(error) => web.flash(&key, Tone::Bad, say_error(&error)),
+        Err(error) => web.flash_error(&key, &error),
     }
-    see_other("/web/login")
+    Ok(see_other("/web/login"))
 }
 
 #[derive(Deserialize)]
@@ -1462,21 +1552,11 @@ struct CsrfForm {
 /// `POST /web/logout`: ends the web session (and any login in it).
 async fn logout(
     State(web): State<Web>,
-    headers: HeaderMap,
-    form: Result<Form<CsrfForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
-    };
-    let (key, _) = match web.check_post(&headers, &form.csrf) {
-        Ok(found) => found,
-        Err(refusal) => return *refusal,
-    };
+    CheckedPost { key, .. }: CheckedPost<CsrfForm>,
+) -> Result<Response, Refusal> {
     web.update(&key, |s| s.activation = None);
-    match web.rotate(&key, Stage::SignedOut) {
-        Ok(fresh) => with_cookie(&web, &fresh, see_other("/web/login")),
-        Err(refusal) => *refusal,
-    }
+    let fresh = web.rotate(&key, Stage::SignedOut)?;
+    Ok(with_cookie(&web, &fresh, see_other("/web/login")))
 }
 
 // ---------------------------------------------------------------------------
@@ -1505,10 +1585,10 @@ async fn start_activation(
     username: &str,
     replace: Option<ReplaceMode>,
 ) -> Response {
-    let verifier = web.app.verifier.clone();
     let user = username.to_owned();
-    let started: Result<ActivationStart, ApiError> =
-        blocking(move || Ok(verifier.start_activation(&user, replace, MatchingMode::Code)?)).await;
+    let started: Result<ActivationStart, ApiError> = web
+        .verifier(move |verifier| verifier.start_activation(&user, replace, MatchingMode::Code))
+        .await;
     match started {
         Ok(start) => {
             let activation = Activation {
@@ -1532,7 +1612,7 @@ async fn start_activation(
             see_other("/web/login")
         }
         Err(error) => {
-            web.flash(key, Tone::Bad, say_error(&error));
+            web.flash_error(key, &error);
             see_other("/web/login")
         }
     }
@@ -1543,16 +1623,8 @@ async fn start_activation(
 /// password and the SMS code, then the hold of docs/PROTOCOL.md §6.5).
 async fn login_activate(
     State(web): State<Web>,
-    headers: HeaderMap,
-    form: Result<Form<MoveForm>, FormRejection>,
+    CheckedPost { form, key, session }: CheckedPost<MoveForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
-    };
-    let (key, session) = match web.check_post(&headers, &form.csrf) {
-        Ok(found) => found,
-        Err(refusal) => return *refusal,
-    };
     let username = match &session.stage {
         Stage::SecondFactor(login) => login.username.clone(),
         Stage::Recover { username, .. } | Stage::SignedIn { username, .. } => username.clone(),
@@ -1570,23 +1642,13 @@ async fn login_activate(
 /// (approved on the old phone, or as a lost phone).
 async fn account_move(
     State(web): State<Web>,
-    headers: HeaderMap,
-    form: Result<Form<MoveForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
+    post: CheckedPost<MoveForm>,
+) -> Result<Response, Refusal> {
+    let username = post.signed_in()?;
+    let Some(replace) = replace_mode(&post.form.how) else {
+        return Ok(bad_form());
     };
-    let (key, session) = match web.check_post(&headers, &form.csrf) {
-        Ok(found) => found,
-        Err(refusal) => return *refusal,
-    };
-    let Stage::SignedIn { username, .. } = &session.stage else {
-        return see_other("/web/login");
-    };
-    let Some(replace) = replace_mode(&form.how) else {
-        return bad_form();
-    };
-    start_activation(&web, &key, username, replace).await
+    Ok(start_activation(&web, &post.key, &username, replace).await)
 }
 
 /// What the page knows of an account's phones and moves.
@@ -1785,28 +1847,30 @@ fn signed_in(web: &Web, headers: &HeaderMap) -> Option<(String, WebSession, Stri
     }
 }
 
-/// `GET /web/account`: the security settings of the signed-in account.
-async fn account_page(State(web): State<Web>, headers: HeaderMap) -> Response {
-    let Some((key, session, username)) = signed_in(&web, &headers) else {
-        return see_other("/web/login");
-    };
+/// The account's record and its two-factor state, or the failure page.
+async fn account_state(web: &Web, username: &str) -> Result<(User, TwoFactorState), Refusal> {
     let users = web.app.users.clone();
     let verifier = web.app.verifier.clone();
-    let name = username.clone();
-    let loaded = blocking(move || {
+    let name = username.to_owned();
+    blocking(move || {
         let parsed: Username = name.parse().map_err(|_| ApiError::UserNotFound)?;
         let user = users.get(&parsed)?.ok_or(ApiError::UserNotFound)?;
         let two_factor = verifier.two_factor_state(&name)?;
         Ok((user, two_factor))
     })
-    .await;
-    let (user, two_factor) = match loaded {
-        Ok(loaded) => loaded,
-        Err(error) => return failure_page(&say_error(&error)),
+    .await
+    .map_err(|error| failure_page(&say_error(&error)).into())
+}
+
+/// `GET /web/account`: the security settings of the signed-in account.
+async fn account_page(State(web): State<Web>, headers: HeaderMap) -> Result<Response, Refusal> {
+    let Some((key, session, username)) = signed_in(&web, &headers) else {
+        return Ok(see_other("/web/login"));
     };
+    let (user, two_factor) = account_state(&web, &username).await?;
     let facts = match phone_facts(&web, &username, 0).await {
         Ok(facts) => facts,
-        Err(error) => return failure_page(&say_error(&error)),
+        Err(error) => return Ok(failure_page(&say_error(&error))),
     };
     let policy = web.app.policy.for_jurisdiction(&user.jurisdiction);
     let chrome = Chrome::of(&web, &key, &session);
@@ -1945,13 +2009,13 @@ async fn account_page(State(web): State<Web>, headers: HeaderMap) -> Response {
             );
         }
     }
-    html(
+    Ok(html(
         StatusCode::OK,
         "Security settings",
         "account",
         &body,
         Some(&chrome),
-    )
+    ))
 }
 
 #[derive(Deserialize)]
@@ -1966,20 +2030,11 @@ struct PhoneForm {
 /// (docs/PROTOCOL.md §6.8), which the page then explains.
 async fn change_phone_number(
     State(web): State<Web>,
-    headers: HeaderMap,
-    form: Result<Form<PhoneForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
-    };
-    let (key, session) = match web.check_post(&headers, &form.csrf) {
-        Ok(found) => found,
-        Err(refusal) => return *refusal,
-    };
-    let Stage::SignedIn { username, .. } = session.stage else {
-        return see_other("/web/login");
-    };
-    let phone: PhoneNumber = match form.phone.trim().parse() {
+    post: CheckedPost<PhoneForm>,
+) -> Result<Response, Refusal> {
+    let username = post.signed_in()?;
+    let key = post.key;
+    let phone: PhoneNumber = match post.form.phone.trim().parse() {
         Ok(phone) => phone,
         Err(error) => {
             web.flash(
@@ -1987,11 +2042,13 @@ async fn change_phone_number(
                 Tone::Bad,
                 sentence(&ApiError::from(error).to_string()),
             );
-            return see_other("/web/account");
+            return Ok(see_other("/web/account"));
         }
     };
-    let verifier = web.app.verifier.clone();
-    match blocking(move || Ok(verifier.change_phone_number(&username, phone)?)).await {
+    match web
+        .verifier(move |verifier| verifier.change_phone_number(&username, phone))
+        .await
+    {
         Ok(user) => web.flash(
             &key,
             Tone::Good,
@@ -2008,42 +2065,18 @@ async fn change_phone_number(
              authenticator. In Latchkey on the phone choose the account, then Change phone \
              number, and enter your PIN. Then submit the new number here within 5 minutes.",
         ),
-        Err(error) => web.flash(&key, Tone::Bad, say_error(&error)),
+        Err(error) => web.flash_error(&key, &error),
     }
-    see_other("/web/account")
+    Ok(see_other("/web/account"))
 }
 
 /// `POST /web/account/opt-out`: opting out is a PIN proof from the phone
 /// (docs/PROTOCOL.md §6.8), so the page refuses it with the rule where the
 /// jurisdiction makes 2FA mandatory, and otherwise says what to do on the phone.
-async fn opt_out(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    form: Result<Form<CsrfForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
-    };
-    let (key, session) = match web.check_post(&headers, &form.csrf) {
-        Ok(found) => found,
-        Err(refusal) => return *refusal,
-    };
-    let Stage::SignedIn { username, .. } = session.stage else {
-        return see_other("/web/login");
-    };
-    let users = web.app.users.clone();
-    let verifier = web.app.verifier.clone();
-    let loaded = blocking(move || {
-        let parsed: Username = username.parse().map_err(|_| ApiError::UserNotFound)?;
-        let user = users.get(&parsed)?.ok_or(ApiError::UserNotFound)?;
-        let two_factor = verifier.two_factor_state(&username)?;
-        Ok((user, two_factor))
-    })
-    .await;
-    let (user, two_factor) = match loaded {
-        Ok(loaded) => loaded,
-        Err(error) => return failure_page(&say_error(&error)),
-    };
+async fn opt_out(State(web): State<Web>, post: CheckedPost<CsrfForm>) -> Result<Response, Refusal> {
+    let username = post.signed_in()?;
+    let key = post.key;
+    let (user, two_factor) = account_state(&web, &username).await?;
     let policy = web.app.policy.for_jurisdiction(&user.jurisdiction);
     if !policy.may_opt_out() {
         let refusal = VerifierError::TwoFactorMandatory {
@@ -2073,12 +2106,39 @@ async fn opt_out(
              phone, and this account has none: set up Latchkey on your phone first.",
         );
     }
-    see_other("/web/account")
+    Ok(see_other("/web/account"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every form `POST` route's handler reads its form only as a
+    /// [`CheckedPost`], so the CSRF check runs first for each of them (the
+    /// module's invariants). Read from this file's router and handlers.
+    #[test]
+    fn every_form_post_is_read_through_the_csrf_check() {
+        let source = include_str!("web.rs");
+        let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+        let handlers: Vec<&str> = code
+            .split("post(")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+            .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect();
+        assert_eq!(handlers.len(), 9, "{handlers:?}");
+        for handler in handlers {
+            let signature = code
+                .split(&format!("async fn {handler}("))
+                .nth(1)
+                .and_then(|rest| rest.split(") ->").next())
+                .unwrap_or_default();
+            assert!(
+                signature.contains("CheckedPost<") && !signature.contains("Form<"),
+                "{handler}: {signature}"
+            );
+        }
+    }
 
     #[test]
     fn text_is_escaped_for_html() {
