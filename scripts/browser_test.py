@@ -369,6 +369,14 @@ def scenarios(run: Run, server: Server) -> None:
         page.get_by_role("button", name="Change phone number").click()
         expect(page.get_by_role("status").filter(
             has_text="Confirm the change on your Latchkey phone first")).to_be_visible()
+        # The phone confirms with its PIN; the same number then goes through, once.
+        pia.run("authorise-number-change", stdin=f"{PIN}\n")
+        page.get_by_label("New phone number").fill("+14155550199")
+        page.get_by_role("button", name="Change phone number").click()
+        expect(page.get_by_role("status").filter(
+            has_text="Your verified phone number is now")).to_be_visible()
+        check(any(m["channel"] == "sms" and m["recipient"] == "+14155550101"
+                  for m in server.outbox()[-5:]), "the old number is told of the change")
         page.get_by_role("button", name="Turn off two-factor authentication").click()
         expect(page.get_by_role("status").filter(
             has_text="Turning two-factor authentication off is confirmed on your Latchkey phone"

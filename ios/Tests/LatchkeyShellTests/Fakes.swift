@@ -41,6 +41,7 @@ final class FakeAuthenticator: AuthenticatorProtocol, @unchecked Sendable {
     func handlePushJson(json: String) throws -> PushAlert { throw notFaked }
     func history() throws -> [HistoryEntry] { throw notFaked }
     func optOutOfTwoFactor(accountId: Int64, unlock: Unlock) throws { throw notFaked }
+    func authorisePhoneNumberChange(accountId: Int64, unlock: Unlock) throws { throw notFaked }
     func pendingRequest(handle: String) throws -> PendingApproval { try onPendingRequest(handle) }
     func removeAccount(accountId: Int64) throws -> RemovalReport { throw notFaked }
     func respondToChallenge(accountId: Int64, challenge: String, unlock: Unlock) throws -> ChallengeResponse {
