@@ -843,16 +843,20 @@ fn the_failure_counter_delays_then_requires_a_reset_then_disables(store: &TestSt
     server.stop();
 }
 
-fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
-    let token = token_in(dir.path());
-    let attempts: Vec<(String, String)> = (0..8)
+/// Opens `n` sessions for anna, then sends a wrong typed response to each, all in
+/// parallel; the error codes the integrator API answered.
+pub(super) fn parallel_wrong_typed_responses(
+    server: &Running,
+    dir: &Path,
+    phone: &TestPhone,
+    n: usize,
+) -> Vec<String> {
+    let token = token_in(dir);
+    let attempts: Vec<(String, String)> = (0..n)
         .map(|_| {
-            let session = open_session(&server, dir.path(), "anna");
+            let session = open_session(server, dir, "anna");
             let wrong = phone.typed_response(
-                &server,
+                server,
                 session.json["challenge"].as_str().unwrap(),
                 "999888",
             );
@@ -862,12 +866,11 @@ fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay(store: &T
             )
         })
         .collect();
-    let codes: Vec<String> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = attempts
             .iter()
             .map(|(id, wrong)| {
                 let token = token.clone();
-                let server = &server;
                 scope.spawn(move || {
                     let answer = server.post(
                         &format!("/v1/integrator/sessions/{id}/response"),
@@ -880,7 +883,14 @@ fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay(store: &T
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    })
+}
+
+fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay(store: &TestStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_on(store, dir.path(), true);
+    let phone = activated(&server, dir.path(), "anna", "US");
+    let codes = parallel_wrong_typed_responses(&server, dir.path(), &phone, 8);
     assert_eq!(
         codes.iter().filter(|c| *c == "wrong_response").count(),
         3,

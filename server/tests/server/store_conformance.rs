@@ -8,8 +8,8 @@
 //! lock one account see each other, and — through the verifier over HTTP — 50
 //! parallel wrong answers are counted exactly.
 
-use super::ceremonies::{activated, open_session};
-use super::{TestStore, start_on, token_in};
+use super::ceremonies::{activated, parallel_wrong_typed_responses};
+use super::{TestStore, start_on};
 use latchkey_core::protocol::{
     EnrollmentId, KeystoreKind, LATCHKEY_SUITE, MatchingMode, Platform, ProofId, ReplacementId,
     RequestId, SessionId, Signed, TicketId,
@@ -516,40 +516,7 @@ fn fifty_parallel_wrong_answers_through_the_verifier_count_exactly_the_allowed_n
     let dir = tempfile::tempdir().unwrap();
     let server = start_on(store, dir.path(), true);
     let phone = activated(&server, dir.path(), "anna", "US");
-    let token = token_in(dir.path());
-    let attempts: Vec<(String, String)> = (0..50)
-        .map(|_| {
-            let session = open_session(&server, dir.path(), "anna");
-            let wrong = phone.typed_response(
-                &server,
-                session.json["challenge"].as_str().unwrap(),
-                "999888",
-            );
-            (
-                session.json["session_id"].as_str().unwrap().to_owned(),
-                wrong,
-            )
-        })
-        .collect();
-    let codes: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = attempts
-            .iter()
-            .map(|(id, wrong)| {
-                let token = token.clone();
-                let server = &server;
-                scope.spawn(move || {
-                    let answer = server.post(
-                        &format!("/v1/integrator/sessions/{id}/response"),
-                        Some(&token),
-                        "application/json",
-                        json!({ "response": wrong }).to_string().as_bytes(),
-                    );
-                    answer.json["error"]["code"].as_str().unwrap().to_owned()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let codes = parallel_wrong_typed_responses(&server, dir.path(), &phone, 50);
     let counted = codes.iter().filter(|c| *c == "wrong_response").count();
     let delayed = codes.iter().filter(|c| *c == "attempt_delayed").count();
     assert_eq!((counted, delayed), (3, 47), "{codes:?}");

@@ -281,11 +281,7 @@ impl Authenticator {
         let replacement: ReplacementId = replacement.parse().map_err(|_| {
             AuthenticatorError::BadInput("the replacement id is malformed".to_owned())
         })?;
-        let account = self.usable_account(account)?;
-        let k_user = self.k_user(&account, &unlock)?;
-        drop(unlock);
-        self.prove(&account, action, replacement.as_bytes().to_vec(), &k_user)?;
-        Ok(())
+        self.unlock_and_prove(account, unlock, action, replacement.as_bytes().to_vec())
     }
 
     /// Approves moving the account to the new phone that asked (PIN proof,
@@ -322,11 +318,7 @@ impl Authenticator {
         account: AccountId,
         unlock: Unlock,
     ) -> Result<(), AuthenticatorError> {
-        let account = self.usable_account(account)?;
-        let k_user = self.k_user(&account, &unlock)?;
-        drop(unlock);
-        self.prove(&account, ProofAction::OptOut, Vec::new(), &k_user)?;
-        Ok(())
+        self.unlock_and_prove(account, unlock, ProofAction::OptOut, Vec::new())
     }
 
     /// Authorises changing the account's verified phone number (PIN proof,
@@ -339,15 +331,22 @@ impl Authenticator {
         account: AccountId,
         unlock: Unlock,
     ) -> Result<(), AuthenticatorError> {
+        self.unlock_and_prove(account, unlock, ProofAction::ChangePhoneNumber, Vec::new())
+    }
+
+    /// A PIN proof for `action` on `target` (empty for the account itself):
+    /// unlock `k_user`, forget the unlock, prove.
+    fn unlock_and_prove(
+        &self,
+        account: AccountId,
+        unlock: Unlock,
+        action: ProofAction,
+        target: Vec<u8>,
+    ) -> Result<(), AuthenticatorError> {
         let account = self.usable_account(account)?;
         let k_user = self.k_user(&account, &unlock)?;
         drop(unlock);
-        self.prove(
-            &account,
-            ProofAction::ChangePhoneNumber,
-            Vec::new(),
-            &k_user,
-        )?;
+        self.prove(&account, action, target, &k_user)?;
         Ok(())
     }
 
