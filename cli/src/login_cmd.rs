@@ -37,7 +37,7 @@ use crate::clock::SystemClock;
 use crate::terminal::local_time;
 use clap::{Args, Subcommand};
 use latchkey_core::clock::Clock;
-use latchkey_core::protocol::SessionId;
+use latchkey_core::protocol::{ErrorCode, SessionId};
 use serde_json::{Value, json};
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::mpsc;
@@ -243,6 +243,11 @@ struct Refusal {
 }
 
 impl Refusal {
+    /// The code as one of PROTOCOL §7's, or `None` for one this version does not know.
+    fn kind(&self) -> Option<ErrorCode> {
+        ErrorCode::parse(&self.code)
+    }
+
     fn into_error(self) -> CliError {
         CliError::Runtime(self.message)
     }
@@ -445,7 +450,7 @@ fn run_login(args: &SignInArgs, out: &mut dyn Write) -> Result<(), CliError> {
     }
     let opened = match api.post("/v1/login/sessions", &body)? {
         Ok(opened) => opened,
-        Err(refusal) if refusal.code == "unauthorized" => {
+        Err(refusal) if refusal.kind() == Some(ErrorCode::Unauthorized) => {
             return Err(CliError::Runtime("wrong username or password".into()));
         }
         Err(refusal) => return Err(refusal.into_error()),
@@ -506,7 +511,7 @@ fn submit_response(
     match answer {
         Ok(session) => finished(&session, out)?
             .ok_or_else(|| CliError::Runtime("the login is still pending".into())),
-        Err(refusal) if refusal.code == "wrong_response" => {
+        Err(refusal) if refusal.kind() == Some(ErrorCode::WrongResponse) => {
             let left = refusal.error["attempts_left"].as_u64();
             let retry = refusal.error["retry_after"].as_u64();
             let reset = refusal.error["password_reset_required"] == true;
@@ -524,11 +529,13 @@ fn submit_response(
                 }
             )))
         }
-        Err(refusal) if refusal.code == "attempt_delayed" => Err(CliError::Runtime(format!(
-            "too many wrong answers: this one was refused (not counted); the next attempt is \
+        Err(refusal) if refusal.kind() == Some(ErrorCode::AttemptDelayed) => {
+            Err(CliError::Runtime(format!(
+                "too many wrong answers: this one was refused (not counted); the next attempt is \
              possible {}",
-            in_seconds(refusal.error["retry_after"].as_u64())
-        ))),
+                in_seconds(refusal.error["retry_after"].as_u64())
+            )))
+        }
         Err(refusal) => Err(refusal.into_error()),
     }
 }
@@ -665,8 +672,13 @@ fn new_code(api: &Api, id: &str, channel: &str, out: &mut dyn Write) -> Result<(
         Ok(_) => say(out, "A new security code was sent by SMS."),
         Err(refusal)
             if matches!(
-                refusal.code.as_str(),
-                "code_too_soon" | "too_many_codes" | "daily_code_limit" | "voice_not_offered"
+                refusal.kind(),
+                Some(
+                    ErrorCode::CodeTooSoon
+                        | ErrorCode::TooManyCodes
+                        | ErrorCode::DailyCodeLimit
+                        | ErrorCode::VoiceNotOffered
+                )
             ) =>
         {
             let when = refusal.error["retry_after"].as_u64();
@@ -692,7 +704,7 @@ fn submit_code(api: &Api, id: &str, code: &str, out: &mut dyn Write) -> Result<b
         &json!({ "code": code }),
     )? {
         Ok(session) => Ok(finished(&session, out)?.is_some()),
-        Err(refusal) if refusal.code == "wrong_sms_code" => {
+        Err(refusal) if refusal.kind() == Some(ErrorCode::WrongSmsCode) => {
             let left = refusal.error["attempts_left"].as_u64().unwrap_or(0);
             if left == 0 {
                 return Err(CliError::Runtime(format!(
@@ -710,7 +722,7 @@ fn submit_code(api: &Api, id: &str, code: &str, out: &mut dyn Write) -> Result<b
             )?;
             Ok(false)
         }
-        Err(refusal) if refusal.code == "no_code" => {
+        Err(refusal) if refusal.kind() == Some(ErrorCode::NoCode) => {
             say(out, &format!("{}.", refusal.message))?;
             Ok(false)
         }

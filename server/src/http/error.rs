@@ -331,16 +331,24 @@ fn verifier_code(error: &VerifierError) -> ErrorCode {
         V::TwoFactorMandatory { .. } => ErrorCode::TwoFactorMandatory,
         V::SmsNotEnabled => ErrorCode::SmsNotEnabled,
         V::PhoneActive => ErrorCode::PhoneActive,
-        V::CodeRefused(CodeRefusal::TooSoon { .. }) => ErrorCode::CodeTooSoon,
-        V::CodeRefused(CodeRefusal::TooMany { .. }) => ErrorCode::TooManyCodes,
-        V::CodeRefused(CodeRefusal::DailyCap { .. }) => ErrorCode::DailyCodeLimit,
-        V::CodeRefused(CodeRefusal::Suspended { .. }) => ErrorCode::SmsSuspended,
+        V::CodeRefused(refusal) => refusal_code(refusal),
         V::VoiceNotOffered(_) => ErrorCode::VoiceNotOffered,
         V::NoCode => ErrorCode::NoCode,
         V::WrongLoginCode { .. } => ErrorCode::WrongSmsCode,
         V::StepUpRequired => ErrorCode::StepUpRequired,
         V::BadRequest(_) => ErrorCode::BadRequest,
         _ => ErrorCode::Internal,
+    }
+}
+
+/// The wire code of a refused SMS or voice code send (in error bodies and in the
+/// session view's `code.refused`).
+pub(super) fn refusal_code(refusal: &CodeRefusal) -> ErrorCode {
+    match refusal {
+        CodeRefusal::TooSoon { .. } => ErrorCode::CodeTooSoon,
+        CodeRefusal::TooMany { .. } => ErrorCode::TooManyCodes,
+        CodeRefusal::DailyCap { .. } => ErrorCode::DailyCodeLimit,
+        CodeRefusal::Suspended { .. } => ErrorCode::SmsSuspended,
     }
 }
 

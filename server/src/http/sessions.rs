@@ -3,7 +3,7 @@
 //! (the built-in password store): the same ceremony, two ways in.
 
 use super::{ApiError, ApiJson, AppState, blocking};
-use crate::rules::{ClientVersion, CodeRefusal};
+use crate::rules::ClientVersion;
 use crate::store::{CodeChannel, LoginFactor, SessionOpener, StoreExt};
 use crate::verifier::{
     ActivationStart, CodeDisposition, CodeSent, OpenedSession, PushDisposition, ReplaceMode,
@@ -166,16 +166,6 @@ pub(super) struct CodeBody {
     pub code: String,
 }
 
-/// The stable code of a refused send, as in the error bodies.
-fn refusal_code(refusal: &CodeRefusal) -> &'static str {
-    match refusal {
-        CodeRefusal::TooSoon { .. } => "code_too_soon",
-        CodeRefusal::TooMany { .. } => "too_many_codes",
-        CodeRefusal::DailyCap { .. } => "daily_code_limit",
-        CodeRefusal::Suspended { .. } => "sms_suspended",
-    }
-}
-
 pub(super) fn code_sent_view(sent: &CodeSent) -> serde_json::Value {
     serde_json::json!({
         "outcome": match sent.channel {
@@ -258,7 +248,7 @@ pub(super) fn opened_view(opened: &OpenedSession) -> serde_json::Value {
                 Some(CodeDisposition::Sent(sent)) => code_sent_view(sent),
                 Some(CodeDisposition::Refused(refusal)) => serde_json::json!({
                     "outcome": "refused",
-                    "refused": refusal_code(refusal),
+                    "refused": super::error::refusal_code(refusal).as_str(),
                     "reason": crate::verifier::VerifierError::CodeRefused(*refusal).to_string(),
                     "retry_after": refusal.until(),
                 }),
