@@ -18,6 +18,10 @@
 //!   drive, over the `PlatformKeystore` and `Transport` hooks, the software
 //!   keystore, the SQLite store of accounts and the hash-chained local history.
 //!
+//! Test support is behind features that no shipped library enables
+//! (docs/ARCHITECTURE.md "Test support"): `testing` adds
+//! `device::ScriptedTransport`, `soft-phone` adds `protocol::SoftPhone`.
+//!
 //! Invariants kept by every module: no panics on input (every constructor that
 //! takes bytes or text from outside returns a `Result`), the wall clock is never
 //! read here (time is an argument), and secrets never appear in `Debug` output.

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod messages;
 pub mod profile;
 pub mod secrets;
+#[cfg(any(test, feature = "soft-phone"))]
 pub mod soft_phone;
 pub mod text;
 
@@ -34,6 +35,7 @@ pub use keys::{Challenge, DevicePublicKey, LATCHKEY_SUITE};
 pub use messages::*;
 pub use profile::{ServerFingerprint, ServerProfile, ServerPublicKey};
 pub use secrets::{SealedSecret, TicketPublicKey, TicketSecretKey};
+#[cfg(any(test, feature = "soft-phone"))]
 pub use soft_phone::SoftPhone;
 pub use text::check_display_text;
 

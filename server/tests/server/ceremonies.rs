@@ -7,7 +7,8 @@
 //! Time is the server's `ManualClock`: lifetimes are checked one second either
 //! side without waiting.
 
-use super::{Answer, Running, T0, TestStore, agent, start, start_on, token_in};
+use super::fixture::Fixture;
+use super::{Answer, Running, T0, TestStore, agent, token_in};
 use latchkey_core::protocol::envelope::open_server;
 use latchkey_core::protocol::*;
 use latchkey_server::store::{EnrollmentStatus, StoreExt};
@@ -304,16 +305,15 @@ pub(super) fn failures_of(server: &Running, phone: &TestPhone) -> u64 {
 }
 
 fn activation_by_sms_code_gives_a_signed_receipt_and_epoch_one(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
+    let fx = Fixture::on(store);
+    let phone = fx.active_phone("anna");
     assert_eq!(phone.soft.epoch(), 1);
-    let (_, answer) = phone.sync(&server);
+    let (_, answer) = phone.sync(&fx);
     let answer = answer.unwrap();
     assert_eq!(answer.state, EnrollmentState::Active);
     assert!(answer.push_registered);
     assert!(answer.receipt.is_some());
-    server.stop();
+    fx.stop();
 }
 
 /// k_user is wrapped at rest on PostgreSQL too: no row of any table, as
@@ -327,9 +327,8 @@ fn the_postgres_database_holds_no_k_user_unsealed() {
     let TestStore::Postgres(url) = &store else {
         unreachable!()
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(&store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
+    let fx = Fixture::on(&store);
+    let phone = fx.active_phone("anna");
     let k_user = phone.soft.k_user(PIN);
     let secret = k_user.expose_secret();
     let mut client = postgres::Client::connect(url.expose(), postgres::NoTls).unwrap();
@@ -368,36 +367,32 @@ fn the_postgres_database_holds_no_k_user_unsealed() {
             "the database holds a piece of k_user"
         );
     }
-    server.stop();
+    fx.stop();
 }
 
 /// k_user is wrapped at rest: the database file and its WAL hold it neither in the
 /// clear, nor in hex, nor any 8-byte piece of it.
 #[test]
 fn the_database_holds_no_k_user_unsealed() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), true);
-    add_user(&server, dir.path(), "anna", "US");
-    let start_answer = start_activation(&server, dir.path(), "anna", None);
-    let code = last_code(&server);
-    let mut phone = TestPhone::new(&server, "p");
+    let fx = Fixture::new();
+    fx.add_user("anna", "US");
+    let start_answer = fx.start_activation("anna", None);
+    let code = last_code(&fx);
+    let mut phone = TestPhone::new(&fx, "p");
     let request = phone.activation_request(
-        &server,
+        &fx,
         &start_answer.json["ticket"],
         &code,
         KeystoreKind::Software,
     );
-    assert_eq!(
-        phone_post(&server, "/v1/phone/activate", &request).status,
-        200
-    );
+    assert_eq!(phone_post(&fx, "/v1/phone/activate", &request).status, 200);
     let k_user = phone.soft.k_user(PIN);
     let secret = k_user.expose_secret();
     let files = ["server.db", "server.db-wal"];
     let mut read = 0;
     let mut control = false;
     for name in files {
-        let Ok(bytes) = std::fs::read(dir.path().join(name)) else {
+        let Ok(bytes) = std::fs::read(fx.path().join(name)) else {
             continue;
         };
         read += bytes.len();
@@ -423,26 +418,25 @@ fn the_database_holds_no_k_user_unsealed() {
         read > 0 && control,
         "the database files were read and hold the enrollment"
     );
-    server.stop();
+    fx.stop();
 }
 
 fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten_minutes(
     store: &TestStore,
 ) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    add_user(&server, dir.path(), "anna", "US");
-    let start1 = start_activation(&server, dir.path(), "anna", None);
-    let code = last_code(&server);
-    let mut phone = TestPhone::new(&server, "p");
+    let fx = Fixture::on(store);
+    fx.add_user("anna", "US");
+    let start1 = fx.start_activation("anna", None);
+    let code = last_code(&fx);
+    let mut phone = TestPhone::new(&fx, "p");
     for tries_left in [2, 1, 0] {
         let wrong = phone.activation_request(
-            &server,
+            &fx,
             &start1.json["ticket"],
             "0000000000000",
             KeystoreKind::Software,
         );
-        let answer = phone_post(&server, "/v1/phone/activate", &wrong);
+        let answer = phone_post(&fx, "/v1/phone/activate", &wrong);
         answer.assert_error_with(
             403,
             "wrong_activation_code",
@@ -450,100 +444,74 @@ fn the_activation_code_is_single_use_burns_after_three_wrong_tries_and_lives_ten
             json!(tries_left),
         );
     }
-    let right = phone.activation_request(
-        &server,
-        &start1.json["ticket"],
-        &code,
-        KeystoreKind::Software,
-    );
-    phone_post(&server, "/v1/phone/activate", &right).assert_error(410, "ticket_ended");
+    let right =
+        phone.activation_request(&fx, &start1.json["ticket"], &code, KeystoreKind::Software);
+    phone_post(&fx, "/v1/phone/activate", &right).assert_error(410, "ticket_ended");
 
     // A fresh ticket: valid at 599 s, ended at 600 s (the phone built its
     // request in time; the server's clock decides).
-    let start2 = start_activation(&server, dir.path(), "anna", None);
-    let code = last_code(&server);
-    let late = phone.activation_request(
-        &server,
-        &start2.json["ticket"],
-        &code,
-        KeystoreKind::Software,
-    );
-    server.clock.advance(600);
-    phone_post(&server, "/v1/phone/activate", &late).assert_error(410, "ticket_ended");
-    let start3 = start_activation(&server, dir.path(), "anna", None);
-    let code = last_code(&server);
-    let in_time = phone.activation_request(
-        &server,
-        &start3.json["ticket"],
-        &code,
-        KeystoreKind::Software,
-    );
-    server.clock.advance(599);
-    assert_eq!(
-        phone_post(&server, "/v1/phone/activate", &in_time).status,
-        200
-    );
+    let start2 = fx.start_activation("anna", None);
+    let code = last_code(&fx);
+    let late = phone.activation_request(&fx, &start2.json["ticket"], &code, KeystoreKind::Software);
+    fx.clock.advance(600);
+    phone_post(&fx, "/v1/phone/activate", &late).assert_error(410, "ticket_ended");
+    let start3 = fx.start_activation("anna", None);
+    let code = last_code(&fx);
+    let in_time =
+        phone.activation_request(&fx, &start3.json["ticket"], &code, KeystoreKind::Software);
+    fx.clock.advance(599);
+    assert_eq!(phone_post(&fx, "/v1/phone/activate", &in_time).status, 200);
     // Single use: another phone with the same code is refused…
-    let mut other = TestPhone::new(&server, "q");
-    let second = other.activation_request(
-        &server,
-        &start3.json["ticket"],
-        &code,
-        KeystoreKind::Software,
-    );
-    phone_post(&server, "/v1/phone/activate", &second).assert_error(410, "ticket_ended");
+    let mut other = TestPhone::new(&fx, "q");
+    let second =
+        other.activation_request(&fx, &start3.json["ticket"], &code, KeystoreKind::Software);
+    phone_post(&fx, "/v1/phone/activate", &second).assert_error(410, "ticket_ended");
     // …while the same request again (its answer was lost) changes nothing and
     // gets a fresh receipt for the same enrollment and epoch, as long as the
     // ticket lives (docs/PROTOCOL.md §6.1).
-    let again = phone_post(&server, "/v1/phone/activate", &in_time);
+    let again = phone_post(&fx, "/v1/phone/activate", &in_time);
     assert_eq!(again.status, 200, "{again:?}");
-    phone.accept_receipt(&server, &again.json);
+    phone.accept_receipt(&fx, &again.json);
     assert_eq!(phone.soft.epoch(), 1);
-    server.clock.advance(1);
-    phone_post(&server, "/v1/phone/activate", &in_time).assert_error(410, "ticket_ended");
-    server.stop();
+    fx.clock.advance(1);
+    phone_post(&fx, "/v1/phone/activate", &in_time).assert_error(410, "ticket_ended");
+    fx.stop();
 }
 
 fn a_production_server_refuses_software_keystore_phones(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), false);
-    add_user(&server, dir.path(), "anna", "US");
-    let ticket = start_activation(&server, dir.path(), "anna", None);
-    let mut phone = TestPhone::new(&server, "p");
+    let fx = Fixture::production_on(store);
+    fx.add_user("anna", "US");
+    let ticket = fx.start_activation("anna", None);
+    let mut phone = TestPhone::new(&fx, "p");
     let request = phone.activation_request(
-        &server,
+        &fx,
         &ticket.json["ticket"],
-        &last_code(&server),
+        &last_code(&fx),
         KeystoreKind::Software,
     );
-    phone_post(&server, "/v1/phone/activate", &request)
-        .assert_error(403, "software_keystore_refused");
-    let ticket = start_activation(&server, dir.path(), "anna", None);
+    phone_post(&fx, "/v1/phone/activate", &request).assert_error(403, "software_keystore_refused");
+    let ticket = fx.start_activation("anna", None);
     let request = phone.activation_request(
-        &server,
+        &fx,
         &ticket.json["ticket"],
-        &last_code(&server),
+        &last_code(&fx),
         KeystoreKind::StrongBox,
     );
-    assert_eq!(
-        phone_post(&server, "/v1/phone/activate", &request).status,
-        200
-    );
-    server.stop();
+    assert_eq!(phone_post(&fx, "/v1/phone/activate", &request).status, 200);
+    fx.stop();
 }
 
 fn parallel_activations_leave_exactly_one_active_phone(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    add_user(&server, dir.path(), "anna", "US");
+    let fx = Fixture::on(store);
+    fx.add_user("anna", "US");
     let mut requests = Vec::new();
     for i in 0..6 {
-        let ticket = start_activation(&server, dir.path(), "anna", None);
+        let ticket = fx.start_activation("anna", None);
         assert_eq!(ticket.status, 201, "start {i}: {ticket:?}");
-        let code = last_code(&server);
-        let mut phone = TestPhone::new(&server, &format!("phone {i}"));
+        let code = last_code(&fx);
+        let mut phone = TestPhone::new(&fx, &format!("phone {i}"));
         requests.push(phone.activation_request(
-            &server,
+            &fx,
             &ticket.json["ticket"],
             &code,
             KeystoreKind::Software,
@@ -556,7 +524,7 @@ fn parallel_activations_leave_exactly_one_active_phone(store: &TestStore) {
     let statuses: Vec<u16> = std::thread::scope(|scope| {
         let handles: Vec<_> = requests
             .iter()
-            .map(|r| scope.spawn(|| phone_post(&server, "/v1/phone/activate", r).status))
+            .map(|r| scope.spawn(|| phone_post(&fx, "/v1/phone/activate", r).status))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -570,7 +538,7 @@ fn parallel_activations_leave_exactly_one_active_phone(store: &TestStore) {
         4,
         "{statuses:?}"
     );
-    let active = server
+    let active = fx
         .state
         .store
         .in_transaction(|tx| tx.enrollments_of("anna"))
@@ -579,122 +547,103 @@ fn parallel_activations_leave_exactly_one_active_phone(store: &TestStore) {
         .filter(|e| e.status == EnrollmentStatus::Active)
         .count();
     assert_eq!(active, 1);
-    start_activation(&server, dir.path(), "anna", None).assert_error(429, "rate_limited");
-    server.stop();
+    fx.start_activation("anna", None)
+        .assert_error(429, "rate_limited");
+    fx.stop();
 }
 
 fn a_push_login_is_approved_with_the_typed_code_and_pin(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
-    let session = open_session(&server, dir.path(), "anna");
+    let fx = Fixture::on(store);
+    let phone = fx.active_phone("anna");
+    let session = fx.open_session("anna");
     assert_eq!(session.json["push"], "sent");
     let challenge = session.json["challenge"].as_str().unwrap().to_owned();
-    let request = pushed_request(&server);
+    let request = pushed_request(&fx);
     // The phone fetches the signed request and checks it before showing it.
     let fetched = phone_post(
-        &server,
+        &fx,
         "/v1/phone/request",
-        &phone.signed(&server, &FetchRequest { request }),
+        &phone.signed(&fx, &FetchRequest { request }),
     );
     let signed: Signed = serde_json::from_value(fetched.json).unwrap();
     let login =
-        open_server::<LoginRequest>(&signed, phone.soft.server(), &phone.expects(&server)).unwrap();
+        open_server::<LoginRequest>(&signed, phone.soft.server(), &phone.expects(&fx)).unwrap();
     assert_eq!(login.message().app, "Client Portal");
     assert_eq!(
         login.message().challenge,
         None,
         "code matching: the challenge is not in the request"
     );
-    assert_eq!(
-        session_status(&server, dir.path(), &session.json["session_id"]),
-        "pending"
-    );
+    assert_eq!(fx.session_status(&session.json["session_id"]), "pending");
     let answer = phone_post(
-        &server,
+        &fx,
         "/v1/phone/approve",
-        &phone.approval(&server, request, &challenge, PIN),
+        &phone.approval(&fx, request, &challenge, PIN),
     );
     assert_eq!(answer.json, json!({ "outcome": "approved" }));
-    assert_eq!(
-        session_status(&server, dir.path(), &session.json["session_id"]),
-        "approved"
-    );
-    server.stop();
+    assert_eq!(fx.session_status(&session.json["session_id"]), "approved");
+    fx.stop();
 }
 
 fn a_wrong_typed_code_ends_the_login_as_fraud_without_evaluating_or_counting(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
-    let session = open_session(&server, dir.path(), "anna");
+    let fx = Fixture::on(store);
+    let phone = fx.active_phone("anna");
+    let session = fx.open_session("anna");
     let challenge: u32 = session.json["challenge"].as_str().unwrap().parse().unwrap();
     let other = if challenge == 999_999 {
         100_000
     } else {
         challenge + 1
     };
-    let request = pushed_request(&server);
+    let request = pushed_request(&fx);
     // A wrong PIN too: were the response evaluated, it would count.
-    let approval = phone.approval(&server, request, &other.to_string(), "111222");
-    phone_post(&server, "/v1/phone/approve", &approval).assert_error(403, "code_mismatch");
-    assert_eq!(
-        session_status(&server, dir.path(), &session.json["session_id"]),
-        "fraud"
-    );
-    assert_eq!(failures_of(&server, &phone), 0);
-    let reports = server.get("/v1/integrator/fraud-reports", Some(&token_in(dir.path())));
+    let approval = phone.approval(&fx, request, &other.to_string(), "111222");
+    phone_post(&fx, "/v1/phone/approve", &approval).assert_error(403, "code_mismatch");
+    assert_eq!(fx.session_status(&session.json["session_id"]), "fraud");
+    assert_eq!(failures_of(&fx, &phone), 0);
+    let reports = fx.get("/v1/integrator/fraud-reports", Some(&fx.token()));
     assert_eq!(reports.json["reports"][0]["kind"], "possible_fraud");
-    server.stop();
+    fx.stop();
 }
 
 fn every_proof_is_single_use_and_push_requests_expire_after_two_minutes(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
-    let session = open_session(&server, dir.path(), "anna");
+    let fx = Fixture::on(store);
+    let phone = fx.active_phone("anna");
+    let session = fx.open_session("anna");
     let challenge = session.json["challenge"].as_str().unwrap().to_owned();
-    let request = pushed_request(&server);
-    server.clock.advance(119);
-    let approval = phone.approval(&server, request, &challenge, PIN);
-    assert_eq!(
-        phone_post(&server, "/v1/phone/approve", &approval).status,
-        200
-    );
-    phone_post(&server, "/v1/phone/approve", &approval).assert_error(409, "already_decided");
+    let request = pushed_request(&fx);
+    fx.clock.advance(119);
+    let approval = phone.approval(&fx, request, &challenge, PIN);
+    assert_eq!(phone_post(&fx, "/v1/phone/approve", &approval).status, 200);
+    phone_post(&fx, "/v1/phone/approve", &approval).assert_error(409, "already_decided");
 
-    let _ = open_session(&server, dir.path(), "anna");
-    let request = pushed_request(&server);
-    server.clock.advance(120);
-    let late = phone.approval(&server, request, "123456", PIN);
-    phone_post(&server, "/v1/phone/approve", &late).assert_error(410, "expired");
-    server.stop();
+    let _ = fx.open_session("anna");
+    let request = pushed_request(&fx);
+    fx.clock.advance(120);
+    let late = phone.approval(&fx, request, "123456", PIN);
+    phone_post(&fx, "/v1/phone/approve", &late).assert_error(410, "expired");
+    fx.stop();
 }
 
 fn a_typed_response_logs_in_and_one_wrong_response_ends_its_login(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
-    let token = token_in(dir.path());
-    let session = open_session(&server, dir.path(), "anna");
+    let fx = Fixture::on(store);
+    let phone = fx.active_phone("anna");
+    let token = fx.token();
+    let session = fx.open_session("anna");
     let id = session.json["session_id"].as_str().unwrap();
     let challenge = session.json["challenge"].as_str().unwrap();
-    let right = phone.typed_response(&server, challenge, PIN);
-    let wrong = phone.typed_response(&server, challenge, "999888");
+    let right = phone.typed_response(&fx, challenge, PIN);
+    let wrong = phone.typed_response(&fx, challenge, "999888");
     let path = format!("/v1/integrator/sessions/{id}/response");
-    server
-        .post(
-            &path,
-            Some(&token),
-            "application/json",
-            json!({ "response": wrong }).to_string().as_bytes(),
-        )
-        .assert_error_with(403, "wrong_response", "attempts_left", json!(9));
-    assert_eq!(
-        session_status(&server, dir.path(), &session.json["session_id"]),
-        "failed"
-    );
-    let again = server.post(
+    fx.post(
+        &path,
+        Some(&token),
+        "application/json",
+        json!({ "response": wrong }).to_string().as_bytes(),
+    )
+    .assert_error_with(403, "wrong_response", "attempts_left", json!(9));
+    assert_eq!(fx.session_status(&session.json["session_id"]), "failed");
+    let again = fx.post(
         &path,
         Some(&token),
         "application/json",
@@ -702,61 +651,52 @@ fn a_typed_response_logs_in_and_one_wrong_response_ends_its_login(store: &TestSt
     );
     again.assert_error(409, "already_decided");
 
-    let session = open_session(&server, dir.path(), "anna");
+    let session = fx.open_session("anna");
     let id = session.json["session_id"].as_str().unwrap();
     let challenge = session.json["challenge"].as_str().unwrap();
     // Its lifetime: 299 s is fine.
-    server.clock.advance(299);
-    let right = phone.typed_response(&server, challenge, PIN);
+    fx.clock.advance(299);
+    let right = phone.typed_response(&fx, challenge, PIN);
     let path = format!("/v1/integrator/sessions/{id}/response");
-    let ok = server.post(
+    let ok = fx.post(
         &path,
         Some(&token),
         "application/json",
         json!({ "response": right }).to_string().as_bytes(),
     );
     assert_eq!(ok.json["status"], "approved", "{ok:?}");
-    assert_eq!(
-        failures_of(&server, &phone),
-        0,
-        "a success resets the counter"
-    );
+    assert_eq!(failures_of(&fx, &phone), 0, "a success resets the counter");
 
-    let session = open_session(&server, dir.path(), "anna");
-    server.clock.advance(300);
+    let session = fx.open_session("anna");
+    fx.clock.advance(300);
     let id = session.json["session_id"].as_str().unwrap();
-    let right = phone.typed_response(&server, session.json["challenge"].as_str().unwrap(), PIN);
-    server
-        .post(
-            &format!("/v1/integrator/sessions/{id}/response"),
-            Some(&token),
-            "application/json",
-            json!({ "response": right }).to_string().as_bytes(),
-        )
-        .assert_error(410, "expired");
-    assert_eq!(
-        session_status(&server, dir.path(), &session.json["session_id"]),
-        "expired"
-    );
-    server.stop();
+    let right = phone.typed_response(&fx, session.json["challenge"].as_str().unwrap(), PIN);
+    fx.post(
+        &format!("/v1/integrator/sessions/{id}/response"),
+        Some(&token),
+        "application/json",
+        json!({ "response": right }).to_string().as_bytes(),
+    )
+    .assert_error(410, "expired");
+    assert_eq!(fx.session_status(&session.json["session_id"]), "expired");
+    fx.stop();
 }
 
 /// Five wrong answers need a password reset; ten disable the phone; delays
 /// double from the third; refused attempts are not counted.
 fn the_failure_counter_delays_then_requires_a_reset_then_disables(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
-    let token = token_in(dir.path());
+    let fx = Fixture::on(store);
+    let phone = fx.active_phone("anna");
+    let token = fx.token();
     let try_wrong = |server: &Running| {
-        let session = open_session(server, dir.path(), "anna");
+        let session = open_session(server, fx.path(), "anna");
         let id = session.json["session_id"].as_str().unwrap().to_owned();
         let wrong = phone.typed_response(
             server,
             session.json["challenge"].as_str().unwrap(),
             "999888",
         );
-        server.post(
+        fx.post(
             &format!("/v1/integrator/sessions/{id}/response"),
             Some(&token),
             "application/json",
@@ -764,29 +704,29 @@ fn the_failure_counter_delays_then_requires_a_reset_then_disables(store: &TestSt
         )
     };
     for n in 1..=3u64 {
-        try_wrong(&server).assert_error_with(403, "wrong_response", "attempts_left", json!(10 - n));
+        try_wrong(&fx).assert_error_with(403, "wrong_response", "attempts_left", json!(10 - n));
     }
     // After the 3rd failure: 30 s. At 29 s refused (not counted); at 30 s counted.
-    server.clock.advance(29);
-    try_wrong(&server).assert_error_with(429, "attempt_delayed", "retry_after", json!(T0 + 30));
-    assert_eq!(failures_of(&server, &phone), 3);
-    server.clock.advance(1);
-    try_wrong(&server).assert_error(403, "wrong_response");
-    assert_eq!(failures_of(&server, &phone), 4);
+    fx.clock.advance(29);
+    try_wrong(&fx).assert_error_with(429, "attempt_delayed", "retry_after", json!(T0 + 30));
+    assert_eq!(failures_of(&fx, &phone), 3);
+    fx.clock.advance(1);
+    try_wrong(&fx).assert_error(403, "wrong_response");
+    assert_eq!(failures_of(&fx, &phone), 4);
     // 60 s after the 4th.
-    server.clock.advance(59);
-    try_wrong(&server).assert_error(429, "attempt_delayed");
-    server.clock.advance(1);
-    let fifth = try_wrong(&server);
+    fx.clock.advance(59);
+    try_wrong(&fx).assert_error(429, "attempt_delayed");
+    fx.clock.advance(1);
+    let fifth = try_wrong(&fx);
     fifth.assert_error_with(
         403,
         "wrong_response",
         "password_reset_required",
         json!(true),
     );
-    let user = server.get("/v1/integrator/users/anna", Some(&token));
+    let user = fx.get("/v1/integrator/users/anna", Some(&token));
     assert_eq!(user.json["password_reset_required"], true);
-    let told: Vec<Value> = outbox_bodies(&server)
+    let told: Vec<Value> = outbox_bodies(&fx)
         .into_iter()
         .filter(|b| b.to_string().contains("password reset"))
         .collect();
@@ -794,27 +734,22 @@ fn the_failure_counter_delays_then_requires_a_reset_then_disables(store: &TestSt
     assert!(told.iter().any(|b| b["channel"] == "email"), "{told:?}");
     // While the reset is required, the integrator cannot open sessions; after it, it can,
     // and the counter was not cleared by the reset.
-    integrator_post(
-        &server,
-        dir.path(),
-        "/v1/integrator/sessions",
-        json!({ "username": "anna" }),
-    )
-    .assert_error(403, "password_reset_required");
-    let reset = server.post(
+    fx.integrator_post("/v1/integrator/sessions", json!({ "username": "anna" }))
+        .assert_error(403, "password_reset_required");
+    let reset = fx.post(
         "/v1/integrator/users/anna/password-reset-done",
         Some(&token),
         "application/json",
         b"{}",
     );
     assert_eq!(reset.status, 200, "{reset:?}");
-    assert_eq!(failures_of(&server, &phone), 5);
+    assert_eq!(failures_of(&fx, &phone), 5);
     for delay in [120, 240, 480, 960] {
-        server.clock.advance(delay);
-        let answer = try_wrong(&server);
+        fx.clock.advance(delay);
+        let answer = try_wrong(&fx);
         assert_eq!(answer.json["error"]["code"], "wrong_response", "{answer:?}");
         // Later failures keep "reset required" without starting new resets.
-        let reset = server.post(
+        let reset = fx.post(
             "/v1/integrator/users/anna/password-reset-done",
             Some(&token),
             "application/json",
@@ -822,25 +757,20 @@ fn the_failure_counter_delays_then_requires_a_reset_then_disables(store: &TestSt
         );
         assert_eq!(reset.status, 200);
     }
-    server.clock.advance(1920);
-    try_wrong(&server).assert_error_with(403, "wrong_response", "attempts_left", json!(0));
-    let enrollment = server
+    fx.clock.advance(1920);
+    try_wrong(&fx).assert_error_with(403, "wrong_response", "attempts_left", json!(0));
+    let enrollment = fx
         .state
         .store
         .in_transaction(|tx| tx.enrollment(&phone.soft.enrollment()))
         .unwrap()
         .unwrap();
     assert_eq!(enrollment.status, EnrollmentStatus::Disabled);
-    integrator_post(
-        &server,
-        dir.path(),
-        "/v1/integrator/sessions",
-        json!({ "username": "anna" }),
-    )
-    .assert_error(403, "enrollment_disabled");
-    let (_, answer) = phone.sync(&server);
+    fx.integrator_post("/v1/integrator/sessions", json!({ "username": "anna" }))
+        .assert_error(403, "enrollment_disabled");
+    let (_, answer) = phone.sync(&fx);
     assert_eq!(answer.unwrap().state, EnrollmentState::Disabled);
-    server.stop();
+    fx.stop();
 }
 
 /// Opens `n` sessions for anna, then sends a wrong typed response to each, all in
@@ -887,10 +817,9 @@ pub(super) fn parallel_wrong_typed_responses(
 }
 
 fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
-    let codes = parallel_wrong_typed_responses(&server, dir.path(), &phone, 8);
+    let fx = Fixture::on(store);
+    let phone = fx.active_phone("anna");
+    let codes = parallel_wrong_typed_responses(&fx, fx.path(), &phone, 8);
     assert_eq!(
         codes.iter().filter(|c| *c == "wrong_response").count(),
         3,
@@ -901,24 +830,23 @@ fn parallel_wrong_answers_are_counted_exactly_and_never_past_the_delay(store: &T
         5,
         "{codes:?}"
     );
-    assert_eq!(failures_of(&server, &phone), 3);
-    server.stop();
+    assert_eq!(failures_of(&fx, &phone), 3);
+    fx.stop();
 }
 
 fn parallel_copies_of_one_right_approval_succeed_once(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
-    let session = open_session(&server, dir.path(), "anna");
+    let fx = Fixture::on(store);
+    let phone = fx.active_phone("anna");
+    let session = fx.open_session("anna");
     let approval = phone.approval(
-        &server,
-        pushed_request(&server),
+        &fx,
+        pushed_request(&fx),
         session.json["challenge"].as_str().unwrap(),
         PIN,
     );
     let statuses: Vec<u16> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8)
-            .map(|_| scope.spawn(|| phone_post(&server, "/v1/phone/approve", &approval).status))
+            .map(|_| scope.spawn(|| phone_post(&fx, "/v1/phone/approve", &approval).status))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -932,23 +860,22 @@ fn parallel_copies_of_one_right_approval_succeed_once(store: &TestStore) {
         7,
         "{statuses:?}"
     );
-    assert_eq!(failures_of(&server, &phone), 0);
-    server.stop();
+    assert_eq!(failures_of(&fx, &phone), 0);
+    fx.stop();
 }
 
 fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let mut old = activated(&server, dir.path(), "anna", "US");
-    let start_answer = start_activation(&server, dir.path(), "anna", Some("approve_on_old_phone"));
-    let mut new = TestPhone::new(&server, "Anna's new phone");
+    let fx = Fixture::on(store);
+    let mut old = fx.activated("anna", "US");
+    let start_answer = fx.start_activation("anna", Some("approve_on_old_phone"));
+    let mut new = TestPhone::new(&fx, "Anna's new phone");
     let request = new.activation_request(
-        &server,
+        &fx,
         &start_answer.json["ticket"],
-        &last_code(&server),
+        &last_code(&fx),
         KeystoreKind::Software,
     );
-    let pending = phone_post(&server, "/v1/phone/activate", &request);
+    let pending = phone_post(&fx, "/v1/phone/activate", &request);
     assert_eq!(pending.status, 202);
     assert_eq!(pending.json["outcome"], "awaiting_old_phone");
     let replacement: ReplacementId = pending.json["replacement"]
@@ -957,14 +884,14 @@ fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice(store: &Test
         .parse()
         .unwrap();
     // The old phone learns of it in a signed notice.
-    let (_, answer) = old.sync(&server);
+    let (_, answer) = old.sync(&fx);
     let answer = answer.unwrap();
     assert_eq!(answer.state, EnrollmentState::ReplacementPending);
     let notice = answer
         .notices
         .iter()
         .map(|n| {
-            open_server::<Notice>(n, old.soft.server(), &old.expects(&server))
+            open_server::<Notice>(n, old.soft.server(), &old.expects(&fx))
                 .unwrap()
                 .into_message()
         })
@@ -974,32 +901,32 @@ fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice(store: &Test
     assert_eq!(notice.new_phone.as_deref(), Some("Anna's new phone"));
     // A device signature alone does not approve: a wrong PIN is refused and counted.
     let wrong = old.proof(
-        &server,
+        &fx,
         ProofAction::ApproveReplacement,
         replacement.as_bytes().to_vec(),
         "999888",
     );
-    phone_post(&server, "/v1/phone/proof", &wrong).assert_error(403, "wrong_response");
+    phone_post(&fx, "/v1/phone/proof", &wrong).assert_error(403, "wrong_response");
     let approve = old.proof(
-        &server,
+        &fx,
         ProofAction::ApproveReplacement,
         replacement.as_bytes().to_vec(),
         PIN,
     );
     assert_eq!(
-        phone_post(&server, "/v1/phone/proof", &approve).json["outcome"],
+        phone_post(&fx, "/v1/phone/proof", &approve).json["outcome"],
         "replacement_approved"
     );
     // The proof is single use.
-    phone_post(&server, "/v1/phone/proof", &approve).assert_error(409, "replacement_ended");
+    phone_post(&fx, "/v1/phone/proof", &approve).assert_error(409, "replacement_ended");
     // The old phone: a signed Revoked notice naming its enrollment and epoch.
-    let (_, answer) = old.sync(&server);
+    let (_, answer) = old.sync(&fx);
     let answer = answer.unwrap();
     assert_eq!(answer.state, EnrollmentState::Revoked);
     let revoked = answer
         .notices
         .iter()
-        .map(|n| open_server::<Notice>(n, old.soft.server(), &old.expects(&server)).unwrap())
+        .map(|n| open_server::<Notice>(n, old.soft.server(), &old.expects(&fx)).unwrap())
         .find(|n| n.message().kind == NoticeKind::Revoked)
         .unwrap();
     assert_eq!(revoked.header().epoch, 1);
@@ -1008,61 +935,54 @@ fn a_move_approved_on_the_old_phone_revokes_it_with_a_signed_notice(store: &Test
         Some("Anna's new phone")
     );
     // The new phone: active with epoch 2, receipt in its sync.
-    let (_, answer) = new.sync(&server);
+    let (_, answer) = new.sync(&fx);
     let answer = answer.unwrap();
     assert_eq!(answer.state, EnrollmentState::Active);
-    new.accept_receipt(
-        &server,
-        &serde_json::to_value(answer.receipt.unwrap()).unwrap(),
-    );
+    new.accept_receipt(&fx, &serde_json::to_value(answer.receipt.unwrap()).unwrap());
     assert_eq!(new.soft.epoch(), 2);
     // The replaced phone's approvals are refused, without an unsigned "revoked".
-    let session = open_session(&server, dir.path(), "anna");
+    let session = fx.open_session("anna");
     let challenge = session.json["challenge"].as_str().unwrap();
-    let request = pushed_request(&server);
+    let request = pushed_request(&fx);
     let refused = phone_post(
-        &server,
+        &fx,
         "/v1/phone/approve",
-        &old.approval(&server, request, challenge, PIN),
+        &old.approval(&fx, request, challenge, PIN),
     );
     assert!(refused.status >= 400, "{refused:?}");
     assert!(!refused.json.to_string().contains("revoked"), "{refused:?}");
-    assert_eq!(
-        session_status(&server, dir.path(), &session.json["session_id"]),
-        "pending"
-    );
+    assert_eq!(fx.session_status(&session.json["session_id"]), "pending");
     let approved = phone_post(
-        &server,
+        &fx,
         "/v1/phone/approve",
-        &new.approval(&server, request, challenge, PIN),
+        &new.approval(&fx, request, challenge, PIN),
     );
     assert_eq!(approved.status, 200, "{approved:?}");
     old.soft.set_epoch(2);
-    server.stop();
+    fx.stop();
 }
 
 fn a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let old = activated(&server, dir.path(), "anna", "US");
+    let fx = Fixture::on(store);
+    let old = fx.activated("anna", "US");
     let hold = 72 * 3600;
 
     // Cancelled from the old phone with a PIN proof.
-    let first = start_activation(&server, dir.path(), "anna", Some("lost_phone"));
-    let mut new = TestPhone::new(&server, "new phone");
+    let first = fx.start_activation("anna", Some("lost_phone"));
+    let mut new = TestPhone::new(&fx, "new phone");
     let held = phone_post(
-        &server,
+        &fx,
         "/v1/phone/activate",
         &new.activation_request(
-            &server,
+            &fx,
             &first.json["ticket"],
-            &last_code(&server),
+            &last_code(&fx),
             KeystoreKind::Software,
         ),
     );
     assert_eq!(held.json["outcome"], "held");
     assert_eq!(held.json["effective_at"], json!(T0 + hold));
-    let told = outbox_bodies(&server);
+    let told = outbox_bodies(&fx);
     assert!(
         told.iter()
             .any(|b| b["channel"] == "email"
@@ -1074,184 +994,163 @@ fn a_lost_phone_replacement_waits_out_its_hold_and_can_be_cancelled(store: &Test
     );
     let replacement: ReplacementId = held.json["replacement"].as_str().unwrap().parse().unwrap();
     let cancel = old.proof(
-        &server,
+        &fx,
         ProofAction::CancelReplacement,
         replacement.as_bytes().to_vec(),
         PIN,
     );
     assert_eq!(
-        phone_post(&server, "/v1/phone/proof", &cancel).json["outcome"],
+        phone_post(&fx, "/v1/phone/proof", &cancel).json["outcome"],
         "replacement_cancelled"
     );
-    let (answer, _) = new.sync(&server);
+    let (answer, _) = new.sync(&fx);
     assert!(answer.status >= 400 || answer.json.to_string().contains("body"));
 
     // Cancelled by the e-mail link (single use).
-    server.clock.advance(3600);
-    let second = start_activation(&server, dir.path(), "anna", Some("lost_phone"));
-    let mut newer = TestPhone::new(&server, "newer phone");
+    fx.clock.advance(3600);
+    let second = fx.start_activation("anna", Some("lost_phone"));
+    let mut newer = TestPhone::new(&fx, "newer phone");
     phone_post(
-        &server,
+        &fx,
         "/v1/phone/activate",
         &newer.activation_request(
-            &server,
+            &fx,
             &second.json["ticket"],
-            &last_code(&server),
+            &last_code(&fx),
             KeystoreKind::Software,
         ),
     );
-    let mail = outbox_bodies(&server)
+    let mail = outbox_bodies(&fx)
         .into_iter()
         .rev()
         .find(|b| b["channel"] == "email")
         .unwrap();
     let text = mail["body"]["body"].as_str().unwrap().to_owned();
     let token = text.split("token=").nth(1).unwrap().trim().to_owned();
-    let cancelled = server.post(
+    let cancelled = fx.post(
         "/v1/replacements/cancel",
         None,
         "application/json",
         json!({ "token": token }).to_string().as_bytes(),
     );
     assert_eq!(cancelled.json["outcome"], "cancelled", "{cancelled:?}");
-    server
-        .post(
-            "/v1/replacements/cancel",
-            None,
-            "application/json",
-            json!({ "token": token }).to_string().as_bytes(),
-        )
-        .assert_error(404, "unknown_replacement");
+    fx.post(
+        "/v1/replacements/cancel",
+        None,
+        "application/json",
+        json!({ "token": token }).to_string().as_bytes(),
+    )
+    .assert_error(404, "unknown_replacement");
 
     // Completed after the hold: not at hold - 1 s, at hold.
-    server.clock.advance(3600);
-    let third = start_activation(&server, dir.path(), "anna", Some("lost_phone"));
-    let mut newest = TestPhone::new(&server, "newest phone");
+    fx.clock.advance(3600);
+    let third = fx.start_activation("anna", Some("lost_phone"));
+    let mut newest = TestPhone::new(&fx, "newest phone");
     let held = phone_post(
-        &server,
+        &fx,
         "/v1/phone/activate",
         &newest.activation_request(
-            &server,
+            &fx,
             &third.json["ticket"],
-            &last_code(&server),
+            &last_code(&fx),
             KeystoreKind::Software,
         ),
     );
     assert_eq!(held.json["outcome"], "held");
-    server.clock.advance(hold - 1);
-    let (raw, answer) = newest.sync(&server);
+    fx.clock.advance(hold - 1);
+    let (raw, answer) = newest.sync(&fx);
     assert_eq!(
         answer.unwrap_or_else(|| panic!("{raw:?}")).state,
         EnrollmentState::ReplacementPending
     );
-    server.clock.advance(1);
-    let (_, answer) = newest.sync(&server);
+    fx.clock.advance(1);
+    let (_, answer) = newest.sync(&fx);
     let answer = answer.unwrap();
     assert_eq!(answer.state, EnrollmentState::Active);
-    newest.accept_receipt(
-        &server,
-        &serde_json::to_value(answer.receipt.unwrap()).unwrap(),
-    );
+    newest.accept_receipt(&fx, &serde_json::to_value(answer.receipt.unwrap()).unwrap());
     assert_eq!(newest.soft.epoch(), 2);
-    let (_, answer) = old.sync(&server);
+    let (_, answer) = old.sync(&fx);
     assert_eq!(answer.unwrap().state, EnrollmentState::Revoked);
     let _ = (&mut new, &mut newer);
-    server.stop();
+    fx.stop();
 }
 
 fn malformed_truncated_and_tampered_phone_messages_get_typed_errors_and_change_nothing(
     store: &TestStore,
 ) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
-    let session = open_session(&server, dir.path(), "anna");
+    let fx = Fixture::on(store);
+    let phone = fx.active_phone("anna");
+    let session = fx.open_session("anna");
     let approval = phone.approval(
-        &server,
-        pushed_request(&server),
+        &fx,
+        pushed_request(&fx),
         session.json["challenge"].as_str().unwrap(),
         PIN,
     );
     let mut body = approval.body().to_vec();
     body.truncate(body.len() - 5);
     let truncated = Signed::from_parts(body, approval.signature().to_vec()).unwrap();
-    phone_post(&server, "/v1/phone/approve", &truncated).assert_error(401, "bad_signature");
+    phone_post(&fx, "/v1/phone/approve", &truncated).assert_error(401, "bad_signature");
     let mut body = approval.body().to_vec();
     let last = body.len() - 1;
     body[last] ^= 1;
     let tampered = Signed::from_parts(body, approval.signature().to_vec()).unwrap();
-    phone_post(&server, "/v1/phone/approve", &tampered).assert_error(401, "bad_signature");
-    server
-        .post(
-            "/v1/phone/approve",
-            None,
-            "application/json",
-            br#"{"body":"***","sig":"AA"}"#,
-        )
-        .assert_error(400, "malformed_body");
-    server
-        .post(
-            "/v1/phone/approve",
-            None,
-            "application/json",
-            br#"{"body":"AAAA","sig":"AA"}"#,
-        )
-        .assert_error(400, "malformed_message");
+    phone_post(&fx, "/v1/phone/approve", &tampered).assert_error(401, "bad_signature");
+    fx.post(
+        "/v1/phone/approve",
+        None,
+        "application/json",
+        br#"{"body":"***","sig":"AA"}"#,
+    )
+    .assert_error(400, "malformed_body");
+    fx.post(
+        "/v1/phone/approve",
+        None,
+        "application/json",
+        br#"{"body":"AAAA","sig":"AA"}"#,
+    )
+    .assert_error(400, "malformed_message");
     // A fetch for a made-up handle.
     let forged = phone.signed(
-        &server,
+        &fx,
         &FetchRequest {
             request: RequestId::from_bytes([7; 16]),
         },
     );
-    phone_post(&server, "/v1/phone/request", &forged).assert_error(404, "unknown_request");
-    assert_eq!(
-        session_status(&server, dir.path(), &session.json["session_id"]),
-        "pending"
-    );
-    assert_eq!(failures_of(&server, &phone), 0);
+    phone_post(&fx, "/v1/phone/request", &forged).assert_error(404, "unknown_request");
+    assert_eq!(fx.session_status(&session.json["session_id"]), "pending");
+    assert_eq!(failures_of(&fx, &phone), 0);
     // Still approvable with the untouched message.
-    assert_eq!(
-        phone_post(&server, "/v1/phone/approve", &approval).status,
-        200
-    );
-    server.stop();
+    assert_eq!(phone_post(&fx, "/v1/phone/approve", &approval).status, 200);
+    fx.stop();
 }
 
 fn a_restart_loses_neither_enrollments_nor_counters(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let phone = activated(&server, dir.path(), "anna", "US");
-    let session = open_session(&server, dir.path(), "anna");
+    let fx = Fixture::on(store);
+    let phone = fx.active_phone("anna");
+    let session = fx.open_session("anna");
     let id = session.json["session_id"].as_str().unwrap().to_owned();
-    let wrong = phone.typed_response(
-        &server,
-        session.json["challenge"].as_str().unwrap(),
-        "999888",
-    );
-    let token = token_in(dir.path());
-    server
-        .post(
-            &format!("/v1/integrator/sessions/{id}/response"),
-            Some(&token),
-            "application/json",
-            json!({ "response": wrong }).to_string().as_bytes(),
-        )
-        .assert_error(403, "wrong_response");
-    server.stop();
+    let wrong = phone.typed_response(&fx, session.json["challenge"].as_str().unwrap(), "999888");
+    let token = fx.token();
+    fx.post(
+        &format!("/v1/integrator/sessions/{id}/response"),
+        Some(&token),
+        "application/json",
+        json!({ "response": wrong }).to_string().as_bytes(),
+    )
+    .assert_error(403, "wrong_response");
+    let fx = fx.restarted();
 
-    let server = start_on(store, dir.path(), true);
-    assert_eq!(failures_of(&server, &phone), 1);
-    let (answer, sync) = phone.sync(&server);
+    assert_eq!(failures_of(&fx, &phone), 1);
+    let (answer, sync) = phone.sync(&fx);
     assert_eq!(answer.status, 200);
     assert_eq!(sync.unwrap().failures, 1);
-    server.stop();
+    fx.stop();
 }
 
 fn sync_replays_and_messages_from_another_epoch_are_refused(store: &TestStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_on(store, dir.path(), true);
-    let mut phone = activated(&server, dir.path(), "anna", "US");
+    let fx = Fixture::on(store);
+    let mut phone = fx.active_phone("anna");
     let nonce = [1u8; 16];
     let request = SyncRequest {
         nonce,
@@ -1260,13 +1159,13 @@ fn sync_replays_and_messages_from_another_epoch_are_refused(store: &TestStore) {
         app_version: "1".into(),
         notifications_enabled: false,
     };
-    let signed = phone.signed(&server, &request);
-    assert_eq!(phone_post(&server, "/v1/phone/sync", &signed).status, 200);
-    phone_post(&server, "/v1/phone/sync", &signed).assert_error(409, "replayed");
+    let signed = phone.signed(&fx, &request);
+    assert_eq!(phone_post(&fx, "/v1/phone/sync", &signed).status, 200);
+    phone_post(&fx, "/v1/phone/sync", &signed).assert_error(409, "replayed");
     phone.soft.set_epoch(7);
-    server.clock.advance(1);
-    phone_post(&server, "/v1/phone/sync", &phone.signed(&server, &request))
+    fx.clock.advance(1);
+    phone_post(&fx, "/v1/phone/sync", &phone.signed(&fx, &request))
         .assert_error(409, "wrong_epoch");
     let _ = agent();
-    server.stop();
+    fx.stop();
 }

@@ -57,6 +57,7 @@ mod audit;
 mod ceremonies;
 mod delivery;
 mod fallbacks;
+mod fixture;
 mod hardening;
 mod store_conformance;
 mod two_nodes;
