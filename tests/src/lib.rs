@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod journeys;
+pub mod scratch;
 
 use latchkey_core::clock::{Clock, ManualClock};
 use latchkey_core::device::{
@@ -162,7 +163,7 @@ impl Transport for Switchable {
 
 /// The server and everything around it: its data folder, the shared clock.
 pub struct World {
-    dir: tempfile::TempDir,
+    dir: scratch::ScratchDir,
     /// The clock the server and every phone read.
     pub clock: Arc<ManualClock>,
     server: EmbeddedServer,
@@ -182,7 +183,7 @@ impl World {
     /// Starts a development server on 127.0.0.1 with an ephemeral port, in a
     /// temporary data folder, on the demo clock.
     pub fn start() -> Step<Self> {
-        let dir = tempfile::tempdir().or_fail("making the data folder")?;
+        let dir = scratch::ScratchDir::new().or_fail("making the data folder")?;
         let clock = Arc::new(ManualClock::new(DEMO_START));
         let mut config = ServerConfig::new(
             dir.path().join("server"),

@@ -41,9 +41,9 @@ pub use store::{
     MatchingMode, NewAccount, PendingActivation, RemovedAccount, StoreError, UsableState,
     WipedKeys,
 };
-pub use transport::{
-    HttpMethod, ScriptedTransport, Transport, TransportError, TransportRequest, TransportResponse,
-};
+#[cfg(any(test, feature = "testing"))]
+pub use transport::ScriptedTransport;
+pub use transport::{HttpMethod, Transport, TransportError, TransportRequest, TransportResponse};
 
 #[cfg(test)]
 mod tests {

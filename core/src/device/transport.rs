@@ -3,15 +3,19 @@
 //!
 //! Core has no HTTP client and no async runtime (ARCHITECTURE.md): the Android
 //! and iOS shells implement [`Transport`] with their platform's HTTP stack, the
-//! CLI with a small blocking client, and tests with [`ScriptedTransport`].
+//! CLI with a small blocking client, and tests with `ScriptedTransport` (feature
+//! `testing`, never in a shipped library: docs/ARCHITECTURE.md "Test support").
 //!
 //! Invariants: a transport carries bytes and reports what happened to the
 //! request; it never interprets bodies (the protocol layer checks signatures on
 //! what comes back, so a transport, a proxy or a captive portal cannot forge an
 //! answer); every failure is a [`TransportError`], never a panic.
 
+#[cfg(any(test, feature = "testing"))]
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+#[cfg(any(test, feature = "testing"))]
+use std::sync::{Mutex, MutexGuard};
 
 /// An HTTP method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -120,9 +124,11 @@ impl<T: Transport + ?Sized> Transport for Arc<T> {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 type Handler =
     Box<dyn Fn(&TransportRequest) -> Result<TransportResponse, TransportError> + Send + Sync>;
 
+#[cfg(any(test, feature = "testing"))]
 #[derive(Default)]
 struct Script {
     answers: VecDeque<Result<TransportResponse, TransportError>>,
@@ -133,15 +139,17 @@ struct Script {
 /// script — queued answers first, in order, then a handler if one is set, and
 /// otherwise [`TransportError::Offline`].
 ///
-/// A normal public type (not behind a feature) so the integration tests of
-/// every crate and the bindings' tests can use it; it holds no network code.
-/// Clones share the same script and record.
+/// Test support behind the `testing` feature (docs/ARCHITECTURE.md "Test
+/// support"), so the tests of every crate and the bindings' tests can use it
+/// while no shipped library carries it. Clones share the same script and record.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Clone, Default)]
 pub struct ScriptedTransport {
     script: Arc<Mutex<Script>>,
     handler: Option<Arc<Handler>>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl std::fmt::Debug for ScriptedTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let script = self.script();
@@ -153,6 +161,7 @@ impl std::fmt::Debug for ScriptedTransport {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl ScriptedTransport {
     /// A transport with an empty script: every request finds it offline.
     pub fn new() -> Self {
@@ -203,6 +212,7 @@ impl ScriptedTransport {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Transport for ScriptedTransport {
     fn send(&self, request: TransportRequest) -> Result<TransportResponse, TransportError> {
         let queued = {
