@@ -19,7 +19,7 @@
 //!   keystore, the SQLite store of accounts and the hash-chained local history.
 //!
 //! Test support is behind features that no shipped library enables
-//! (docs/ARCHITECTURE.md "Test support"): `testing` adds
+//! (ARCHITECTURE.md "Test support"): `testing` adds
 //! `device::ScriptedTransport`, `soft-phone` adds `protocol::SoftPhone`.
 //!
 //! Invariants kept by every module: no panics on input (every constructor that

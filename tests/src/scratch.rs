@@ -2,7 +2,7 @@
 //! temporary folder (owner-only on Unix), removed with everything in it when
 //! dropped. The journeys' own helper, so the crate (a normal dependency of
 //! the CLI for `latchkey demo`) needs no test-only crate
-//! (docs/ARCHITECTURE.md "Test support").
+//! (ARCHITECTURE.md "Test support").
 //!
 //! Invariant: a new folder is always a folder this process created (never one
 //! that existed before), so dropping it removes nothing else.

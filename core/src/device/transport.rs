@@ -4,7 +4,7 @@
 //! Core has no HTTP client and no async runtime (ARCHITECTURE.md): the Android
 //! and iOS shells implement [`Transport`] with their platform's HTTP stack, the
 //! CLI with a small blocking client, and tests with `ScriptedTransport` (feature
-//! `testing`, never in a shipped library: docs/ARCHITECTURE.md "Test support").
+//! `testing`, never in a shipped library: ARCHITECTURE.md "Test support").
 //!
 //! Invariants: a transport carries bytes and reports what happened to the
 //! request; it never interprets bodies (the protocol layer checks signatures on
@@ -139,7 +139,7 @@ struct Script {
 /// script — queued answers first, in order, then a handler if one is set, and
 /// otherwise [`TransportError::Offline`].
 ///
-/// Test support behind the `testing` feature (docs/ARCHITECTURE.md "Test
+/// Test support behind the `testing` feature (ARCHITECTURE.md "Test
 /// support"), so the tests of every crate and the bindings' tests can use it
 /// while no shipped library carries it. Clones share the same script and record.
 #[cfg(any(test, feature = "testing"))]
