@@ -25,8 +25,8 @@ pub mod soft_phone;
 pub mod text;
 
 pub use envelope::{
-    DeviceExpectation, DeviceHeader, Message, ServerExpectation, ServerHeader, Signed, Signer,
-    Verified,
+    DEVICE_MAX_SKEW, DeviceExpectation, DeviceHeader, Message, SERVER_CLOCK_SKEW,
+    ServerExpectation, ServerHeader, Signed, Signer, Verified,
 };
 pub use error_code::ErrorCode;
 pub use ids::{EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId};
