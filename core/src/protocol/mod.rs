@@ -19,6 +19,7 @@ pub mod error_code;
 pub mod ids;
 pub mod keys;
 pub mod messages;
+pub mod phone_paths;
 pub mod profile;
 pub mod secrets;
 pub mod soft_phone;
