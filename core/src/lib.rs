@@ -13,6 +13,8 @@
 //! - [`protocol`]: identifiers, the server profile, the canonical encoding and
 //!   every message of `docs/PROTOCOL.md`, as pure functions.
 //! - [`clock`]: the `Clock` hook through which time comes in.
+//! - [`private_file`]: the one writer of owner-only (0600) files, atomic and
+//!   never overwriting.
 //! - `sql` (feature `sqlite`): the one migration runner of every SQLite store.
 //! - `device` (feature `device`): the phone — the `Authenticator` the shells
 //!   drive, over the `PlatformKeystore` and `Transport` hooks, the software
@@ -32,6 +34,7 @@ pub mod clock;
 pub mod device;
 pub mod encoding;
 pub mod otp;
+pub mod private_file;
 pub mod protocol;
 pub mod secret;
 #[cfg(feature = "sqlite")]

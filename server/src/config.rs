@@ -137,6 +137,22 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The replacement hold in words, as every notice, SMS and page states it
+    /// ("72 hours" by default; "90 minutes", "45 seconds" for holds that are not
+    /// whole hours or minutes).
+    pub fn replacement_hold_words(&self) -> String {
+        let secs = self.replacement_hold_secs;
+        let (count, unit) = if secs != 0 && secs % 3600 == 0 {
+            (secs / 3600, "hour")
+        } else if secs != 0 && secs % 60 == 0 {
+            (secs / 60, "minute")
+        } else {
+            (secs, "second")
+        };
+        let plural = if count == 1 { "" } else { "s" };
+        format!("{count} {unit}{plural}")
+    }
+
     /// How long an enrollment with `failures` consecutive PIN-bound failures must
     /// wait before its next attempt: none before the 3rd failure, then 30 s, 60 s,
     /// 120 s… (saturating, never overflowing).
@@ -491,6 +507,14 @@ mod tests {
         assert_eq!((l.activation_code_secs, l.activation_code_tries), (600, 3));
         assert_eq!(l.sms_code_secs, 300);
         assert_eq!(l.replacement_hold_secs, 259_200);
+        assert_eq!(l.replacement_hold_words(), "72 hours");
+        for (secs, words) in [(3600, "1 hour"), (5400, "90 minutes"), (45, "45 seconds")] {
+            let limits = Limits {
+                replacement_hold_secs: secs,
+                ..Limits::default()
+            };
+            assert_eq!(limits.replacement_hold_words(), words);
+        }
         assert_eq!(
             (l.push_short, l.push_long),
             (

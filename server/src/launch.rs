@@ -134,23 +134,12 @@ impl DataFolder {
     /// outbox's codes); SQLite gives its `-wal` and `-shm` files the same mode.
     pub fn open_store(&self) -> Result<SqliteStore, ServerError> {
         let path = self.database_file();
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        match options.open(&path) {
-            Ok(_) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(source) => {
-                return Err(ServerError::Io {
-                    what: format!("creating {}", path.display()),
-                    source,
-                });
+        latchkey_core::private_file::create_if_missing(&path).map_err(|source| {
+            ServerError::Io {
+                what: format!("creating {}", path.display()),
+                source,
             }
-        }
+        })?;
         Ok(SqliteStore::open(&path)?)
     }
 

@@ -24,7 +24,6 @@ use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -520,40 +519,11 @@ pub fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, SecretsError> 
 /// temporary file in the same folder, are synced, and are then linked to `path`,
 /// which fails with `AlreadyExists` rather than replace an existing file.
 pub fn write_new_secret_file(path: &Path, contents: &[u8]) -> Result<(), SecretsError> {
-    let io = |action| {
-        move |source| SecretsError::Io {
-            path: path.to_owned(),
-            action,
-            source,
-        }
-    };
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("secret");
-    let suffix = KeyId::random()?;
-    let temporary = folder.join(format!(".{name}.{suffix}.tmp"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = (|| {
-        let mut file = options.open(&temporary)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::hard_link(&temporary, path)
-    })();
-    let _ = std::fs::remove_file(&temporary);
-    written.map_err(io("create"))?;
-    if let Ok(dir) = std::fs::File::open(folder) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    latchkey_core::private_file::write_new(path, contents).map_err(|source| SecretsError::Io {
+        path: path.to_owned(),
+        action: "create",
+        source,
+    })
 }
 
 #[cfg(test)]

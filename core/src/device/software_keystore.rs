@@ -30,7 +30,6 @@ use crate::secret::SecretBytes;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use zeroize::Zeroizing;
@@ -572,35 +571,13 @@ fn read_private_file(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, Keystore
         .map_err(|e| io_error("reading a keystore file", &e))
 }
 
-/// Writes `bytes` to a new owner-only file at `path`, atomically and without
-/// overwriting: a temporary file is written and synced, then linked into place
-/// (which fails with [`KeystoreError::AlreadyExists`] if `path` exists).
+/// Writes `bytes` to a new owner-only file at `path` through
+/// [`crate::private_file::write_new`] (atomic, never overwriting: an existing
+/// `path` is [`KeystoreError::AlreadyExists`]).
 fn write_private_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), KeystoreError> {
-    let mut suffix = [0u8; 8];
-    SystemRandom::new()
-        .fill(&mut suffix)
-        .map_err(|_| KeystoreError::Crypto)?;
-    let temporary = dir.join(format!(".tmp-{}", encode_hex(&suffix)));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = (|| {
-        let mut file = options.open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(io_error("writing a keystore file", &error));
-    }
-    let linked = std::fs::hard_link(&temporary, path);
-    let _ = std::fs::remove_file(&temporary);
-    match linked {
-        Ok(()) => sync_dir(dir),
+    debug_assert_eq!(path.parent(), Some(dir));
+    match crate::private_file::write_new(path, bytes) {
+        Ok(()) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
             Err(KeystoreError::AlreadyExists)
         }
@@ -610,15 +587,7 @@ fn write_private_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Keyst
 
 /// Makes a new or removed directory entry durable.
 fn sync_dir(dir: &Path) -> Result<(), KeystoreError> {
-    #[cfg(unix)]
-    {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io_error("syncing the keystore folder", &e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    crate::private_file::sync_folder(dir).map_err(|e| io_error("syncing the keystore folder", &e))
 }
 
 #[cfg(test)]

@@ -781,18 +781,7 @@ fn removed(account: Account) -> RemovedAccount {
 /// gives its `-wal` and `-shm` files the database's mode) never makes it
 /// world-readable.
 fn create_private_file(path: &Path) -> Result<(), StoreError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(StoreError::Io(error)),
-    }
+    crate::private_file::create_if_missing(path).map_err(StoreError::Io)
 }
 
 /// Reads one account row; the outer `rusqlite::Result` is SQLite's, the inner

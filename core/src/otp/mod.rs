@@ -37,7 +37,7 @@ mod totp;
 
 pub use hotp::Hotp;
 pub use ocra::{
-    ChallengeFormat, ChallengeKind, OcraChallenge, OcraInputs, OcraPin, OcraSuite, OcraTime,
+    ChallengeFormat, ChallengeKind, Ocra, OcraChallenge, OcraInputs, OcraPin, OcraSuite, OcraTime,
     TimeStep, TimeUnit,
 };
 pub use totp::{Totp, TotpMatch};
@@ -292,20 +292,31 @@ impl std::fmt::Debug for OtpKey {
     }
 }
 
+/// The most digits any generator here produces (OCRA's 10).
+const MAX_CODE_DIGITS: usize = 10;
+
 /// A response or one-time password: exactly the generator's number of ASCII digits.
+/// Held inline (no allocation), so a response costs its HMAC and little else.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct OtpCode(String);
+pub struct OtpCode {
+    /// ASCII digits in `digits[..len]`; zero bytes after.
+    digits: [u8; MAX_CODE_DIGITS],
+    len: u8,
+}
 
 impl OtpCode {
     /// The digits.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.digits
+            .get(..usize::from(self.len))
+            .and_then(|digits| std::str::from_utf8(digits).ok())
+            .unwrap_or_default()
     }
 
     /// Compares with a candidate typed by a user, in constant time for candidates
     /// of the right length. A candidate of another length never matches.
     pub fn matches(&self, candidate: &str) -> bool {
-        let ours = self.0.as_bytes();
+        let ours = self.as_str().as_bytes();
         let theirs = candidate.as_bytes();
         ours.len() == theirs.len() && bool::from(ours.ct_eq(theirs))
     }
@@ -313,7 +324,7 @@ impl OtpCode {
 
 impl std::fmt::Display for OtpCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -331,10 +342,18 @@ fn truncate(mac: &[u8], digits: u32) -> OtpCode {
     // Every HMAC here has at least 20 bytes, so offset + 3 <= 15 + 3 < 20.
     let offset = usize::from(mac.last().copied().unwrap_or(0) & 0x0f);
     let byte = |i: usize| u64::from(mac.get(offset + i).copied().unwrap_or(0));
-    let binary = (byte(0) & 0x7f) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
-    let modulus = 10u64.pow(digits);
-    let width = digits as usize;
-    OtpCode(format!("{:0width$}", binary % modulus))
+    let mut value = (byte(0) & 0x7f) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
+    let len = (digits as usize).min(MAX_CODE_DIGITS);
+    let mut code = OtpCode {
+        digits: [0; MAX_CODE_DIGITS],
+        len: len as u8,
+    };
+    // Zero-padded on the left: write the last `len` decimal digits, lowest first.
+    for slot in code.digits[..len].iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    code
 }
 
 /// Parses an unsigned decimal made of ASCII digits only, with no sign, no spaces
@@ -374,11 +393,25 @@ mod tests {
 
     #[test]
     fn code_matches_only_the_same_digits() {
-        let code = OtpCode("01234567".into());
-        assert!(code.matches("01234567"));
-        assert!(!code.matches("01234568"));
-        assert!(!code.matches("1234567"));
-        assert!(!code.matches("012345670"));
+        let code = truncate(
+            &[
+                0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ],
+            8,
+        );
+        // 0x7fffffff = 2147483647, its last eight digits:
+        assert_eq!(code.as_str(), "47483647");
+        let code = truncate(
+            &[
+                0, 0, 0, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ],
+            8,
+        );
+        assert_eq!(code.as_str(), "00000042");
+        assert!(code.matches("00000042"));
+        assert!(!code.matches("00000043"));
+        assert!(!code.matches("0000042"));
+        assert!(!code.matches("000000420"));
     }
 
     #[test]

@@ -23,6 +23,8 @@ use super::{
     HashAlgorithm, InputKind, OtpCode, OtpError, OtpKey, parse_canonical_decimal, truncate,
 };
 use crate::encoding::hex_value;
+use ring::{digest, hmac};
+use zeroize::Zeroize;
 
 /// The field width of `Q` in the DataInput, in bytes (RFC 6287 §5.1).
 const QUESTION_FIELD_LEN: usize = 128;
@@ -30,6 +32,9 @@ const QUESTION_FIELD_LEN: usize = 128;
 const CHALLENGE_LEN_RANGE: std::ops::RangeInclusive<u32> = 4..=64;
 /// The longest session information (`nnn` in `Snnn`) this engine accepts.
 const MAX_SESSION_LEN: u32 = 512;
+/// The longest DataInput after the suite prefix `suite ‖ 0x00`:
+/// `C(8) ‖ Q(128) ‖ P(≤64) ‖ S(≤512) ‖ T(8)`.
+const BODY_MAX_LEN: usize = 8 + QUESTION_FIELD_LEN + 64 + MAX_SESSION_LEN as usize + 8;
 
 /// The alphabet of an OCRA challenge (`QA`, `QN`, `QH`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -268,46 +273,38 @@ impl OcraSuite {
         Ok(())
     }
 
-    /// The 128-byte `Q` field for a checked question text (one challenge, or two
-    /// concatenated in mutual mode).
-    fn question_field(&self, question: &str) -> [u8; QUESTION_FIELD_LEN] {
-        let mut field = [0u8; QUESTION_FIELD_LEN];
-        let bytes = match self.challenge.kind {
-            ChallengeKind::Alphanumeric => question.as_bytes().to_vec(),
-            ChallengeKind::Hex => {
-                nibbles_to_bytes(question.bytes().filter_map(hex_value).collect())
-            }
-            ChallengeKind::Numeric => nibbles_to_bytes(decimal_to_hex_nibbles(question)),
-        };
-        // At most 2 × 64 characters, which never exceeds 128 bytes in any alphabet.
-        for (slot, byte) in field.iter_mut().zip(bytes) {
-            *slot = byte;
-        }
-        field
+    /// The HMAC state keyed with `key` that has already absorbed the suite prefix
+    /// `suite ‖ 0x00` shared by every DataInput of this suite.
+    fn prefix_state(&self, key: &OtpKey) -> hmac::Context {
+        // expose_secret: the key must key the HMAC.
+        let key = hmac::Key::new(self.hash.hmac_algorithm(), key.secret.expose_secret());
+        let mut state = hmac::Context::with_key(&key);
+        state.update(self.text.as_bytes());
+        state.update(&[0]);
+        state
     }
 
-    /// The exact DataInput (the HMAC message) of RFC 6287 §5.1 for a challenge and
-    /// the optional inputs. Exposed so other implementations can be compared byte
-    /// for byte.
-    pub fn data_input(
+    /// Writes the DataInput after the suite prefix (`C ‖ Q ‖ P ‖ S ‖ T`) into a
+    /// stack buffer, checking every input first.
+    fn body(
         &self,
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
-    ) -> Result<Vec<u8>, OtpError> {
-        let question = match *challenge {
+    ) -> Result<Body, OtpError> {
+        let (first, second) = match *challenge {
             OcraChallenge::OneWay(q) | OcraChallenge::Signature(q) => {
                 self.check_challenge(q)?;
-                q.to_owned()
+                (q, "")
             }
             OcraChallenge::MutualServer { client, server } => {
                 self.check_challenge(client)?;
                 self.check_challenge(server)?;
-                format!("{client}{server}")
+                (client, server)
             }
             OcraChallenge::MutualClient { server, client } => {
                 self.check_challenge(server)?;
                 self.check_challenge(client)?;
-                format!("{server}{client}")
+                (server, client)
             }
         };
         if matches!(challenge, OcraChallenge::Signature(_)) && self.session.is_some() {
@@ -319,18 +316,23 @@ impl OcraSuite {
         let session = require(self.session.is_some(), inputs.session, InputKind::Session)?;
         let time = require(self.time_step.is_some(), inputs.time, InputKind::Timestamp)?;
 
-        let suite = self.text.as_bytes();
-        let mut message = Vec::with_capacity(suite.len() + 1 + 8 + QUESTION_FIELD_LEN + 64 + 8);
-        message.extend_from_slice(suite);
-        message.push(0);
+        let mut body = Body::new();
         if let Some(counter) = counter {
-            message.extend_from_slice(&counter.to_be_bytes());
+            body.push(&counter.to_be_bytes());
         }
-        message.extend_from_slice(&self.question_field(&question));
+        self.write_question(
+            first.as_bytes(),
+            second.as_bytes(),
+            body.reserve(QUESTION_FIELD_LEN),
+        );
         if let (Some(algorithm), Some(pin)) = (self.pin, pin) {
-            let hash = match pin {
-                OcraPin::Pin(pin) => algorithm.digest(pin),
-                OcraPin::Hash(hash) if hash.len() == algorithm.output_len() => hash.to_vec(),
+            // The PIN hash is the one secret-derived part: wipe the buffer on drop.
+            body.secret = true;
+            match pin {
+                OcraPin::Pin(pin) => {
+                    body.push(digest::digest(algorithm.digest_algorithm(), pin).as_ref());
+                }
+                OcraPin::Hash(hash) if hash.len() == algorithm.output_len() => body.push(hash),
                 OcraPin::Hash(hash) => {
                     return Err(OtpError::PinHashLength {
                         len: hash.len(),
@@ -338,8 +340,7 @@ impl OcraSuite {
                         algorithm,
                     });
                 }
-            };
-            message.extend_from_slice(&hash);
+            }
         }
         if let (Some(max), Some(session)) = (self.session, session) {
             let max = max as usize;
@@ -349,28 +350,69 @@ impl OcraSuite {
                     max,
                 });
             }
-            message.resize(message.len() + (max - session.len()), 0);
-            message.extend_from_slice(session);
+            // Zero-filled on the left: the reserved bytes are already zero.
+            body.reserve(max - session.len());
+            body.push(session);
         }
         if let (Some(step), Some(time)) = (self.time_step, time) {
             let steps = match time {
                 OcraTime::Steps(steps) => steps,
                 OcraTime::UnixSeconds(seconds) => seconds / step.seconds(),
             };
-            message.extend_from_slice(&steps.to_be_bytes());
+            body.time_at = Some(body.len);
+            body.push(&steps.to_be_bytes());
         }
+        Ok(body)
+    }
+
+    /// Fills the 128-byte `Q` field (zeroed on entry) from a checked question: one
+    /// challenge, or two read as their concatenation in mutual mode.
+    fn write_question(&self, first: &[u8], second: &[u8], field: &mut [u8]) {
+        let question = first.iter().chain(second).copied();
+        match self.challenge.kind {
+            ChallengeKind::Alphanumeric => {
+                // At most 2 × 64 bytes: never more than the field.
+                for (slot, byte) in field.iter_mut().zip(question) {
+                    *slot = byte;
+                }
+            }
+            ChallengeKind::Hex => pack_nibbles(question.filter_map(hex_value), field),
+            ChallengeKind::Numeric => {
+                let mut nibbles = [0u8; QUESTION_FIELD_LEN];
+                let count = decimal_to_hex_nibbles(question, &mut nibbles);
+                pack_nibbles(nibbles.iter().take(count).copied(), field);
+            }
+        }
+    }
+
+    /// The exact DataInput (the HMAC message) of RFC 6287 §5.1 for a challenge and
+    /// the optional inputs. Exposed so other implementations can be compared byte
+    /// for byte.
+    pub fn data_input(
+        &self,
+        challenge: &OcraChallenge<'_>,
+        inputs: &OcraInputs<'_>,
+    ) -> Result<Vec<u8>, OtpError> {
+        let body = self.body(challenge, inputs)?;
+        let suite = self.text.as_bytes();
+        let mut message = Vec::with_capacity(suite.len() + 1 + body.len);
+        message.extend_from_slice(suite);
+        message.push(0);
+        message.extend_from_slice(body.as_bytes());
         Ok(message)
     }
 
     /// The response for a challenge.
+    ///
+    /// This keys the HMAC afresh on every call; to answer many challenges under
+    /// one key, build an [`Ocra`] once and reuse it.
     pub fn response(
         &self,
         key: &OtpKey,
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
     ) -> Result<OtpCode, OtpError> {
-        let message = self.data_input(challenge, inputs)?;
-        Ok(truncate(&self.hash.hmac(key, &message), self.digits))
+        self.keyed_response(&self.prefix_state(key), challenge, inputs)
     }
 
     /// Whether `candidate` is the response for the challenge, compared in constant
@@ -397,6 +439,45 @@ impl OcraSuite {
         behind: u32,
         ahead: u32,
     ) -> Result<Option<i64>, OtpError> {
+        self.keyed_time_window(
+            &self.prefix_state(key),
+            challenge,
+            inputs,
+            candidate,
+            behind,
+            ahead,
+        )
+    }
+
+    /// The response under a keyed prefix state (see [`OcraSuite::prefix_state`]).
+    fn keyed_response(
+        &self,
+        prefix: &hmac::Context,
+        challenge: &OcraChallenge<'_>,
+        inputs: &OcraInputs<'_>,
+    ) -> Result<OtpCode, OtpError> {
+        let body = self.body(challenge, inputs)?;
+        Ok(self.finish(prefix, &body))
+    }
+
+    /// HMAC of prefix ‖ body, truncated to the suite's digits.
+    fn finish(&self, prefix: &hmac::Context, body: &Body) -> OtpCode {
+        let mut state = prefix.clone();
+        state.update(body.as_bytes());
+        truncate(state.sign().as_ref(), self.digits)
+    }
+
+    /// [`OcraSuite::verify_time_window`] under a keyed prefix state: the DataInput
+    /// is built once and only its `T` field changes from step to step.
+    fn keyed_time_window(
+        &self,
+        prefix: &hmac::Context,
+        challenge: &OcraChallenge<'_>,
+        inputs: &OcraInputs<'_>,
+        candidate: &str,
+        behind: u32,
+        ahead: u32,
+    ) -> Result<Option<i64>, OtpError> {
         let step = self
             .time_step
             .ok_or(OtpError::UnexpectedInput(InputKind::Timestamp))?;
@@ -407,6 +488,7 @@ impl OcraSuite {
             OcraTime::Steps(steps) => steps,
             OcraTime::UnixSeconds(seconds) => seconds / step.seconds(),
         };
+        let mut body = self.body(challenge, inputs)?;
         for distance in 0..=u64::from(behind.max(ahead)) {
             let candidates = [
                 (
@@ -424,16 +506,147 @@ impl OcraSuite {
             ];
             for (steps, offset) in candidates {
                 let Some(steps) = steps else { continue };
-                let at = OcraInputs {
-                    time: Some(OcraTime::Steps(steps)),
-                    ..*inputs
-                };
-                if self.verify(key, challenge, &at, candidate)? {
+                body.set_time(steps);
+                if self.finish(prefix, &body).matches(candidate) {
                     return Ok(Some(offset));
                 }
             }
         }
         Ok(None)
+    }
+}
+
+/// An OCRA suite keyed once: the HMAC key schedule and the suite prefix
+/// `suite ‖ 0x00` of every DataInput are computed when it is built, so each
+/// response costs the HMAC of the rest of the message and nothing more. The
+/// DataInput is assembled on the stack, without allocating.
+///
+/// Build one per (suite, key) and reuse it for every challenge under that key;
+/// [`OcraSuite::response`] is the same computation keyed afresh per call.
+///
+/// ```
+/// use latchkey_core::otp::{Ocra, OcraChallenge, OcraInputs, OcraSuite, OcraTime, OtpKey};
+///
+/// let suite: OcraSuite = "OCRA-1:HOTP-SHA256-8:QN06-T1M".parse()?;
+/// let key = OtpKey::from_hex("3132333435363738393031323334353637383930313233343536373839303132")?;
+/// let ocra = Ocra::new(suite.clone(), &key);
+/// let inputs = OcraInputs { time: Some(OcraTime::UnixSeconds(1_800_000_000)), ..Default::default() };
+/// let challenge = OcraChallenge::OneWay("418205");
+/// assert_eq!(ocra.response(&challenge, &inputs)?, suite.response(&key, &challenge, &inputs)?);
+/// # Ok::<(), latchkey_core::otp::OtpError>(())
+/// ```
+#[derive(Clone)]
+pub struct Ocra {
+    suite: OcraSuite,
+    /// The HMAC keyed with the key, having absorbed `suite ‖ 0x00`.
+    prefix: hmac::Context,
+}
+
+impl Ocra {
+    /// Keys `suite` with `key`.
+    pub fn new(suite: OcraSuite, key: &OtpKey) -> Self {
+        let prefix = suite.prefix_state(key);
+        Self { suite, prefix }
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> &OcraSuite {
+        &self.suite
+    }
+
+    /// The response for a challenge (see [`OcraSuite::response`]).
+    pub fn response(
+        &self,
+        challenge: &OcraChallenge<'_>,
+        inputs: &OcraInputs<'_>,
+    ) -> Result<OtpCode, OtpError> {
+        self.suite.keyed_response(&self.prefix, challenge, inputs)
+    }
+
+    /// Whether `candidate` is the response, compared in constant time (see
+    /// [`OcraSuite::verify`]).
+    pub fn verify(
+        &self,
+        challenge: &OcraChallenge<'_>,
+        inputs: &OcraInputs<'_>,
+        candidate: &str,
+    ) -> Result<bool, OtpError> {
+        Ok(self.response(challenge, inputs)?.matches(candidate))
+    }
+
+    /// Verifies over a window of time steps and returns the offset that matched
+    /// (see [`OcraSuite::verify_time_window`]).
+    pub fn verify_time_window(
+        &self,
+        challenge: &OcraChallenge<'_>,
+        inputs: &OcraInputs<'_>,
+        candidate: &str,
+        behind: u32,
+        ahead: u32,
+    ) -> Result<Option<i64>, OtpError> {
+        self.suite
+            .keyed_time_window(&self.prefix, challenge, inputs, candidate, behind, ahead)
+    }
+}
+
+impl std::fmt::Debug for Ocra {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ocra")
+            .field("suite", &self.suite)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The DataInput after the suite prefix, on the stack.
+struct Body {
+    bytes: [u8; BODY_MAX_LEN],
+    len: usize,
+    /// Where the 8-byte `T` field starts, if the suite has one.
+    time_at: Option<usize>,
+    /// Whether the buffer holds a PIN hash, and so is wiped on drop.
+    secret: bool,
+}
+
+impl Body {
+    fn new() -> Self {
+        Self {
+            bytes: [0; BODY_MAX_LEN],
+            len: 0,
+            time_at: None,
+            secret: false,
+        }
+    }
+
+    /// Appends `n` zero bytes and returns them. The parts of a suite add up to at
+    /// most `BODY_MAX_LEN` (each is bounded by the suite's parse), so this is
+    /// always in range.
+    fn reserve(&mut self, n: usize) -> &mut [u8] {
+        let start = self.len;
+        self.len += n;
+        &mut self.bytes[start..self.len]
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        self.reserve(data.len()).copy_from_slice(data);
+    }
+
+    fn set_time(&mut self, steps: u64) {
+        if let Some(at) = self.time_at {
+            self.bytes[at..at + 8].copy_from_slice(&steps.to_be_bytes());
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if self.secret {
+            self.bytes.zeroize();
+        }
     }
 }
 
@@ -447,38 +660,43 @@ fn require<T>(needed: bool, given: Option<T>, kind: InputKind) -> Result<Option<
     }
 }
 
-/// The hex digits of the decimal number written by `digits` (ASCII digits only),
-/// most significant first, without leading zeros (`0` is one zero nibble), as
-/// Java's `BigInteger.toString(16)` in the RFC's reference code.
-fn decimal_to_hex_nibbles(digits: &str) -> Vec<u8> {
-    // Little-endian base-16 accumulator: value = value * 10 + digit.
-    let mut nibbles: Vec<u8> = Vec::new();
-    for digit in digits.bytes().filter(u8::is_ascii_digit) {
+/// Writes the hex digits of the decimal number written by `digits` (ASCII digits
+/// only, at most 128 of them) into `out`, most significant first, without leading
+/// zeros (`0` is one zero nibble), as Java's `BigInteger.toString(16)` in the
+/// RFC's reference code; returns how many there are.
+fn decimal_to_hex_nibbles(digits: impl Iterator<Item = u8>, out: &mut [u8; 128]) -> usize {
+    // Little-endian base-16 accumulator: value = value * 10 + digit. A number of
+    // 128 decimal digits has at most 107 hex digits, so `out` never overflows.
+    let mut len = 0;
+    for digit in digits.filter(u8::is_ascii_digit) {
         let mut carry = u32::from(digit - b'0');
-        for nibble in nibbles.iter_mut() {
+        for nibble in out.iter_mut().take(len) {
             let value = u32::from(*nibble) * 10 + carry;
             *nibble = (value & 0x0f) as u8;
             carry = value >> 4;
         }
-        while carry > 0 {
-            nibbles.push((carry & 0x0f) as u8);
+        while carry > 0 && len < out.len() {
+            out[len] = (carry & 0x0f) as u8;
+            len += 1;
             carry >>= 4;
         }
     }
-    if nibbles.is_empty() {
-        nibbles.push(0);
+    if len == 0 {
+        out[0] = 0;
+        len = 1;
     }
-    nibbles.reverse();
-    nibbles
+    out[..len].reverse();
+    len
 }
 
-/// Packs nibbles (most significant first) into bytes, padding an odd last nibble
-/// with a zero on the right (RFC 6287's reference code appends `"0"`).
-fn nibbles_to_bytes(nibbles: Vec<u8>) -> Vec<u8> {
-    nibbles
-        .chunks(2)
-        .map(|pair| pair[0] << 4 | pair.get(1).copied().unwrap_or(0))
-        .collect()
+/// Packs nibbles (most significant first) into `field` (zeroed), padding an odd
+/// last nibble with a zero on the right (RFC 6287's reference code appends `"0"`).
+fn pack_nibbles(nibbles: impl Iterator<Item = u8>, field: &mut [u8]) {
+    for (i, nibble) in nibbles.enumerate() {
+        if let Some(slot) = field.get_mut(i / 2) {
+            *slot |= if i % 2 == 0 { nibble << 4 } else { nibble };
+        }
+    }
 }
 
 impl std::fmt::Display for OcraSuite {
@@ -719,17 +937,58 @@ mod tests {
         assert_eq!(suite.time_step().map(|t| t.seconds()), Some(60));
     }
 
+    fn hex_nibbles(digits: &str) -> Vec<u8> {
+        let mut out = [0u8; 128];
+        let len = decimal_to_hex_nibbles(digits.bytes(), &mut out);
+        out[..len].to_vec()
+    }
+
     #[test]
     fn decimal_challenges_become_hex_without_leading_zeros() {
-        assert_eq!(decimal_to_hex_nibbles("0"), vec![0]);
-        assert_eq!(decimal_to_hex_nibbles("000000"), vec![0]);
-        assert_eq!(decimal_to_hex_nibbles("255"), vec![0xf, 0xf]);
-        assert_eq!(decimal_to_hex_nibbles("00256"), vec![1, 0, 0]);
+        assert_eq!(hex_nibbles("0"), vec![0]);
+        assert_eq!(hex_nibbles("000000"), vec![0]);
+        assert_eq!(hex_nibbles("255"), vec![0xf, 0xf]);
+        assert_eq!(hex_nibbles("00256"), vec![1, 0, 0]);
         // 12345678 = 0xBC614E
+        assert_eq!(hex_nibbles("12345678"), vec![0xb, 0xc, 6, 1, 4, 0xe]);
+        // 10^128 - 1 has 107 hex digits, the longest a mutual QN64 question gives.
+        assert_eq!(hex_nibbles(&"9".repeat(128)).len(), 107);
+        let mut field = [0u8; 4];
+        pack_nibbles([1u8, 0, 0].into_iter(), &mut field);
+        assert_eq!(field, [0x10, 0x00, 0, 0]);
+    }
+
+    #[test]
+    fn a_keyed_suite_answers_as_the_suite_does_under_every_mode() {
+        let key = OtpKey::from_hex("3132333435363738393031323334353637383930").unwrap();
+        let suite: OcraSuite = "OCRA-1:HOTP-SHA512-8:C-QH64-PSHA1-S064-T30S"
+            .parse()
+            .unwrap();
+        let ocra = Ocra::new(suite.clone(), &key);
+        let inputs = OcraInputs {
+            counter: Some(7),
+            pin: Some(OcraPin::Pin(b"1234")),
+            session: Some(b"session"),
+            time: Some(OcraTime::UnixSeconds(1_800_000_000)),
+        };
+        let challenge = OcraChallenge::MutualClient {
+            server: "00ff00ff",
+            client: "abcd1",
+        };
+        let expected = suite.response(&key, &challenge, &inputs).unwrap();
+        assert_eq!(ocra.response(&challenge, &inputs).unwrap(), expected);
+        let later = OcraInputs {
+            time: Some(OcraTime::UnixSeconds(1_800_000_000 + 60)),
+            ..inputs
+        };
         assert_eq!(
-            decimal_to_hex_nibbles("12345678"),
-            vec![0xb, 0xc, 6, 1, 4, 0xe]
+            ocra.verify_time_window(&challenge, &later, expected.as_str(), 2, 0),
+            Ok(Some(-2))
         );
-        assert_eq!(nibbles_to_bytes(vec![1, 0, 0]), vec![0x10, 0x00]);
+        assert_eq!(
+            ocra.verify_time_window(&challenge, &later, expected.as_str(), 1, 3),
+            Ok(None)
+        );
+        assert!(!format!("{ocra:?}").contains("3132"));
     }
 }

@@ -150,6 +150,16 @@ pub struct ServerExpectation {
     pub skew: u64,
 }
 
+/// How far in the future a server-signed message's `issued_at` may be from the
+/// phone's corrected clock, in seconds (`docs/PROTOCOL.md` §5, check 6): the
+/// phone's [`ServerExpectation::skew`].
+pub const SERVER_CLOCK_SKEW: u64 = 60;
+
+/// How far a phone-signed message's `issued_at` may be from server time, either
+/// way, in seconds (`docs/PROTOCOL.md` §5): the server's
+/// [`DeviceExpectation::max_skew`].
+pub const DEVICE_MAX_SKEW: u64 = 600;
+
 /// What the server expects of a phone-signed message.
 #[derive(Clone, Copy, Debug)]
 pub struct DeviceExpectation {

@@ -19,6 +19,7 @@ pub mod error_code;
 pub mod ids;
 pub mod keys;
 pub mod messages;
+pub mod phone_paths;
 pub mod profile;
 pub mod secrets;
 #[cfg(any(test, feature = "soft-phone"))]
@@ -26,8 +27,8 @@ pub mod soft_phone;
 pub mod text;
 
 pub use envelope::{
-    DeviceExpectation, DeviceHeader, Message, ServerExpectation, ServerHeader, Signed, Signer,
-    Verified,
+    DEVICE_MAX_SKEW, DeviceExpectation, DeviceHeader, Message, SERVER_CLOCK_SKEW,
+    ServerExpectation, ServerHeader, Signed, Signer, Verified,
 };
 pub use error_code::ErrorCode;
 pub use ids::{EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId};

@@ -26,7 +26,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 
 /// The clock skew a soft phone allows server messages (as the real phone).
-const SKEW: u64 = 60;
+use super::SERVER_CLOCK_SKEW as SKEW;
 
 struct DeviceKey(EcdsaKeyPair);
 

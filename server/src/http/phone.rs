@@ -9,19 +9,20 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use latchkey_core::protocol::Signed;
+use latchkey_core::protocol::phone_paths as path;
 
-/// The phone routes, relative to `/v1/phone`.
+/// The phone routes, from the one table the phone's transport uses too.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/activate", post(activate))
-        .route("/sync", post(sync))
-        .route("/request", post(fetch_request))
-        .route("/approve", post(approve))
-        .route("/deny", post(deny))
-        .route("/proof", post(prove))
-        .route("/rekey", post(rekey))
-        .route("/pin", post(change_pin))
-        .route("/remove", post(remove))
+        .route(path::ACTIVATE, post(activate))
+        .route(path::SYNC, post(sync))
+        .route(path::REQUEST, post(fetch_request))
+        .route(path::APPROVE, post(approve))
+        .route(path::DENY, post(deny))
+        .route(path::PROOF, post(prove))
+        .route(path::REKEY, post(rekey))
+        .route(path::PIN, post(change_pin))
+        .route(path::REMOVE, post(remove))
 }
 
 fn outcome(word: &str) -> Response {

@@ -1783,11 +1783,13 @@ async fn activation_page(State(web): State<Web>, headers: HeaderMap) -> Response
         Some(ReplaceMode::ApproveOnOldPhone) => "Then approve the move on the old phone: open \
              Latchkey there, sync, and approve it with your PIN. It takes effect at once."
             .to_owned(),
-        Some(ReplaceMode::LostPhone) => "The new phone becomes the account's authentication \
-             phone 72 hours after it is activated. Until then the old phone, your e-mail \
-             address and your phone number are told, and the move can be cancelled from the old \
-             phone or with the link in the e-mail."
-            .to_owned(),
+        Some(ReplaceMode::LostPhone) => format!(
+            "The new phone becomes the account's authentication phone {} after it is \
+             activated. Until then the old phone, your e-mail address and your phone number are \
+             told, and the move can be cancelled from the old phone or with the link in the \
+             e-mail.",
+            web.app.config.limits.replacement_hold_words()
+        ),
     };
     let body = format!(
         "<ol class=\"steps\"><li>We sent a 13-digit activation code by SMS to {phone}. It \

@@ -390,9 +390,9 @@ impl Verifier {
                             enrollment.device_name
                         ),
                         ReplacementKind::LostPhone => format!(
-                            "{} will replace this phone as the account's authentication phone in {} hours. If this was not you, cancel it here.",
+                            "{} will replace this phone as the account's authentication phone in {}. If this was not you, cancel it here.",
                             enrollment.device_name,
-                            self.config.limits.replacement_hold_secs / 3600
+                            self.config.limits.replacement_hold_words()
                         ),
                     };
                     self.queue_notice(
@@ -421,7 +421,7 @@ impl Verifier {
                         (ReplacementKind::LostPhone, Some(effective_at), Some(token)) => {
                             outgoing.extend(Self::sms(
                                 &user,
-                                "Latchkey: a new phone will become your authentication device in 72 hours. If this was not you, cancel it from your old phone or the e-mail we sent.",
+                                &format!("Latchkey: a new phone will become your authentication device in {}. If this was not you, cancel it from your old phone or the e-mail we sent.", self.config.limits.replacement_hold_words()),
                             ));
                             let body = MessageText::with_secret(
                                 format!("{text}\n\nTo cancel, open this link: {}/v1/replacements/cancel?token={{secret}}", self.config.public_url.as_deref().unwrap_or("")),

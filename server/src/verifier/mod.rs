@@ -53,8 +53,7 @@ use latchkey_core::protocol::{
 use latchkey_core::secret::SecretBytes;
 use std::sync::Arc;
 
-/// How far a phone's `issued_at` may be from server time, either way (PROTOCOL §5).
-pub const DEVICE_MAX_SKEW: u64 = 600;
+pub use latchkey_core::protocol::DEVICE_MAX_SKEW;
 /// How long a signed revocation notice stays deliverable (30 days).
 pub const REVOCATION_NOTICE_SECS: u64 = 30 * 86_400;
 /// How long other notices stay deliverable (7 days).

@@ -66,8 +66,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use wire::Reply;
 
-/// How far in the future a server message's `issued_at` may be (PROTOCOL §5).
-pub const SERVER_CLOCK_SKEW: u64 = 60;
+pub use crate::protocol::SERVER_CLOCK_SKEW;
 
 /// What the app tells servers about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

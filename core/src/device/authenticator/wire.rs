@@ -17,24 +17,10 @@ use crate::protocol::{ErrorCode, ReplacementId, ServerProfile, Signed};
 /// The largest answer read, in bytes (a 64 KiB body in base64url, and change).
 pub const MAX_ANSWER_LEN: usize = 96 * 1024;
 
-/// `POST /v1/phone/activate`: `activation-request` → receipt, or 202 outcome.
-pub const ACTIVATE: &str = "/v1/phone/activate";
-/// `POST /v1/phone/sync`: `sync-request` → `sync-answer`.
-pub const SYNC: &str = "/v1/phone/sync";
-/// `POST /v1/phone/request`: `fetch-request` → `login-request`.
-pub const REQUEST: &str = "/v1/phone/request";
-/// `POST /v1/phone/approve`: `approval` → `{"outcome": "approved"}`.
-pub const APPROVE: &str = "/v1/phone/approve";
-/// `POST /v1/phone/deny`: `denial` → `{"outcome": "denied"}`.
-pub const DENY: &str = "/v1/phone/deny";
-/// `POST /v1/phone/proof`: `pin-proof` → `{"outcome": …}`.
-pub const PROOF: &str = "/v1/phone/proof";
-/// `POST /v1/phone/rekey`: `rekey-request` → `rekey-ticket`.
-pub const REKEY: &str = "/v1/phone/rekey";
-/// `POST /v1/phone/pin`: `pin-change` → `{"outcome": "pin_changed"}`.
-pub const PIN: &str = "/v1/phone/pin";
-/// `POST /v1/phone/remove`: `removal` → `notice` (Revoked).
-pub const REMOVE: &str = "/v1/phone/remove";
+/// The phone routes (one table, shared with the server's router).
+pub use crate::protocol::phone_paths::{
+    ACTIVATE, APPROVE, DENY, PIN, PROOF, REKEY, REMOVE, REQUEST, SYNC,
+};
 
 /// An unsigned outcome: `{"outcome": "...", "replacement"?: id, "effective_at"?: t}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
