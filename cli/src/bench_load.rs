@@ -1,5 +1,7 @@
-//! `latchkey bench load`: concurrent second-factor flows against a `latchkey
-//! serve --dev` child process over HTTP on 127.0.0.1 with the SQLite store.
+//! `latchkey bench load`: concurrent second-factor flows against `latchkey
+//! serve --dev` child processes over HTTP on 127.0.0.1: one node on the SQLite
+//! store (the default, in `--data` or a temporary folder), or `--nodes` nodes on
+//! the PostgreSQL database `--database` names, sharing one data folder.
 //!
 //! Two flows, each a fixed number of times spread over `--concurrency` workers
 //! (one account and one phone each, so push limits do not interfere):
@@ -9,9 +11,10 @@
 //!   push provider would deliver it) → the phone fetches the signed request,
 //!   checks it, signs the approval → approved.
 //!
-//! Printed: completed flows per second, p50/p99 latency, and the CPU seconds of
-//! the client (this process) and of the server (the child), which share the
-//! machine's cores. Password hashing is not part of a second-factor flow (the
+//! Printed: completed flows per second, p50/p99 latency, the durable commits
+//! (fsyncs of the database's log, read from each node's `GET /v1/dev/store`) per
+//! flow, and the CPU seconds of the client (this process) and of the servers
+//! (the children), which share the machine's cores. Password hashing is not part of a second-factor flow (the
 //! integrator checked the password before opening the session) and is not
 //! measured. The phones here are protocol-level clients that derive `k_user`
 //! once; a real phone derives it per approval (see `latchkey bench device`).
@@ -37,6 +40,18 @@ pub struct LoadArgs {
     /// Concurrent workers (each with its own account and phone).
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// The servers' data folder (keys, token; the SQLite database unless
+    /// --database is given). Default: a temporary folder, removed afterwards.
+    #[arg(long)]
+    data: Option<std::path::PathBuf>,
+    /// Keep the servers' state in this PostgreSQL database
+    /// (postgres://USER@HOST:PORT/DATABASE) instead of SQLite.
+    #[arg(long)]
+    database: Option<String>,
+    /// `serve` nodes sharing the database; worker i talks to node i mod N.
+    /// Above 1 needs --database (SQLite serves one node).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
 }
 
 fn runtime(e: impl std::fmt::Display) -> CliError {
@@ -78,12 +93,16 @@ impl Drop for Server {
     }
 }
 
-fn start_server(dir: &std::path::Path) -> Result<Server, CliError> {
+fn start_server(data: &std::path::Path, database: Option<&str>) -> Result<Server, CliError> {
     let exe = std::env::current_exe().map_err(runtime)?;
-    let data = dir.join("server");
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
+        .arg(data);
+    if let Some(url) = database {
+        command.args(["--database", url]);
+    }
+    let mut child = command
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -379,47 +398,86 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
+/// The durable commits all `servers` have made (`GET /v1/dev/store`).
+fn durable_commits(servers: &[Server], http: &Http) -> Result<u64, CliError> {
+    let mut total = 0;
+    for server in servers {
+        let (status, body) =
+            http.call("GET", &format!("{}/v1/dev/store", server.base), None, None)?;
+        total += body["durable_commits"]
+            .as_u64()
+            .ok_or_else(|| runtime(format!("reading the commit count: {status} {body}")))?;
+    }
+    Ok(total)
+}
+
 /// `latchkey bench load`.
 pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     let workers = args.concurrency.clamp(1, 64);
     let flows = args.flows.max(workers);
-    let dir = tempfile_dir()?;
-    let server = start_server(&dir)?;
+    let nodes = args.nodes.clamp(1, 16);
+    if nodes > 1 && args.database.is_none() {
+        return Err(CliError::Input(
+            "--nodes above 1 needs --database: SQLite serves one node".into(),
+        ));
+    }
+    let (data, _cleanup) = match &args.data {
+        Some(data) => (data.clone(), None),
+        None => {
+            let dir = tempfile_dir()?;
+            (dir.join("server"), Some(RemoveOnDrop(dir)))
+        }
+    };
+    // One node first: it makes the data folder's keys, which the others read.
+    let mut servers = Vec::with_capacity(nodes);
+    for _ in 0..nodes {
+        servers.push(start_server(&data, args.database.as_deref())?);
+    }
+    let server = &servers[0];
     let http = Http::new();
+    // Accounts named after this run, so that a reused database takes them.
+    let run_id = std::process::id();
     // Typed flows: one account per worker, without a push token (no pushes).
     // Push flows: at most 4 per account, so that the push limits (5 per 10
     // minutes since the last success, at one-second resolution) never refuse one.
     let per_account = 4;
     let typed_phones: Vec<LoadPhone> = (0..workers)
-        .map(|i| enrol(&server, &http, &format!("typed{i}"), false))
+        .map(|i| enrol(server, &http, &format!("typed{run_id}n{i}"), false))
         .collect::<Result<_, _>>()?;
     let push_accounts = flows.div_ceil(per_account).max(workers);
     let push_phones: Vec<LoadPhone> = (0..push_accounts)
-        .map(|i| enrol(&server, &http, &format!("push{i}"), true))
+        .map(|i| enrol(server, &http, &format!("push{run_id}n{i}"), true))
         .collect::<Result<_, _>>()?;
     let build = if cfg!(debug_assertions) {
         "debug build: figures are NOT representative, use --release"
     } else {
         "release build"
     };
+    let store = if args.database.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite (synchronous=FULL)"
+    };
+    let bases: Vec<&str> = servers.iter().map(|s| s.base.as_str()).collect();
     println!(
-        "latchkey bench load: {flows} flows of each kind, {workers} concurrent workers, `latchkey serve --dev` on {} with its SQLite store ({build})",
-        server.base
+        "latchkey bench load: {flows} flows of each kind, {workers} concurrent workers, {nodes} `latchkey serve --dev` node(s) on {} with the {store} store ({build})",
+        bases.join(", ")
     );
     println!(
-        "(password hashing is not part of a second-factor flow and is not measured; client and server share the machine's cores)"
+        "(password hashing is not part of a second-factor flow and is not measured; client and servers share the machine's cores)"
     );
-    let server_pid = server.child.id().to_string();
-    let _cleanup = RemoveOnDrop(dir.clone());
+    let server_pids: Vec<String> = servers.iter().map(|s| s.child.id().to_string()).collect();
+    let servers_cpu = || server_pids.iter().map(|pid| cpu_seconds(pid)).sum::<f64>();
     for kind in ["typed response", "push approval"] {
-        let server_cpu = cpu_seconds(&server_pid);
+        let server_cpu = servers_cpu();
         let client_cpu = cpu_seconds("self");
+        let commits = durable_commits(&servers, &http)?;
         let started = now();
-        let start_id = last_outbox_id(&server, &http)?;
+        let start_id = last_outbox_id(server, &http)?;
         let latencies: Vec<Duration> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|i| {
-                    let server = &server;
+                    let server = &servers[i % nodes];
                     let typed_phones = &typed_phones;
                     let push_phones = &push_phones;
                     let share = flows / workers + usize::from(i < flows % workers);
@@ -463,15 +521,17 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
                 .collect()
         });
         let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+        let commits = durable_commits(&servers, &http)?.saturating_sub(commits);
         let mut sorted = latencies.clone();
         sorted.sort();
+        let done = sorted.len();
         println!(
-            "  {kind:<15} {:>5} completed in {elapsed:.2} s: {:>7.1} flows/s, p50 {:.1} ms, p99 {:.1} ms; CPU: server {:.2} s, client {:.2} s",
-            sorted.len(),
-            sorted.len() as f64 / elapsed,
+            "  {kind:<15} {done:>5} completed in {elapsed:.2} s: {:>7.1} flows/s, p50 {:.1} ms, p99 {:.1} ms; {commits} durable commits, {:.2} per flow; CPU: servers {:.2} s, client {:.2} s",
+            done as f64 / elapsed,
             percentile(&sorted, 0.50),
             percentile(&sorted, 0.99),
-            cpu_seconds(&server_pid) - server_cpu,
+            commits as f64 / done.max(1) as f64,
+            servers_cpu() - server_cpu,
             cpu_seconds("self") - client_cpu,
         );
     }

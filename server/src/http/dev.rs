@@ -18,6 +18,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/dev/outbox", get(outbox))
         .route("/v1/dev/voice-calls/{call}/keypress", post(keypress))
         .route("/v1/dev/clock", post(skip_ahead))
+        .route("/v1/dev/store", get(store_counters))
+}
+
+/// `GET /v1/dev/store`: `{"durable_commits": n}`, the durable commits this
+/// node's store has made since it started (`Store::durable_commits`), so that
+/// `latchkey bench load` can report fsyncs per flow from outside the process.
+async fn store_counters(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "durable_commits": state.store.durable_commits() }))
 }
 
 /// The body of `POST /v1/dev/clock`.

@@ -538,6 +538,17 @@ pub trait Store: Send + Sync {
         work();
         Ok(true)
     }
+
+    /// How many durable commits this store has made since it was opened: the
+    /// successful commits of transactions that changed something (each one
+    /// fsync of the database's log, on SQLite with `synchronous=FULL` and on
+    /// PostgreSQL with `synchronous_commit=on`). SQLite's group commit makes one
+    /// for many concurrent transactions; read-only transactions make none. For
+    /// metrics and `latchkey bench load` ("fsyncs per flow"). The default, for a
+    /// store that does not count, is 0.
+    fn durable_commits(&self) -> u64 {
+        0
+    }
 }
 
 /// The convenient form of [`Store::transaction`], for every store.

@@ -35,7 +35,7 @@ use postgres::types::ToSql;
 use postgres::{IsolationLevel, NoTls, Row};
 use r2d2_postgres::PostgresConnectionManager;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -102,6 +102,8 @@ pub struct PostgresStore {
     config: postgres::Config,
     /// Tells the decision listener to stop (set when the store is dropped).
     stopped: Arc<AtomicBool>,
+    /// Successful commits of transactions that wrote.
+    commits: AtomicU64,
 }
 
 /// The channel decided login sessions are announced on (`NOTIFY`, sent by
@@ -170,6 +172,7 @@ impl PostgresStore {
             pool: Some(pool),
             config,
             stopped: Arc::new(AtomicBool::new(false)),
+            commits: AtomicU64::new(0),
         };
         store.migrate(POSTGRES_MIGRATIONS)?;
         Ok(store)
@@ -358,11 +361,18 @@ impl Store for PostgresStore {
         let mut tx = PostgresTx {
             transaction: &mut transaction,
             conflicted: false,
+            wrote: false,
         };
         let outcome = work(&mut tx);
-        let conflicted = tx.conflicted;
+        let (conflicted, wrote) = (tx.conflicted, tx.wrote);
         match outcome {
-            Ok(()) if !conflicted => transaction.commit().map_err(pg_error),
+            Ok(()) if !conflicted => {
+                transaction.commit().map_err(pg_error)?;
+                if wrote {
+                    self.commits.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(())
+            }
             outcome => {
                 // PostgreSQL has aborted a transaction whose statement failed; a
                 // rollback that fails too leaves a broken connection, which the
@@ -376,12 +386,18 @@ impl Store for PostgresStore {
             }
         }
     }
+
+    fn durable_commits(&self) -> u64 {
+        self.commits.load(Ordering::SeqCst)
+    }
 }
 
 struct PostgresTx<'a, 'c> {
     transaction: &'a mut postgres::Transaction<'c>,
     /// A statement failed with a serialization failure or a deadlock.
     conflicted: bool,
+    /// A statement wrote (so the commit is a durable one).
+    wrote: bool,
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -407,6 +423,7 @@ impl PostgresTx<'_, '_> {
     }
 
     fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        self.wrote = true;
         self.transaction
             .execute(sql, params)
             .map_err(|error| self.note(error))
@@ -419,6 +436,7 @@ impl PostgresTx<'_, '_> {
         params: &[&(dyn ToSql + Sync)],
         what: &'static str,
     ) -> Result<u64, StoreError> {
+        self.wrote = true;
         match self.transaction.execute(sql, params) {
             Ok(changed) => Ok(changed),
             Err(error) if is_unique_violation(&error) => Err(StoreError::Duplicate(what)),
@@ -573,6 +591,7 @@ impl StoreTx for PostgresTx<'_, '_> {
     }
 
     fn append_outbox(&mut self, entry: &OutboxEntry) -> Result<i64, StoreError> {
+        self.wrote = true;
         let rows = self.query(
             "INSERT INTO outbox (created_at, channel, recipient, body) \
              VALUES ($1, $2, $3, $4::text::jsonb) RETURNING id",
@@ -609,6 +628,7 @@ impl StoreTx for PostgresTx<'_, '_> {
     }
 
     fn append_audit(&mut self, event: &AuditEvent) -> Result<i64, StoreError> {
+        self.wrote = true;
         let rows = self.query(
             "INSERT INTO audit (at, kind, username, detail) \
              VALUES ($1, $2, $3, $4::text::jsonb) RETURNING id",

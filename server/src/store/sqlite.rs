@@ -2,13 +2,26 @@
 //! core's shared runner (`latchkey_core::sql`: WAL, `synchronous=FULL`, foreign
 //! keys, `PRAGMA user_version`, all pending migrations in one transaction).
 //!
-//! Invariants: each [`Store::transaction`] is one `BEGIN IMMEDIATE … COMMIT`, so
-//! writers never interleave and a failure leaves nothing behind (hence
-//! [`StoreTx::lock_account`] is a no-op here); the mutex is held for the whole
-//! transaction and for nothing else; it never returns [`StoreError::Conflict`]
-//! (a file another process holds waits out the busy timeout, then is a
-//! `Database` error: retrying would only wait again); "oldest first" is the
-//! `seq` column (migration 0005), never the rowid.
+//! **Group commit.** A durable `COMMIT` (an fsync under `synchronous=FULL`) costs
+//! far more than a ceremony step's statements, so concurrent transactions share
+//! one: the caller holding the connection opens `BEGIN IMMEDIATE` if no batch is
+//! open, runs its work inside its own `SAVEPOINT`, and then, if other callers
+//! are already waiting for the connection (and the batch holds fewer than
+//! [`MAX_BATCH`] bodies), leaves the batch open for them and waits; the last
+//! body of a batch commits it and tells every member the outcome. Work runs on
+//! its caller's thread, one body at a time, exactly as serialised as before.
+//!
+//! Invariants: a caller whose work returned `Ok` is answered only after the
+//! `COMMIT` holding its writes returned — `Ok` if it succeeded, its error if it
+//! failed (then nothing of the batch is kept); work that returns `Err` (or
+//! panics) rolls back its own savepoint only, and its caller gets its error at
+//! once; writers never interleave (hence [`StoreTx::lock_account`] is a no-op
+//! here); a batch is open only while some caller counted in `arriving` is bound
+//! to take the connection next, so every open batch is committed; it never
+//! returns [`StoreError::Conflict`] (a file another process holds waits out the
+//! busy timeout, then is a `Database` error: retrying would only wait again);
+//! "oldest first" is the `seq` column (migration 0005, indexed by 0007), never
+//! the rowid. Statements go through the connection's prepared-statement cache.
 
 use super::records::{
     AccountState, CodeChannel, Enrollment, LoginCode, LoginSession, NoticeRecord, ProofRecord,
@@ -24,9 +37,10 @@ use latchkey_core::protocol::{
     EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId,
 };
 use latchkey_core::sql::SqlError;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// The schema's migrations, oldest first (`server/migrations/NNNN_*.sql`):
 /// entry `n - 1` takes the database from version `n - 1` to `n`. Append new
@@ -37,7 +51,16 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_login_codes.sql"),
     include_str!("../../migrations/0004_sessions_by_account.sql"),
     include_str!("../../migrations/0005_ordering_columns.sql"),
+    include_str!("../../migrations/0007_ordering_indexes.sql"),
 ];
+
+/// The most transaction bodies one durable commit holds: a bound on how long
+/// the first member of a batch waits for the others.
+pub const MAX_BATCH: usize = 64;
+
+/// Room in the connection's prepared-statement cache: every statement of
+/// [`SqliteTx`] stays prepared (rusqlite's default keeps 16).
+const STATEMENT_CACHE: usize = 128;
 
 /// A SQLite failure as the backend-neutral [`StoreError`].
 fn sqlite_error(error: rusqlite::Error) -> StoreError {
@@ -59,9 +82,80 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// The same failure again, for another member of a failed batch.
+fn copy_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Corrupt => StoreError::Corrupt,
+        StoreError::TooNew { found, supported } => StoreError::TooNew {
+            found: *found,
+            supported: *supported,
+        },
+        StoreError::Database(text) => StoreError::Database(text.clone()),
+        other => StoreError::Database(other.to_string()),
+    }
+}
+
 /// The server's SQLite store.
 pub struct SqliteStore {
-    connection: Mutex<Connection>,
+    shared: Mutex<Shared>,
+    /// Callers of [`Store::transaction`] that want the connection and have not
+    /// taken it yet: while there are any, a finished body leaves its batch open.
+    arriving: AtomicUsize,
+    /// Signalled whenever a batch ends (for [`SqliteStore::with_connection`]).
+    idle: Condvar,
+    /// Successful `COMMIT`s of batches that changed something.
+    commits: AtomicU64,
+}
+
+/// What the mutex guards.
+struct Shared {
+    connection: Connection,
+    /// The batch whose `BEGIN IMMEDIATE` is open, if any.
+    batch: Option<Batch>,
+}
+
+/// An open transaction shared by several callers' bodies.
+struct Batch {
+    /// Where its members wait for the outcome of its `COMMIT`.
+    outcome: Arc<Outcome>,
+    /// Bodies run in it so far (committed or rolled back to their savepoint).
+    bodies: usize,
+    /// Whether a body kept in it changed something (its commit is durable).
+    wrote: bool,
+}
+
+/// The outcome of one batch's `COMMIT`, once known.
+#[derive(Default)]
+struct Outcome {
+    result: Mutex<Option<Result<(), StoreError>>>,
+    ready: Condvar,
+}
+
+impl Outcome {
+    fn set(&self, result: Result<(), StoreError>) {
+        *lock(&self.result) = Some(result);
+        self.ready.notify_all();
+    }
+
+    fn wait(&self) -> Result<(), StoreError> {
+        let mut result = lock(&self.result);
+        loop {
+            if let Some(result) = result.as_ref() {
+                return result.as_ref().map(|_| ()).map_err(copy_error);
+            }
+            result = self
+                .ready
+                .wait(result)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Locks `mutex`. Work never runs unwinding through a held guard (panics are
+/// caught and rolled back to their savepoint), so a poisoned lock still guards
+/// consistent state.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -76,8 +170,15 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let connection =
             latchkey_core::sql::open_and_migrate(path, MIGRATIONS).map_err(migration_error)?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
-            connection: Mutex::new(connection),
+            shared: Mutex::new(Shared {
+                connection,
+                batch: None,
+            }),
+            arriving: AtomicUsize::new(0),
+            idle: Condvar::new(),
+            commits: AtomicU64::new(0),
         })
     }
 
@@ -86,14 +187,81 @@ impl SqliteStore {
         Self::open(Path::new(":memory:"))
     }
 
-    /// Runs `f` on the connection (schema checks in tests, maintenance).
+    /// Runs `f` on the connection (schema checks in tests, maintenance), between
+    /// batches: never inside another caller's open transaction.
     pub fn with_connection<R>(&self, f: impl FnOnce(&Connection) -> R) -> R {
-        let connection = self
-            .connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&connection)
+        let mut shared = lock(&self.shared);
+        while shared.batch.is_some() {
+            shared = self
+                .idle
+                .wait(shared)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        f(&shared.connection)
     }
+
+    /// Ends the open batch: commits it (or, if `broken`, rolls it back with that
+    /// error) and tells its members. Returns the outcome.
+    fn end_batch(&self, shared: &mut Shared, broken: Option<StoreError>) -> Result<(), StoreError> {
+        let Some(batch) = shared.batch.take() else {
+            return Ok(());
+        };
+        let result = match broken {
+            Some(error) => Err(error),
+            None => match shared
+                .connection
+                .prepare_cached("COMMIT")
+                .and_then(|mut commit| commit.execute([]))
+            {
+                Ok(_) => {
+                    if batch.wrote {
+                        self.commits.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(())
+                }
+                Err(error) => Err(sqlite_error(error)),
+            },
+        };
+        if result.is_err() && !shared.connection.is_autocommit() {
+            // A failed COMMIT (or a broken savepoint) leaves the transaction
+            // open: nothing of the batch is kept. If even ROLLBACK fails, the
+            // next batch's check below rolls back again before it begins.
+            let _ = shared.connection.execute_batch("ROLLBACK");
+        }
+        let copy = result.as_ref().map(|_| ()).map_err(copy_error);
+        batch.outcome.set(result);
+        self.idle.notify_all();
+        copy
+    }
+}
+
+/// How one body ended.
+enum Body {
+    Done,
+    Failed(StoreError),
+    Panicked(Box<dyn std::any::Any + Send>),
+}
+
+/// Runs `work` inside its own savepoint of the open transaction; on error or
+/// panic only the savepoint is rolled back. `Err` if the savepoint itself
+/// failed: then the whole batch must be rolled back.
+fn run_body(
+    connection: &Connection,
+    work: &mut dyn FnMut(&mut dyn StoreTx) -> Result<(), StoreError>,
+) -> Result<Body, StoreError> {
+    connection.prepare_cached("SAVEPOINT body")?.execute([])?;
+    let mut tx = SqliteTx { connection };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut tx)));
+    let body = match outcome {
+        Ok(Ok(())) => Body::Done,
+        Ok(Err(error)) => Body::Failed(error),
+        Err(payload) => Body::Panicked(payload),
+    };
+    if !matches!(body, Body::Done) {
+        connection.prepare_cached("ROLLBACK TO body")?.execute([])?;
+    }
+    connection.prepare_cached("RELEASE body")?.execute([])?;
+    Ok(body)
 }
 
 impl Store for SqliteStore {
@@ -101,27 +269,85 @@ impl Store for SqliteStore {
         &self,
         work: &mut dyn FnMut(&mut dyn StoreTx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        // A panic while the lock was held happened inside a transaction, which
-        // rusqlite rolled back while unwinding: the connection is usable.
-        let mut connection = self
-            .connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !connection.is_autocommit() {
-            connection.execute_batch("ROLLBACK")?;
+        self.arriving.fetch_add(1, Ordering::SeqCst);
+        let mut shared = lock(&self.shared);
+        self.arriving.fetch_sub(1, Ordering::SeqCst);
+        if shared.batch.is_none() {
+            if !shared.connection.is_autocommit() {
+                shared.connection.execute_batch("ROLLBACK")?;
+            }
+            shared
+                .connection
+                .prepare_cached("BEGIN IMMEDIATE")?
+                .execute([])?;
+            shared.batch = Some(Batch {
+                outcome: Arc::default(),
+                bodies: 0,
+                wrote: false,
+            });
         }
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut tx = SqliteTx {
-            transaction: &transaction,
+        let changes_before = shared.connection.total_changes();
+        let body = match run_body(&shared.connection, work) {
+            Ok(body) => body,
+            Err(error) => {
+                let copy = copy_error(&error);
+                let _ = self.end_batch(&mut shared, Some(error));
+                return Err(copy);
+            }
         };
-        work(&mut tx)?;
-        transaction.commit()?;
-        Ok(())
+        let wrote =
+            matches!(body, Body::Done) && shared.connection.total_changes() > changes_before;
+        let keep_open = match shared.batch.as_mut() {
+            Some(batch) => {
+                batch.bodies += 1;
+                batch.wrote |= wrote;
+                batch.bodies < MAX_BATCH && self.arriving.load(Ordering::SeqCst) > 0
+            }
+            None => false,
+        };
+        let committed = if keep_open {
+            let outcome = shared.batch.as_ref().map(|batch| batch.outcome.clone());
+            drop(shared);
+            match (&body, outcome) {
+                (Body::Done, Some(outcome)) => outcome.wait(),
+                _ => Ok(()),
+            }
+        } else {
+            let result = self.end_batch(&mut shared, None);
+            drop(shared);
+            result
+        };
+        match body {
+            Body::Done => committed,
+            Body::Failed(error) => Err(error),
+            Body::Panicked(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    fn durable_commits(&self) -> u64 {
+        self.commits.load(Ordering::SeqCst)
     }
 }
 
 struct SqliteTx<'a> {
-    transaction: &'a rusqlite::Transaction<'a>,
+    connection: &'a Connection,
+}
+
+impl SqliteTx<'_> {
+    /// Runs one statement through the prepared-statement cache.
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.connection.prepare_cached(sql)?.execute(params)
+    }
+
+    /// One row through the prepared-statement cache.
+    fn query_row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.connection.prepare_cached(sql)?.query_row(params, f)
+    }
 }
 
 impl UserColumns {
@@ -165,10 +391,7 @@ impl SqliteTx<'_> {
         key: impl rusqlite::ToSql,
         what: &'static str,
     ) -> Result<Option<T>, StoreError> {
-        let data: Option<String> = self
-            .transaction
-            .query_row(sql, [key], |row| row.get(0))
-            .optional()?;
+        let data: Option<String> = self.query_row(sql, [key], |row| row.get(0)).optional()?;
         data.map(|d| from_json(&d, what)).transpose()
     }
 
@@ -179,7 +402,7 @@ impl SqliteTx<'_> {
         params: impl rusqlite::Params,
         what: &'static str,
     ) -> Result<Vec<T>, StoreError> {
-        let mut statement = self.transaction.prepare(sql)?;
+        let mut statement = self.connection.prepare_cached(sql)?;
         let rows = statement
             .query_map(params, |row| row.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;
@@ -189,13 +412,13 @@ impl SqliteTx<'_> {
 
 impl StoreTx for SqliteTx<'_> {
     fn lock_account(&mut self, _username: &str) -> Result<(), StoreError> {
-        // Every transaction is BEGIN IMMEDIATE on the one connection: nothing
-        // else runs until it ends.
+        // Every body runs alone inside BEGIN IMMEDIATE on the one connection:
+        // nothing else runs until it ends.
         Ok(())
     }
 
     fn insert_user(&mut self, user: &User) -> Result<(), StoreError> {
-        let outcome = self.transaction.execute(
+        let outcome = self.execute(
             &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
             params![
                 user.username.as_str(),
@@ -216,19 +439,18 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn user(&mut self, username: &Username) -> Result<Option<User>, StoreError> {
-        self.transaction
-            .query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
-                [username.as_str()],
-                UserColumns::read,
-            )
-            .optional()?
-            .map(UserColumns::check)
-            .transpose()
+        self.query_row(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
+            [username.as_str()],
+            UserColumns::read,
+        )
+        .optional()?
+        .map(UserColumns::check)
+        .transpose()
     }
 
     fn update_user(&mut self, user: &User) -> Result<(), StoreError> {
-        let changed = self.transaction.execute(
+        let changed = self.execute(
             "UPDATE users SET password_hash = ?2, phone = ?3, email = ?4, jurisdiction = ?5, \
              second_factor = ?6, password_reset_required = ?7 WHERE username = ?1",
             params![
@@ -248,14 +470,12 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn user_count(&mut self) -> Result<u64, StoreError> {
-        let count: i64 = self
-            .transaction
-            .query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))?;
+        let count: i64 = self.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))?;
         to_u64(count, "count")
     }
 
     fn append_outbox(&mut self, entry: &OutboxEntry) -> Result<i64, StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO outbox (created_at, channel, recipient, body) VALUES (?1, ?2, ?3, ?4)",
             params![
                 to_i64(entry.created_at, "created_at")?,
@@ -264,11 +484,11 @@ impl StoreTx for SqliteTx<'_> {
                 entry.body.to_string(),
             ],
         )?;
-        Ok(self.transaction.last_insert_rowid())
+        Ok(self.connection.last_insert_rowid())
     }
 
     fn outbox_after(&mut self, after_id: i64, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut statement = self.transaction.prepare(
+        let mut statement = self.connection.prepare_cached(
             "SELECT id, created_at, channel, recipient, body FROM outbox \
              WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
@@ -301,7 +521,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn append_audit(&mut self, event: &AuditEvent) -> Result<i64, StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO audit (at, kind, username, detail) VALUES (?1, ?2, ?3, ?4)",
             params![
                 to_i64(event.at, "at")?,
@@ -310,11 +530,11 @@ impl StoreTx for SqliteTx<'_> {
                 event.detail.to_string(),
             ],
         )?;
-        Ok(self.transaction.last_insert_rowid())
+        Ok(self.connection.last_insert_rowid())
     }
 
     fn audit_after(&mut self, after_id: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
-        let mut statement = self.transaction.prepare(
+        let mut statement = self.connection.prepare_cached(
             "SELECT id, at, kind, username, detail FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
         let rows = statement
@@ -363,7 +583,7 @@ impl StoreTx for SqliteTx<'_> {
         username: &str,
         state: &AccountState,
     ) -> Result<(), StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO account_state (username, data) VALUES (?1, ?2) \
              ON CONFLICT (username) DO UPDATE SET data = excluded.data",
             params![username, to_json(state)?],
@@ -388,7 +608,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn put_enrollment(&mut self, enrollment: &Enrollment) -> Result<(), StoreError> {
-        let outcome = self.transaction.execute(
+        let outcome = self.execute(
             "INSERT INTO enrollments (id, username, state, data, seq) VALUES (?1, ?2, ?3, ?4, \
              (SELECT COALESCE(MAX(seq), 0) + 1 FROM enrollments)) ON CONFLICT (id) DO UPDATE SET username = excluded.username, state = excluded.state, \
              data = excluded.data",
@@ -417,7 +637,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn put_ticket(&mut self, ticket: &Ticket) -> Result<(), StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO tickets (id, username, data) VALUES (?1, ?2, ?3) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data",
             params![
@@ -481,7 +701,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn put_session(&mut self, session: &LoginSession) -> Result<(), StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO sessions (id, request_id, username, enrollment, expires_at, data, seq) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sessions)) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data",
@@ -506,7 +726,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn put_proof(&mut self, proof: &ProofRecord) -> Result<(), StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO proofs (id, enrollment, data) VALUES (?1, ?2, ?3) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data",
             params![
@@ -543,7 +763,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn put_replacement(&mut self, replacement: &Replacement) -> Result<(), StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO replacements (id, username, status, data, seq) VALUES (?1, ?2, ?3, ?4, \
              (SELECT COALESCE(MAX(seq), 0) + 1 FROM replacements)) ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
             params![
@@ -557,7 +777,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn add_notice(&mut self, notice: &NoticeRecord) -> Result<(), StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO notices (enrollment, expires_at, data) VALUES (?1, ?2, ?3)",
             params![
                 notice.enrollment.as_bytes().as_slice(),
@@ -581,7 +801,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn add_push(&mut self, username: &str, at: u64) -> Result<(), StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO pushes (username, sent_at) VALUES (?1, ?2)",
             params![username, to_i64(at, "sent_at")?],
         )?;
@@ -589,7 +809,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn pushes_since(&mut self, username: &str, since: u64) -> Result<Vec<u64>, StoreError> {
-        let mut statement = self.transaction.prepare(
+        let mut statement = self.connection.prepare_cached(
             "SELECT sent_at FROM pushes WHERE username = ?1 AND sent_at >= ?2 ORDER BY sent_at",
         )?;
         let times = statement
@@ -617,7 +837,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn put_login_code(&mut self, code: &LoginCode) -> Result<(), StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO login_codes (session_id, username, state, data, seq) VALUES (?1, ?2, ?3, \
              ?4, (SELECT COALESCE(MAX(seq), 0) + 1 FROM login_codes)) ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, data = excluded.data",
             params![
@@ -636,7 +856,7 @@ impl StoreTx for SqliteTx<'_> {
         channel: CodeChannel,
         at: u64,
     ) -> Result<(), StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO code_sends (username, channel, sent_at) VALUES (?1, ?2, ?3)",
             params![username, channel.as_str(), to_i64(at, "sent_at")?],
         )?;
@@ -644,7 +864,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn code_sends_since(&mut self, username: &str, since: u64) -> Result<Vec<u64>, StoreError> {
-        let mut statement = self.transaction.prepare(
+        let mut statement = self.connection.prepare_cached(
             "SELECT sent_at FROM code_sends WHERE username = ?1 AND sent_at >= ?2 ORDER BY sent_at",
         )?;
         let times = statement
@@ -657,7 +877,6 @@ impl StoreTx for SqliteTx<'_> {
 
     fn code_guard(&mut self, username: &str) -> Result<CodeGuard, StoreError> {
         let row: Option<(i64, Option<i64>)> = self
-            .transaction
             .query_row(
                 "SELECT wrong_codes, suspended_until FROM code_guards WHERE username = ?1",
                 [username],
@@ -677,7 +896,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn put_code_guard(&mut self, username: &str, guard: &CodeGuard) -> Result<(), StoreError> {
-        self.transaction.execute(
+        self.execute(
             "INSERT INTO code_guards (username, wrong_codes, suspended_until) VALUES (?1, ?2, ?3) \
              ON CONFLICT (username) DO UPDATE SET wrong_codes = excluded.wrong_codes, \
              suspended_until = excluded.suspended_until",
@@ -857,6 +1076,161 @@ mod tests {
         assert!(panicked.is_err());
         let rows = store.in_transaction(|tx| tx.audit_after(0, 10)).unwrap();
         assert!(rows.is_empty());
+    }
+
+    /// A transaction body the batching tests hand to a thread.
+    type Job = Box<dyn FnMut(&mut dyn StoreTx) -> Result<(), StoreError> + Send>;
+
+    /// Runs `first` and, while its body holds the connection, each of `others`
+    /// on a thread of its own; lets `first` finish only once all of them wait
+    /// for the connection, so that they all land in `first`'s batch. Returns
+    /// the outcomes, `first`'s first.
+    fn one_batch(
+        store: &SqliteStore,
+        mut first: Job,
+        others: Vec<Job>,
+    ) -> Vec<Result<(), StoreError>> {
+        let (entered, has_entered) = std::sync::mpsc::channel();
+        let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+        let waiting = others.len();
+        std::thread::scope(|scope| {
+            let first = scope.spawn(move || {
+                store.transaction(&mut |tx| {
+                    entered.send(()).unwrap();
+                    wait_for_go.recv().unwrap();
+                    first(tx)
+                })
+            });
+            has_entered.recv().unwrap();
+            let others: Vec<_> = others
+                .into_iter()
+                .map(|mut job| scope.spawn(move || store.transaction(&mut *job)))
+                .collect();
+            while store.arriving.load(Ordering::SeqCst) < waiting {
+                std::thread::yield_now();
+            }
+            go.send(()).unwrap();
+            std::iter::once(first)
+                .chain(others)
+                .map(|handle| handle.join().unwrap())
+                .collect()
+        })
+    }
+
+    fn audit(detail: &str) -> Job {
+        let detail = detail.to_owned();
+        Box::new(move |tx| {
+            tx.append_audit(&AuditEvent {
+                at: 1,
+                kind: AuditKind::UserCreated,
+                username: None,
+                detail: serde_json::json!({ "who": detail }),
+            })
+            .map(drop)
+        })
+    }
+
+    fn audited(store: &SqliteStore) -> Vec<String> {
+        let rows = store.in_transaction(|tx| tx.audit_after(0, 1000)).unwrap();
+        let mut who: Vec<String> = rows
+            .iter()
+            .map(|row| row.event.detail["who"].as_str().unwrap().to_owned())
+            .collect();
+        who.sort();
+        who
+    }
+
+    #[test]
+    fn concurrent_transactions_share_one_durable_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("server.db")).unwrap();
+        let before = store.durable_commits();
+        let others = (1..10).map(|i| audit(&format!("t{i}"))).collect();
+        let outcomes = one_batch(&store, audit("t0"), others);
+        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+        assert_eq!(
+            store.durable_commits() - before,
+            1,
+            "ten transactions, one commit"
+        );
+        let expected: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+        assert_eq!(audited(&store), expected);
+        // Reopened: the batch is on disk.
+        drop(store);
+        let store = SqliteStore::open(&dir.path().join("server.db")).unwrap();
+        assert_eq!(audited(&store), expected);
+        assert_eq!(store.durable_commits(), 0, "reading commits nothing");
+    }
+
+    #[test]
+    fn a_failing_body_in_a_batch_loses_only_its_own_writes() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let mut failing = audit("failing");
+        let panicking: Job = Box::new(|tx| {
+            tx.append_outbox(&OutboxEntry {
+                created_at: 1,
+                channel: Channel::Sms,
+                recipient: "+85212345678".into(),
+                body: serde_json::json!({}),
+            })?;
+            panic!("a bug in one body");
+        });
+        let others = vec![
+            audit("b"),
+            Box::new(move |tx: &mut dyn StoreTx| {
+                failing(tx)?;
+                Err(StoreError::NotFound("anything"))
+            }) as Job,
+            audit("c"),
+        ];
+        let outcomes = one_batch(&store, audit("a"), others);
+        assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[3].is_ok());
+        assert!(matches!(outcomes[2], Err(StoreError::NotFound("anything"))));
+        assert_eq!(audited(&store), ["a", "b", "c"]);
+        // A body that panics in a batch: only its writes are lost.
+        let panicked = std::thread::scope(|scope| {
+            scope
+                .spawn(|| one_batch(&store, audit("d"), vec![panicking, audit("e")]))
+                .join()
+        });
+        assert!(panicked.is_err(), "the panic reaches its caller");
+        assert_eq!(audited(&store), ["a", "b", "c", "d", "e"]);
+        assert!(
+            store
+                .in_transaction(|tx| tx.outbox_after(0, 10))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_failing_commit_acknowledges_no_member_of_the_batch() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        // A row `poison` writes breaks a deferred foreign key, which SQLite
+        // checks only at COMMIT: the batch's COMMIT fails.
+        store.with_connection(|c| {
+            c.execute_batch(
+                "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                 CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);
+                 CREATE TRIGGER poison AFTER INSERT ON audit WHEN NEW.detail LIKE '%poison%'
+                 BEGIN INSERT INTO child VALUES (404); END;",
+            )
+            .unwrap()
+        });
+        let before = store.durable_commits();
+        let outcomes = one_batch(&store, audit("a"), vec![audit("poison"), audit("c")]);
+        assert_eq!(outcomes.len(), 3);
+        for outcome in &outcomes {
+            assert!(
+                matches!(outcome, Err(StoreError::Database(_))),
+                "{outcome:?}"
+            );
+        }
+        assert!(audited(&store).is_empty(), "nothing of the batch was kept");
+        assert_eq!(store.durable_commits(), before);
+        // The store goes on.
+        store.in_transaction(|tx| audit("after")(tx)).unwrap();
+        assert_eq!(audited(&store), ["after"]);
     }
 
     #[test]

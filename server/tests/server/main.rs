@@ -631,6 +631,29 @@ fn the_dev_outbox_is_absent_in_production_and_present_in_development() {
 }
 
 #[test]
+fn the_dev_store_counters_are_absent_in_production_and_count_durable_commits_in_development() {
+    let dir = tempfile::tempdir().unwrap();
+    let production = start(&dir.path().join("p"), false);
+    production
+        .get("/v1/dev/store", None)
+        .assert_error(404, "not_found");
+    production.stop();
+
+    let development = start(&dir.path().join("d"), true);
+    let before = development.get("/v1/dev/store", None);
+    assert_eq!(before.status, 200);
+    let before = before.json["durable_commits"].as_u64().unwrap();
+    development
+        .state
+        .store
+        .in_transaction(|tx| tx.add_push("anna", T0))
+        .unwrap();
+    let after = development.get("/v1/dev/store", None);
+    assert_eq!(after.json["durable_commits"].as_u64().unwrap(), before + 1);
+    development.stop();
+}
+
+#[test]
 fn the_dev_clock_skips_ahead_in_development_only_and_never_goes_back() {
     let dir = tempfile::tempdir().unwrap();
     let production = start(&dir.path().join("p"), false);

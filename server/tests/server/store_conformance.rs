@@ -34,6 +34,8 @@ on_both_stores! {
     a_failed_transaction_leaves_nothing_behind,
     transactions_that_lock_one_account_never_act_on_a_stale_count,
     fifty_parallel_wrong_answers_through_the_verifier_count_exactly_the_allowed_number,
+    durable_commits_count_the_transactions_that_wrote,
+    concurrent_transactions_all_commit_in_fewer_durable_commits_on_sqlite,
 }
 
 /// The same as JSON: records compare by what they store.
@@ -529,6 +531,76 @@ fn fifty_parallel_wrong_answers_through_the_verifier_count_exactly_the_allowed_n
         .failures;
     assert_eq!(failures, 3);
     server.stop();
+}
+
+/// `durable_commits` (the metrics' and `latchkey bench load`'s fsync count)
+/// grows by one for a transaction that wrote, not for one that only read nor
+/// for one that failed.
+fn durable_commits_count_the_transactions_that_wrote(store: &TestStore) {
+    let (_dir, store) = open(store);
+    let before = store.durable_commits();
+    store
+        .in_transaction(|tx| tx.insert_user(&user("anna")))
+        .unwrap();
+    assert_eq!(store.durable_commits() - before, 1);
+    store.in_transaction(|tx| tx.user_count()).unwrap();
+    let failed: Result<(), StoreError> = store.in_transaction(|tx| {
+        tx.add_push("anna", 5)?;
+        Err(StoreError::NotFound("anything"))
+    });
+    assert!(failed.is_err());
+    assert_eq!(store.durable_commits() - before, 1);
+}
+
+/// 16 threads append 25 audit events each at once: every one is kept, each
+/// under its own id. On SQLite concurrent transactions share commits (group
+/// commit), so there are fewer durable commits than transactions; on
+/// PostgreSQL each is its own.
+fn concurrent_transactions_all_commit_in_fewer_durable_commits_on_sqlite(kind: &TestStore) {
+    let (_dir, store) = open(kind);
+    let before = store.durable_commits();
+    let ids: Vec<i64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|thread| {
+                let store = &store;
+                scope.spawn(move || {
+                    (0..25)
+                        .map(|i| {
+                            store
+                                .in_transaction(|tx| {
+                                    tx.append_audit(&AuditEvent {
+                                        at: 1,
+                                        kind: AuditKind::UserCreated,
+                                        username: None,
+                                        detail: json!({ "thread": thread, "i": i }),
+                                    })
+                                })
+                                .unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let rows = store.in_transaction(|tx| tx.audit_after(0, 1000)).unwrap();
+    assert_eq!(rows.len(), 400);
+    let mut stored: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let mut acknowledged = ids;
+    stored.sort_unstable();
+    acknowledged.sort_unstable();
+    assert_eq!(stored, acknowledged, "every acknowledged write is stored");
+    let commits = store.durable_commits() - before;
+    match kind {
+        TestStore::Sqlite => assert!(
+            (1..400).contains(&commits),
+            "{commits} durable commits for 400 transactions"
+        ),
+        TestStore::Postgres(_) => assert_eq!(commits, 400),
+    }
 }
 
 // PostgreSQL's own migrations (SQLite's are tested beside its store).
