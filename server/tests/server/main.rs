@@ -58,6 +58,7 @@ mod ceremonies;
 mod delivery;
 mod fallbacks;
 mod hardening;
+mod metrics;
 mod store_conformance;
 mod two_nodes;
 mod web;
