@@ -240,8 +240,13 @@ fn readiness_is_503_while_postgres_refuses_connections_and_200_after() {
 
     client
         .batch_execute(&format!(
-            "ALTER DATABASE {database} ALLOW_CONNECTIONS false; \
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+        ))
+        .unwrap();
+    // Committed first, so that the pool cannot reconnect in between.
+    client
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
         ))
         .unwrap();
     // Terminating backends is asynchronous: a probe may still find a live one.
