@@ -2,7 +2,7 @@
 //! writing the server profile, serving until told to stop.
 //!
 //! Invariants: the first start creates the data folder (mode 0700), the key file,
-//! the integrator token and the database (all 0600), and the profile; later starts
+//! the integrator token, the metrics token and the database (all 0600), and the profile; later starts
 //! reuse them and never regenerate a secret; a key file or token file that others
 //! may read stops the start, and so does a delivery credentials file others may
 //! read; in production, so do a data folder or database the group or others may
@@ -13,6 +13,7 @@
 use crate::config::{ConfigError, Delivery, ServerConfig};
 use crate::delivery::Providers;
 use crate::http::{self, AppState};
+use crate::metrics::{Metrics, MetricsToken, ReadinessCheck};
 use crate::outbox::Outbox;
 use crate::policy::{PolicyError, PolicyTable};
 use crate::secrets::{
@@ -79,7 +80,7 @@ pub enum ServerError {
 }
 
 /// The server's data folder: `server.db` (unless the state is in PostgreSQL),
-/// `server-keys.json`, `integrator-token`, `server-profile.json`.
+/// `server-keys.json`, `integrator-token`, `metrics-token`, `server-profile.json`.
 #[derive(Debug, Clone)]
 pub struct DataFolder {
     path: PathBuf,
@@ -117,6 +118,11 @@ impl DataFolder {
     /// The integrator token file.
     pub fn token_file(&self) -> PathBuf {
         self.path.join(TOKEN_FILE_NAME)
+    }
+
+    /// The metrics token file (`GET /metrics`).
+    pub fn metrics_token_file(&self) -> PathBuf {
+        self.path.join(crate::metrics::METRICS_TOKEN_FILE_NAME)
     }
 
     /// The server profile file.
@@ -243,6 +249,7 @@ impl Server {
         }
         let (keys, keys_created) = FileKeys::load_or_create(&folder.key_file())?;
         let (token, token_created) = IntegratorToken::load_or_create(&folder.token_file())?;
+        let (metrics_token, _) = MetricsToken::load_or_create(&folder.metrics_token_file())?;
         let store: Arc<dyn Store> = match &config.database {
             None => Arc::new(folder.open_store()?),
             Some(url) => {
@@ -284,13 +291,24 @@ impl Server {
         let keys: Arc<dyn crate::ServerKeys> = Arc::new(keys);
         let policy = Arc::new(policy);
         let channels = providers.channels(outbox.clone());
-        let verifier = Arc::new(crate::verifier::Verifier::new(
-            config.clone(),
-            clock.clone(),
-            keys.clone(),
+        let metrics = Arc::new(Metrics::new());
+        // lead: wire the outbox dispatcher's depth and the store's durable commits here:
+        //   metrics.watch_outbox_depth(move || outbox.outbox_counts().ok().map(|c| OutboxDepth { pending: c.pending, dead: c.dead }));
+        //   metrics.register_counter_reading("store_durable_commits", "Durable commits (fsyncs) of the store", move || store.durable_commits());
+        let verifier = Arc::new(
+            crate::verifier::Verifier::new(
+                config.clone(),
+                clock.clone(),
+                keys.clone(),
+                store.clone(),
+                policy.clone(),
+                channels.clone(),
+            )
+            .with_metrics(metrics.clone()),
+        );
+        let readiness = Arc::new(ReadinessCheck::new(
             store.clone(),
-            policy.clone(),
-            channels.clone(),
+            ReadinessCheck::DEFAULT_TIMEOUT,
         ));
         let state = AppState {
             config,
@@ -307,6 +325,9 @@ impl Server {
             integrator_token: Arc::new(token.clone()),
             verifier,
             decisions,
+            metrics,
+            metrics_token: Arc::new(metrics_token),
+            readiness,
         };
         Ok(Self {
             listener,

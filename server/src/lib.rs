@@ -19,6 +19,7 @@
 //! - [`config`]: mode, address, data folder and the numbers of docs/DESIGN.md §5;
 //! - [`http`]: the axum API (public, phone, integrator, reference login and
 //!   development routes; `server/openapi.yaml` describes each);
+//! - [`metrics`]: the Prometheus metrics at `/metrics` and the readiness check;
 //! - [`Server`]: opening the data folder, binding, serving (the connection loop
 //!   with its cap and timeouts is in `connections`).
 //!
@@ -37,6 +38,7 @@ pub mod delivery;
 pub mod embedded;
 pub mod http;
 mod launch;
+pub mod metrics;
 pub mod outbox;
 pub mod password_attempts;
 pub mod policy;

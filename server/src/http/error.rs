@@ -226,6 +226,8 @@ impl IntoResponse for ApiError {
         error.extend(self.extra());
         let body = serde_json::json!({ "error": error });
         let mut response = (self.status(), axum::Json(body)).into_response();
+        // The request log layer counts refusals by code (crate::metrics).
+        response.extensions_mut().insert(self.code());
         if matches!(self, ApiError::Unauthorized) {
             response
                 .headers_mut()

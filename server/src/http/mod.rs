@@ -3,7 +3,10 @@
 //! every endpoint.
 //!
 //! Routes today:
-//! - `GET /v1/health`, `GET /v1/profile` — public;
+//! - `GET /v1/health`, `GET /v1/ready`, `GET /v1/profile` — public (readiness
+//!   asks the store; module `observe`);
+//! - `GET /metrics` — Prometheus metrics, behind the metrics token (module
+//!   `observe`);
 //! - `/v1/integrator/*` — the integrator API, behind the bearer token
 //!   (`POST /v1/integrator/users`, `GET /v1/integrator/users/{username}`);
 //! - `GET /v1/dev/outbox`, `POST /v1/dev/voice-calls/{call}/keypress` —
@@ -24,6 +27,7 @@ mod dev;
 mod error;
 mod integrator;
 mod login;
+mod observe;
 mod phone;
 mod public;
 mod sessions;
@@ -81,6 +85,12 @@ pub struct AppState {
     pub verifier: Arc<crate::verifier::Verifier>,
     /// Woken whenever a login session may have been decided (long-polls wait on it).
     pub decisions: Arc<tokio::sync::Notify>,
+    /// The server's metrics (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The bearer token that opens `GET /metrics`.
+    pub metrics_token: Arc<crate::metrics::MetricsToken>,
+    /// The readiness probe behind `GET /v1/ready`.
+    pub readiness: Arc<crate::metrics::ReadinessCheck>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -103,6 +113,8 @@ pub fn router(state: AppState) -> Router {
         ));
     let mut app = Router::new()
         .route("/v1/health", axum::routing::get(public::health))
+        .route("/v1/ready", axum::routing::get(observe::ready))
+        .route("/metrics", axum::routing::get(observe::metrics))
         .route("/v1/profile", axum::routing::get(public::profile))
         .nest("/v1/integrator", integrator)
         .merge(phone::routes())
@@ -122,7 +134,7 @@ pub fn router(state: AppState) -> Router {
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
 }
 
@@ -188,16 +200,35 @@ async fn require_integrator_token(
     }
 }
 
-/// One log line per request: method, route template, status.
-async fn log_request(request: Request, next: Next) -> Response {
+/// One log line per request: method, route template, status; and the request's
+/// latency (by the same three) and its typed error code, if any, in the metrics.
+/// A request that matched no route is labelled `unmatched` in the metrics, so
+/// that probing paths cannot grow the number of series.
+async fn log_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let began = tokio::time::Instant::now();
     let method = request.method().clone();
-    let route = request
+    let matched = request
         .extensions()
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_owned());
-    let route = route.unwrap_or_else(|| format!("unmatched {}", request.uri().path()));
+    let route = matched
+        .clone()
+        .unwrap_or_else(|| format!("unmatched {}", request.uri().path()));
     let response = next.run(request).await;
-    tracing::info!(%method, %route, status = response.status().as_u16(), "request");
+    let status = response.status().as_u16();
+    tracing::info!(%method, %route, status, "request");
+    if let Some(code) = response
+        .extensions()
+        .get::<latchkey_core::protocol::ErrorCode>()
+    {
+        state.metrics.refused(*code);
+    }
+    state.metrics.observe_request(
+        method.as_str(),
+        matched.as_deref().unwrap_or("unmatched"),
+        status,
+        began.elapsed(),
+    );
     response
 }
 

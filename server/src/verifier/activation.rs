@@ -230,7 +230,9 @@ impl Verifier {
             Ok((ActivationStart { enrollment, ticket: signed, expires_at: now + lifetime }, outgoing))
         })?;
         self.send_all(outgoing);
-        Ok(start)
+        Ok(self
+            .metrics
+            .started(crate::metrics::Flow::activation(replace.is_some()), start))
     }
 
     /// The phone's activation request (PROTOCOL §6.1 step 3).
@@ -438,7 +440,7 @@ impl Verifier {
             Ok(Ok((outcome, outgoing)))
         })?;
         // A wrong code is a committed state change (the try was counted) and an error.
-        let (outcome, outgoing) = committed?;
+        let (outcome, outgoing) = self.metrics.activation_finished(committed)?;
         self.send_all(outgoing);
         Ok(outcome)
     }
@@ -619,7 +621,7 @@ impl Verifier {
         self.store.run_alone("complete_due_replacements", &mut || {
             swept = self.sweep_due_replacements();
         })?;
-        swept
+        self.metrics.moves_completed(swept)
     }
 
     /// The sweep itself, on whatever node runs it.

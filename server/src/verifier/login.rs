@@ -236,7 +236,7 @@ impl Verifier {
             ))
         })?;
         self.send_all(outgoing);
-        Ok(opened)
+        Ok(self.metrics.login_opened(opened))
     }
 
     /// A session's state.
@@ -459,7 +459,8 @@ impl Verifier {
             Ok((verdict, outgoing))
         })?;
         self.send_all(outgoing);
-        outcome
+        self.metrics
+            .finished(crate::metrics::Flow::LoginPush, outcome)
     }
 
     /// The phone's denial; "not me" reports fraud, pauses pushes and forces a
@@ -611,6 +612,7 @@ impl Verifier {
             Ok((verdict, outgoing))
         })?;
         self.send_all(outgoing);
-        outcome
+        self.metrics
+            .finished(crate::metrics::Flow::LoginTyped, outcome)
     }
 }

@@ -276,6 +276,7 @@ pub struct Verifier {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) policy: Arc<PolicyTable>,
     pub(crate) channels: Channels,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -321,7 +322,13 @@ impl Verifier {
             store,
             policy,
             channels,
+            metrics: Arc::default(),
         }
+    }
+
+    /// The same verifier, counting its flows and failures in `metrics`.
+    pub fn with_metrics(self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        Self { metrics, ..self }
     }
 
     /// This server's fingerprint.

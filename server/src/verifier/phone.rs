@@ -295,7 +295,7 @@ impl Verifier {
             Ok((Ok(outcome), outgoing))
         })?;
         self.send_all(outgoing);
-        outcome
+        self.metrics.proved(outcome)
     }
 
     /// A fresh signed X25519 key for a PIN change.

@@ -216,7 +216,7 @@ impl Verifier {
             Ok::<_, VerifierError>((sent, outgoing))
         })?;
         self.send_all(outgoing);
-        Ok(sent)
+        Ok(self.metrics.code_requested(channel, sent))
     }
 
     /// A code typed into the login screen. Counted (per account) before it is
@@ -338,7 +338,7 @@ impl Verifier {
             Ok((Err(error), outgoing))
         })?;
         self.send_all(outgoing);
-        outcome
+        self.code_login_finished(id, outcome)
     }
 
     /// Burns the account's live codes (a phone-number change: they went to the

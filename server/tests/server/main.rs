@@ -59,6 +59,7 @@ mod delivery;
 mod fallbacks;
 mod fixture;
 mod hardening;
+mod metrics;
 mod store_conformance;
 mod two_nodes;
 mod web;
