@@ -605,10 +605,13 @@ mod tests {
     use latchkey_core::clock::ManualClock;
     use std::sync::Mutex;
 
+    /// How the fake provider fails.
+    type Failing = fn(String) -> OutboundError;
+
     /// A provider whose answer the test sets; it records what it accepted.
     #[derive(Default)]
     struct Fake {
-        answer: Mutex<Option<fn(String) -> OutboundError>>,
+        answer: Mutex<Option<Failing>>,
         accepted: Mutex<Vec<(String, String)>>,
     }
 
@@ -790,7 +793,7 @@ mod tests {
     #[test]
     fn a_refusal_or_refused_credentials_end_the_message_at_once() {
         for refusal in [
-            OutboundError::Rejected as fn(String) -> OutboundError,
+            OutboundError::Rejected as Failing,
             OutboundError::Credentials,
             OutboundError::Unregistered,
         ] {

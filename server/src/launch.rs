@@ -380,6 +380,22 @@ impl Server {
                 }
             }
         });
+        // The outbox's retries: due messages are sent every second, by one node at
+        // a time (docs/ARCHITECTURE.md, "The dispatcher").
+        let dispatcher = self.state.verifier.dispatcher().clone();
+        let dispatching = tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(std::time::Duration::from_secs(crate::dispatch::TICK_SECS));
+            loop {
+                tick.tick().await;
+                let dispatcher = dispatcher.clone();
+                if let Ok(Err(error)) =
+                    tokio::task::spawn_blocking(move || dispatcher.run_due_alone()).await
+                {
+                    tracing::warn!(%error, "sending due outbox messages failed");
+                }
+            }
+        });
         let limits = self.state.config.connections;
         let app = http::router(self.state);
         let served = crate::connections::serve(self.listener, app, limits, shutdown)
@@ -389,6 +405,7 @@ impl Server {
                 source,
             });
         sweeper.abort();
+        dispatching.abort();
         served
     }
 }
