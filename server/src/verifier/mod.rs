@@ -17,7 +17,7 @@
 //!
 //! Messages to users (push, SMS, voice, e-mail) are collected during the
 //! transaction and written into the outbox in that same transaction
-//! ([`Verifier::ceremony`], [`crate::dispatch`]); they are sent after the commit,
+//! (`Verifier::ceremony`, [`crate::dispatch`]); they are sent after the commit,
 //! so a crash in between delays a message, never loses it.
 //!
 //! Invariants: secrets (`k_user`, ticket keys) are unwrapped only for the one
@@ -555,7 +555,7 @@ impl Verifier {
 
     /// Sends messages outside a ceremony's transaction: into the outbox (one
     /// transaction of their own), then tried at once. Ceremony steps use
-    /// [`Self::ceremony`] instead, which commits them with the state change, so
+    /// `Verifier::ceremony` instead, which commits them with the state change, so
     /// what they still pass here is empty. A failure is logged (without content)
     /// and does not undo any state change.
     pub fn send_all(&self, outgoing: Vec<Outgoing>) {
