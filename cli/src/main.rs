@@ -18,6 +18,7 @@ mod demo_cmd;
 mod device_cmd;
 mod login_cmd;
 mod otp_cmd;
+mod outbox_cmd;
 mod serve_cmd;
 mod terminal;
 
@@ -56,6 +57,9 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Manage the server's built-in users.
     User(serve_cmd::UserArgs),
+    /// The server's outbox: pending, sent and dead messages (never their content);
+    /// `--retry ID` makes a pending one due now.
+    Outbox(outbox_cmd::OutboxArgs),
     /// The reference login screen: log in (password typed unseen, or piped) by
     /// push, typed response, SMS or voice code; answer an open session by flag
     /// (--session); or `login activate` a phone.
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
         Command::Device(args) => device_cmd::run(&args),
         Command::Serve(args) => serve_cmd::serve(&args),
         Command::User(args) => serve_cmd::user(&args),
+        Command::Outbox(args) => outbox_cmd::outbox(&args),
         Command::Login(args) => login_cmd::login(&args),
     };
     match outcome {

@@ -142,7 +142,7 @@ fn listen_address(text: &str) -> Result<SocketAddr, String> {
 
 /// `--database`: a PostgreSQL URL. Checked here rather than by clap, whose
 /// error would echo the value, and a URL may hold a password.
-fn postgres_url(text: Option<&String>) -> Result<Option<PostgresUrl>, CliError> {
+pub(crate) fn postgres_url(text: Option<&String>) -> Result<Option<PostgresUrl>, CliError> {
     text.map(|text| {
         text.parse().map_err(|_| {
             CliError::Input(
@@ -154,7 +154,7 @@ fn postgres_url(text: Option<&String>) -> Result<Option<PostgresUrl>, CliError> 
 }
 
 /// The store `user add` writes to: SQLite in the data folder, or PostgreSQL.
-fn open_store(
+pub(crate) fn open_store(
     folder: &DataFolder,
     database: Option<&PostgresUrl>,
 ) -> Result<Arc<dyn Store>, CliError> {
@@ -208,7 +208,7 @@ fn check_data_folder(data: &Path) -> Result<(), CliError> {
     }
 }
 
-fn server_error(error: ServerError) -> CliError {
+pub(crate) fn server_error(error: ServerError) -> CliError {
     match error {
         ServerError::Config(_) | ServerError::Profile(_) => CliError::input(error),
         other => CliError::Runtime(other.to_string()),

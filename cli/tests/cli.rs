@@ -12,6 +12,8 @@ use std::process::Command;
 mod crash;
 #[path = "cli/login.rs"]
 mod login;
+#[path = "cli/outbox.rs"]
+mod outbox;
 #[cfg(unix)]
 #[path = "cli/terminal.rs"]
 mod terminal;

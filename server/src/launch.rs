@@ -292,9 +292,22 @@ impl Server {
         let policy = Arc::new(policy);
         let channels = providers.channels(outbox.clone());
         let metrics = Arc::new(Metrics::new());
-        // lead: wire the outbox dispatcher's depth and the store's durable commits here:
-        //   metrics.watch_outbox_depth(move || outbox.outbox_counts().ok().map(|c| OutboxDepth { pending: c.pending, dead: c.dead }));
-        //   metrics.register_counter_reading("store_durable_commits", "Durable commits (fsyncs) of the store", move || store.durable_commits());
+        // Outbox depth and durable commits are read from the store at each scrape.
+        let depth_store = store.clone();
+        metrics.watch_outbox_depth(move || {
+            crate::store::StoreExt::outbox_counts(depth_store.as_ref())
+                .ok()
+                .map(|c| crate::metrics::OutboxDepth {
+                    pending: c.pending,
+                    dead: c.dead,
+                })
+        });
+        let commit_store = store.clone();
+        metrics.register_counter_reading(
+            "store_durable_commits",
+            "Durable commits (fsyncs on SQLite) the store made",
+            move || commit_store.durable_commits(),
+        );
         let verifier = Arc::new(
             crate::verifier::Verifier::new(
                 config.clone(),
@@ -390,6 +403,22 @@ impl Server {
                 }
             }
         });
+        // The outbox's retries: due messages are sent every second, by one node at
+        // a time (docs/ARCHITECTURE.md, "The dispatcher").
+        let dispatcher = self.state.verifier.dispatcher().clone();
+        let dispatching = tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(std::time::Duration::from_secs(crate::dispatch::TICK_SECS));
+            loop {
+                tick.tick().await;
+                let dispatcher = dispatcher.clone();
+                if let Ok(Err(error)) =
+                    tokio::task::spawn_blocking(move || dispatcher.run_due_alone()).await
+                {
+                    tracing::warn!(%error, "sending due outbox messages failed");
+                }
+            }
+        });
         let limits = self.state.config.connections;
         let app = http::router(self.state);
         let served = crate::connections::serve(self.listener, app, limits, shutdown)
@@ -399,6 +428,7 @@ impl Server {
                 source,
             });
         sweeper.abort();
+        dispatching.abort();
         served
     }
 }

@@ -35,6 +35,7 @@
 pub mod config;
 mod connections;
 pub mod delivery;
+pub mod dispatch;
 pub mod embedded;
 pub mod http;
 mod launch;

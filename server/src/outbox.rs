@@ -136,6 +136,16 @@ impl MessageText {
         }
     }
 
+    /// The text around the secret, with [`SECRET_PLACEHOLDER`] where it goes.
+    pub fn template(&self) -> &str {
+        &self.template
+    }
+
+    /// The secret, if the text carries one.
+    pub fn secret(&self) -> Option<&SecretText> {
+        self.secret.as_ref()
+    }
+
     /// The text for logs: the secret replaced by `[redacted]`.
     pub fn redacted(&self) -> String {
         self.template.replace(SECRET_PLACEHOLDER, "[redacted]")
@@ -179,12 +189,31 @@ pub struct Email {
 pub trait PushSender: Send + Sync {
     /// Sends `message` to the device whose token it names.
     fn send(&self, message: &PushMessage) -> Result<(), OutboundError>;
+
+    /// As [`Self::send`], passing the message's idempotency key (32 hex digits) to
+    /// providers that drop a duplicate under it. The default ignores it.
+    fn send_keyed(&self, key: &str, message: &PushMessage) -> Result<(), OutboundError> {
+        let _ = key;
+        self.send(message)
+    }
 }
 
 /// Sends text messages. Must not call back into the server.
 pub trait SmsSender: Send + Sync {
     /// Sends `text` to `to`.
     fn send(&self, to: &PhoneNumber, text: &MessageText) -> Result<(), OutboundError>;
+
+    /// As [`Self::send`], passing the message's idempotency key (32 hex digits) to
+    /// providers that drop a duplicate under it. The default ignores it.
+    fn send_keyed(
+        &self,
+        key: &str,
+        to: &PhoneNumber,
+        text: &MessageText,
+    ) -> Result<(), OutboundError> {
+        let _ = key;
+        self.send(to, text)
+    }
 }
 
 /// Places voice calls that read a code. Must not call back into the server.
@@ -195,12 +224,31 @@ pub trait SmsSender: Send + Sync {
 pub trait VoiceCaller: Send + Sync {
     /// Calls `to`; reads `call.code` after the keypress.
     fn send(&self, to: &PhoneNumber, call: &VoiceCall) -> Result<(), OutboundError>;
+
+    /// As [`Self::send`], passing the message's idempotency key (32 hex digits) to
+    /// providers that drop a duplicate under it. The default ignores it.
+    fn send_keyed(
+        &self,
+        key: &str,
+        to: &PhoneNumber,
+        call: &VoiceCall,
+    ) -> Result<(), OutboundError> {
+        let _ = key;
+        self.send(to, call)
+    }
 }
 
 /// Sends e-mail. Must not call back into the server.
 pub trait Mailer: Send + Sync {
     /// Sends `email` to `to`.
     fn send(&self, to: &EmailAddress, email: &Email) -> Result<(), OutboundError>;
+
+    /// As [`Self::send`], passing the message's idempotency key (32 hex digits) to
+    /// providers that drop a duplicate under it. The default ignores it.
+    fn send_keyed(&self, key: &str, to: &EmailAddress, email: &Email) -> Result<(), OutboundError> {
+        let _ = key;
+        self.send(to, email)
+    }
 }
 
 /// The four channels a ceremony sends through.

@@ -193,13 +193,18 @@ impl PushRouter {
 
 impl PushSender for PushRouter {
     fn send(&self, message: &PushMessage) -> Result<(), OutboundError> {
+        self.send_keyed("", message)
+    }
+
+    fn send_keyed(&self, key: &str, message: &PushMessage) -> Result<(), OutboundError> {
         let provider = match message.platform {
             Platform::Android => self.fcm.as_ref(),
             Platform::Ios => self.apns.as_ref(),
             _ => None,
         };
         match provider {
-            Some(provider) => provider.send(message),
+            Some(provider) if key.is_empty() => provider.send(message),
+            Some(provider) => provider.send_keyed(key, message),
             None => Err(OutboundError::Rejected(format!(
                 "no push provider is configured for {:?} phones",
                 message.platform

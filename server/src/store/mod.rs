@@ -31,6 +31,7 @@
 //! reported as [`StoreError::CorruptRow`], never skipped or deleted; the audit
 //! trail never holds secrets.
 
+pub mod outbound;
 mod postgres;
 pub mod records;
 mod sqlite;
@@ -44,6 +45,7 @@ pub use records::{
     ReplacementStatus, SessionOpener, SessionStatus, Ticket, TicketKind, TicketStatus,
 };
 
+pub use outbound::{Outbound, OutboundState, OutboxCounts};
 pub use postgres::{DEFAULT_POOL_SIZE, POSTGRES_MIGRATIONS, PostgresStore, PostgresUrl};
 pub use sqlite::{MIGRATIONS, SqliteStore};
 
@@ -177,7 +179,8 @@ impl Channel {
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    /// The channel named `text`, if any.
+    pub fn parse(text: &str) -> Option<Self> {
         match text {
             "push" => Some(Channel::Push),
             "sms" => Some(Channel::Sms),
@@ -497,6 +500,33 @@ pub trait StoreTx {
 
     /// Stores the account's wrong-code counter and suspension.
     fn put_code_guard(&mut self, username: &str, guard: &CodeGuard) -> Result<(), StoreError>;
+
+    /// Adds a message to the transactional outbox (its `id` is ignored); returns
+    /// its id. [`StoreError::Duplicate`] if its key is taken.
+    fn insert_outbound(&mut self, row: &Outbound) -> Result<i64, StoreError>;
+
+    /// An outbox message by id.
+    fn outbound(&mut self, id: i64) -> Result<Option<Outbound>, StoreError>;
+
+    /// Up to `limit` messages due at `now`, oldest first: pending ones whose
+    /// `next_attempt_at` has come, and sending ones whose lease has lapsed.
+    fn due_outbound(&mut self, now: u64, limit: u32) -> Result<Vec<Outbound>, StoreError>;
+
+    /// Stores a message's state, attempts, times, error and sealed body (by id);
+    /// [`StoreError::NotFound`] if absent.
+    fn put_outbound(&mut self, row: &Outbound) -> Result<(), StoreError>;
+
+    /// Up to `limit` messages with ids greater than `after_id`, oldest first;
+    /// only those in `state` if given.
+    fn outbound_after(
+        &mut self,
+        after_id: i64,
+        state: Option<OutboundState>,
+        limit: u32,
+    ) -> Result<Vec<Outbound>, StoreError>;
+
+    /// How many messages are pending (or sending), sent and dead.
+    fn outbox_counts(&mut self) -> Result<OutboxCounts, StoreError>;
 }
 
 /// Where the server keeps its state.
@@ -593,6 +623,12 @@ pub trait StoreExt: Store {
                 (Ok(()), _) => return Err(E::from(StoreError::RolledBack)),
             }
         }
+    }
+
+    /// How many outbox messages are pending, sent and dead (one short
+    /// transaction; for metrics and `latchkey outbox`).
+    fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        self.in_transaction(|tx| tx.outbox_counts())
     }
 }
 

@@ -16,13 +16,14 @@
 //! runs a small runtime of its own: open and use the store off the async
 //! executor (`spawn_blocking`); dropping it anywhere is safe.
 
+use super::outbound::{OUTBOUND_COLUMNS, OutboundColumns, opt_i64};
 use super::records::{
     AccountState, CodeChannel, Enrollment, LoginCode, LoginSession, NoticeRecord, ProofRecord,
     Replacement, SessionStatus, Ticket,
 };
 use super::{
-    AuditEvent, AuditKind, AuditRow, Channel, OutboxEntry, OutboxRow, Store, StoreError, StoreTx,
-    USER_COLUMNS, UserColumns, to_i64, to_u64,
+    AuditEvent, AuditKind, AuditRow, Channel, Outbound, OutboundState, OutboxCounts, OutboxEntry,
+    OutboxRow, Store, StoreError, StoreTx, USER_COLUMNS, UserColumns, to_i64, to_u64,
 };
 use crate::rules::CodeGuard;
 use crate::users::{User, Username};
@@ -42,8 +43,10 @@ use std::time::Duration;
 /// The PostgreSQL schema's migrations, oldest first
 /// (`server/migrations/postgres/NNNN_*.sql`): entry `n - 1` takes the database
 /// from version `n - 1` to `n`. Append new files; never edit a released one.
-pub const POSTGRES_MIGRATIONS: &[&str] =
-    &[include_str!("../../migrations/postgres/0001_schema.sql")];
+pub const POSTGRES_MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_schema.sql"),
+    include_str!("../../migrations/postgres/0002_outbound.sql"),
+];
 
 /// The advisory lock key migrations hold ("latchkey" in ASCII, truncated).
 const MIGRATION_LOCK: i64 = 0x6c61_7463_686b_6579;
@@ -1013,6 +1016,146 @@ impl StoreTx for PostgresTx<'_, '_> {
             &[&username, &i64::from(guard.wrong_codes), &suspended_until],
         )?;
         Ok(())
+    }
+
+    fn insert_outbound(&mut self, row: &Outbound) -> Result<i64, StoreError> {
+        let params: [&(dyn ToSql + Sync); 12] = [
+            &row.key,
+            &row.channel.as_str(),
+            &row.recipient,
+            &row.sealed,
+            &row.state.as_str(),
+            &i64::from(row.attempts),
+            &to_i64(row.created_at, "created_at")?,
+            &to_i64(row.next_attempt_at, "next_attempt_at")?,
+            &opt_i64(row.lease_until, "lease_until")?,
+            &to_i64(row.expires_at, "expires_at")?,
+            &row.last_error,
+            &opt_i64(row.finished_at, "finished_at")?,
+        ];
+        match self.transaction.query(
+            "INSERT INTO outbound (key, channel, recipient, sealed, state, attempts, created_at, \
+             next_attempt_at, lease_until, expires_at, last_error, finished_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            &params,
+        ) {
+            Ok(rows) => int(rows.first().ok_or(StoreError::CorruptRow("id"))?, 0, "id"),
+            Err(error) if is_unique_violation(&error) => Err(StoreError::Duplicate("message")),
+            Err(error) => Err(self.note(error)),
+        }
+    }
+
+    fn outbound(&mut self, id: i64) -> Result<Option<Outbound>, StoreError> {
+        let mut rows = self.outbound_query(
+            &format!("SELECT {OUTBOUND_COLUMNS} FROM outbound WHERE id = $1"),
+            &[&id],
+        )?;
+        Ok(rows.pop())
+    }
+
+    fn due_outbound(&mut self, now: u64, limit: u32) -> Result<Vec<Outbound>, StoreError> {
+        let now = to_i64(now, "now")?;
+        self.outbound_query(
+            &format!(
+                "SELECT {OUTBOUND_COLUMNS} FROM outbound WHERE (state = 'pending' AND \
+                 next_attempt_at <= $1) OR (state = 'sending' AND lease_until <= $1) \
+                 ORDER BY id LIMIT $2"
+            ),
+            &[&now, &i64::from(limit)],
+        )
+    }
+
+    fn put_outbound(&mut self, row: &Outbound) -> Result<(), StoreError> {
+        let changed = self.execute(
+            "UPDATE outbound SET sealed = $2, state = $3, attempts = $4, next_attempt_at = $5, \
+             lease_until = $6, expires_at = $7, last_error = $8, finished_at = $9 WHERE id = $1",
+            &[
+                &row.id,
+                &row.sealed,
+                &row.state.as_str(),
+                &i64::from(row.attempts),
+                &to_i64(row.next_attempt_at, "next_attempt_at")?,
+                &opt_i64(row.lease_until, "lease_until")?,
+                &to_i64(row.expires_at, "expires_at")?,
+                &row.last_error,
+                &opt_i64(row.finished_at, "finished_at")?,
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound("message"));
+        }
+        Ok(())
+    }
+
+    fn outbound_after(
+        &mut self,
+        after_id: i64,
+        state: Option<OutboundState>,
+        limit: u32,
+    ) -> Result<Vec<Outbound>, StoreError> {
+        let state = state.map(|s| s.as_str());
+        self.outbound_query(
+            &format!(
+                "SELECT {OUTBOUND_COLUMNS} FROM outbound WHERE id > $1 AND ($2::text IS NULL OR \
+                 state = $2) ORDER BY id LIMIT $3"
+            ),
+            &[&after_id, &state, &i64::from(limit)],
+        )
+    }
+
+    fn outbox_counts(&mut self) -> Result<OutboxCounts, StoreError> {
+        let rows = self.query("SELECT state, COUNT(*) FROM outbound GROUP BY state", &[])?;
+        let mut counts = OutboxCounts::default();
+        for row in &rows {
+            let count = to_u64(int(row, 1, "count")?, "count")?;
+            match OutboundState::parse(&text(row, 0, "state")?)
+                .ok_or(StoreError::CorruptRow("state"))?
+            {
+                OutboundState::Pending | OutboundState::Sending => counts.pending += count,
+                OutboundState::Sent => counts.sent += count,
+                OutboundState::Dead => counts.dead += count,
+            }
+        }
+        Ok(counts)
+    }
+}
+
+impl PostgresTx<'_, '_> {
+    /// The `outbound` rows a query (selecting [`OUTBOUND_COLUMNS`]) returns.
+    fn outbound_query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Outbound>, StoreError> {
+        let rows = self.query(sql, params)?;
+        rows.iter()
+            .map(|row| {
+                let get = |index: usize| -> Result<Option<i64>, StoreError> {
+                    row.try_get(index)
+                        .map_err(|_| StoreError::CorruptRow("outbound"))
+                };
+                OutboundColumns {
+                    id: int(row, 0, "id")?,
+                    key: text(row, 1, "key")?,
+                    channel: text(row, 2, "channel")?,
+                    recipient: text(row, 3, "recipient")?,
+                    sealed: row
+                        .try_get(4)
+                        .map_err(|_| StoreError::CorruptRow("sealed"))?,
+                    state: text(row, 5, "state")?,
+                    attempts: int(row, 6, "attempts")?,
+                    created_at: int(row, 7, "created_at")?,
+                    next_attempt_at: int(row, 8, "next_attempt_at")?,
+                    lease_until: get(9)?,
+                    expires_at: int(row, 10, "expires_at")?,
+                    last_error: row
+                        .try_get(11)
+                        .map_err(|_| StoreError::CorruptRow("last_error"))?,
+                    finished_at: get(12)?,
+                }
+                .check()
+            })
+            .collect()
     }
 }
 

@@ -23,13 +23,14 @@
 //! "oldest first" is the `seq` column (migration 0005, indexed by 0007), never
 //! the rowid. Statements go through the connection's prepared-statement cache.
 
+use super::outbound::{OUTBOUND_COLUMNS, OutboundColumns, opt_i64};
 use super::records::{
     AccountState, CodeChannel, Enrollment, LoginCode, LoginSession, NoticeRecord, ProofRecord,
     Replacement, SessionStatus, Ticket,
 };
 use super::{
-    AuditEvent, AuditKind, AuditRow, Channel, OutboxEntry, OutboxRow, Store, StoreError, StoreTx,
-    USER_COLUMNS, UserColumns, to_i64, to_u64,
+    AuditEvent, AuditKind, AuditRow, Channel, Outbound, OutboundState, OutboxCounts, OutboxEntry,
+    OutboxRow, Store, StoreError, StoreTx, USER_COLUMNS, UserColumns, to_i64, to_u64,
 };
 use crate::rules::CodeGuard;
 use crate::users::{User, Username};
@@ -51,6 +52,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_login_codes.sql"),
     include_str!("../../migrations/0004_sessions_by_account.sql"),
     include_str!("../../migrations/0005_ordering_columns.sql"),
+    include_str!("../../migrations/0006_outbound.sql"),
     include_str!("../../migrations/0007_ordering_indexes.sql"),
 ];
 
@@ -910,6 +912,142 @@ impl StoreTx for SqliteTx<'_> {
             ],
         )?;
         Ok(())
+    }
+
+    fn insert_outbound(&mut self, row: &Outbound) -> Result<i64, StoreError> {
+        let outcome = self.transaction.execute(
+            "INSERT INTO outbound (key, channel, recipient, sealed, state, attempts, created_at, \
+             next_attempt_at, lease_until, expires_at, last_error, finished_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                row.key,
+                row.channel.as_str(),
+                row.recipient,
+                row.sealed,
+                row.state.as_str(),
+                i64::from(row.attempts),
+                to_i64(row.created_at, "created_at")?,
+                to_i64(row.next_attempt_at, "next_attempt_at")?,
+                opt_i64(row.lease_until, "lease_until")?,
+                to_i64(row.expires_at, "expires_at")?,
+                row.last_error,
+                opt_i64(row.finished_at, "finished_at")?,
+            ],
+        );
+        match outcome {
+            Ok(_) => Ok(self.transaction.last_insert_rowid()),
+            Err(error) if is_constraint_violation(&error) => Err(StoreError::Duplicate("message")),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn outbound(&mut self, id: i64) -> Result<Option<Outbound>, StoreError> {
+        let mut rows = self.outbound_query(
+            &format!("SELECT {OUTBOUND_COLUMNS} FROM outbound WHERE id = ?1"),
+            params![id],
+        )?;
+        Ok(rows.pop())
+    }
+
+    fn due_outbound(&mut self, now: u64, limit: u32) -> Result<Vec<Outbound>, StoreError> {
+        let now = to_i64(now, "now")?;
+        self.outbound_query(
+            &format!(
+                "SELECT {OUTBOUND_COLUMNS} FROM outbound WHERE (state = 'pending' AND \
+                 next_attempt_at <= ?1) OR (state = 'sending' AND lease_until <= ?1) \
+                 ORDER BY id LIMIT ?2"
+            ),
+            params![now, limit],
+        )
+    }
+
+    fn put_outbound(&mut self, row: &Outbound) -> Result<(), StoreError> {
+        let changed = self.transaction.execute(
+            "UPDATE outbound SET sealed = ?2, state = ?3, attempts = ?4, next_attempt_at = ?5, \
+             lease_until = ?6, expires_at = ?7, last_error = ?8, finished_at = ?9 WHERE id = ?1",
+            params![
+                row.id,
+                row.sealed,
+                row.state.as_str(),
+                i64::from(row.attempts),
+                to_i64(row.next_attempt_at, "next_attempt_at")?,
+                opt_i64(row.lease_until, "lease_until")?,
+                to_i64(row.expires_at, "expires_at")?,
+                row.last_error,
+                opt_i64(row.finished_at, "finished_at")?,
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound("message"));
+        }
+        Ok(())
+    }
+
+    fn outbound_after(
+        &mut self,
+        after_id: i64,
+        state: Option<OutboundState>,
+        limit: u32,
+    ) -> Result<Vec<Outbound>, StoreError> {
+        self.outbound_query(
+            &format!(
+                "SELECT {OUTBOUND_COLUMNS} FROM outbound WHERE id > ?1 AND (?2 IS NULL OR \
+                 state = ?2) ORDER BY id LIMIT ?3"
+            ),
+            params![after_id, state.map(|s| s.as_str()), limit],
+        )
+    }
+
+    fn outbox_counts(&mut self) -> Result<OutboxCounts, StoreError> {
+        let mut statement = self
+            .transaction
+            .prepare("SELECT state, COUNT(*) FROM outbound GROUP BY state")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut counts = OutboxCounts::default();
+        for (state, count) in rows {
+            let count = to_u64(count, "count")?;
+            match OutboundState::parse(&state).ok_or(StoreError::CorruptRow("state"))? {
+                OutboundState::Pending | OutboundState::Sending => counts.pending += count,
+                OutboundState::Sent => counts.sent += count,
+                OutboundState::Dead => counts.dead += count,
+            }
+        }
+        Ok(counts)
+    }
+}
+
+impl SqliteTx<'_> {
+    /// The `outbound` rows a query (selecting [`OUTBOUND_COLUMNS`]) returns.
+    fn outbound_query(
+        &mut self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Outbound>, StoreError> {
+        let mut statement = self.transaction.prepare(sql)?;
+        let rows = statement
+            .query_map(params, |row| {
+                Ok(OutboundColumns {
+                    id: row.get(0)?,
+                    key: row.get(1)?,
+                    channel: row.get(2)?,
+                    recipient: row.get(3)?,
+                    sealed: row.get(4)?,
+                    state: row.get(5)?,
+                    attempts: row.get(6)?,
+                    created_at: row.get(7)?,
+                    next_attempt_at: row.get(8)?,
+                    lease_until: row.get(9)?,
+                    expires_at: row.get(10)?,
+                    last_error: row.get(11)?,
+                    finished_at: row.get(12)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(OutboundColumns::check).collect()
     }
 }
 

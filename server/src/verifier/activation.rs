@@ -130,7 +130,7 @@ impl Verifier {
         let (secret_key, public_key) = new_ticket_key()?;
         let ticket_id = TicketId::random()?;
         let enrollment = EnrollmentId::random()?;
-        let (start, outgoing) = self.store.in_transaction(|tx| {
+        let (start, outgoing) = self.ceremony(|tx| {
             let user = Self::user(tx, username)?;
             let username = user.username.as_str().to_owned();
             tx.lock_account(&username)?;
@@ -239,7 +239,7 @@ impl Verifier {
     pub fn activate(&self, signed: &Signed) -> Result<ActivationOutcome, VerifierError> {
         let now = self.clock.now();
         let (_, unverified) = peek_device_unverified::<ActivationRequest>(signed)?;
-        let committed = self.store.in_transaction(|tx| {
+        let committed = self.ceremony(|tx| {
             let mut ticket = tx.ticket(&unverified.ticket)?.ok_or(VerifierError::UnknownTicket)?;
             tx.lock_account(&ticket.username)?;
             if ticket.kind != TicketKind::Activation {
@@ -693,7 +693,7 @@ impl Verifier {
     /// if it still can, ended if it no longer can. Returns whether it completed.
     fn complete_due_replacement(&self, id: &ReplacementId) -> Result<bool, VerifierError> {
         let now = self.clock.now();
-        let (completed, outgoing) = self.store.in_transaction(|tx| {
+        let (completed, outgoing) = self.ceremony(|tx| {
             let mut outgoing = Vec::new();
             let Some(mut replacement) = tx.replacement(id)?.filter(|r| Self::is_due(r, now))
             else {

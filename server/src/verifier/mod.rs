@@ -16,8 +16,9 @@
 //! before it leaves neither the count nor any effect.
 //!
 //! Messages to users (push, SMS, voice, e-mail) are collected during the
-//! transaction and sent after it commits ([`Outgoing`]); a crash in between loses
-//! a notification, never a state change.
+//! transaction and written into the outbox in that same transaction
+//! (`Verifier::ceremony`, [`crate::dispatch`]); they are sent after the commit,
+//! so a crash in between delays a message, never loses it.
 //!
 //! Invariants: secrets (`k_user`, ticket keys) are unwrapped only for the one
 //! operation that needs them and never logged; every signed message the server
@@ -36,12 +37,14 @@ pub use phone::ProofOutcome;
 pub use sms::{CodeDisposition, CodeSent};
 
 use crate::config::ServerConfig;
+use crate::dispatch::{DispatchError, Dispatcher};
 use crate::outbox::{Channels, Email, MessageText, PushMessage, SecretText, VoiceCall};
 use crate::policy::PolicyTable;
 use crate::rules::{CodeRefusal, VoiceRefusal};
 use crate::secrets::{SecretsError, ServerKeys};
 use crate::store::{
-    AuditEvent, AuditKind, Enrollment, EnrollmentStatus, NoticeRecord, Store, StoreError, StoreTx,
+    AuditEvent, AuditKind, Enrollment, EnrollmentStatus, NoticeRecord, Store, StoreError, StoreExt,
+    StoreTx,
 };
 use crate::users::{EmailAddress, PhoneNumber, User, Username};
 use latchkey_core::clock::Clock;
@@ -249,6 +252,42 @@ pub enum Outgoing {
     Voice(PhoneNumber, VoiceCall),
 }
 
+/// A ceremony step's value that may carry messages to send after the commit.
+pub(crate) trait Queued {
+    /// Takes the messages out of the value.
+    fn take_outgoing(&mut self) -> Vec<Outgoing>;
+}
+
+impl Queued for Vec<Outgoing> {
+    fn take_outgoing(&mut self) -> Vec<Outgoing> {
+        std::mem::take(self)
+    }
+}
+
+impl<R> Queued for (R, Vec<Outgoing>) {
+    fn take_outgoing(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.1)
+    }
+}
+
+impl<T: Queued, E> Queued for Result<T, E> {
+    fn take_outgoing(&mut self) -> Vec<Outgoing> {
+        match self {
+            Ok(value) => value.take_outgoing(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// A failure to put messages into the outbox, as the verifier reports it.
+fn dispatch_error(error: DispatchError) -> VerifierError {
+    match error {
+        DispatchError::Store(error) => VerifierError::Store(error),
+        DispatchError::Keys(error) => VerifierError::Keys(error),
+        DispatchError::Refused(text) => VerifierError::BadRequest(text),
+    }
+}
+
 /// The words for a refused code send.
 fn code_refusal_text(refusal: &CodeRefusal) -> &'static str {
     match refusal {
@@ -275,7 +314,7 @@ pub struct Verifier {
     pub(crate) keys: Arc<dyn ServerKeys>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) policy: Arc<PolicyTable>,
-    pub(crate) channels: Channels,
+    pub(crate) dispatcher: Dispatcher,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -315,13 +354,14 @@ impl Verifier {
         policy: Arc<PolicyTable>,
         channels: Channels,
     ) -> Self {
+        let dispatcher = Dispatcher::new(store.clone(), clock.clone(), keys.clone(), channels);
         Self {
             config,
             clock,
             keys,
             store,
             policy,
-            channels,
+            dispatcher,
             metrics: Arc::default(),
         }
     }
@@ -329,6 +369,33 @@ impl Verifier {
     /// The same verifier, counting its flows and failures in `metrics`.
     pub fn with_metrics(self, metrics: Arc<crate::metrics::Metrics>) -> Self {
         Self { metrics, ..self }
+    }
+
+    /// The dispatcher sending this verifier's messages (its loop runs in
+    /// `latchkey serve`; tests call [`Dispatcher::run_due`]).
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    /// Runs a ceremony step in one transaction, as [`StoreExt::in_transaction`],
+    /// and puts the messages it returns into the outbox *in that transaction*
+    /// (docs/ARCHITECTURE.md, "The dispatcher"); after the commit they are tried
+    /// at once. The value comes back with its messages taken out.
+    pub(crate) fn ceremony<R: Queued>(
+        &self,
+        mut work: impl FnMut(&mut dyn StoreTx) -> Result<R, VerifierError>,
+    ) -> Result<R, VerifierError> {
+        let (value, ids) = self.store.in_transaction(|tx| {
+            let mut value = work(tx)?;
+            let messages = value.take_outgoing();
+            let ids = self
+                .dispatcher
+                .enqueue(tx, &messages)
+                .map_err(dispatch_error)?;
+            Ok::<_, VerifierError>((value, ids))
+        })?;
+        self.dispatcher.send_now(&ids);
+        Ok(value)
     }
 
     /// This server's fingerprint.
@@ -492,19 +559,21 @@ impl Verifier {
             .unwrap(&enrollment.k_user_wrapped, &k_user_aad(&enrollment.id))?)
     }
 
-    /// Sends what a committed transaction queued. A failed send is logged (without
-    /// content) and does not undo the state change.
+    /// Sends messages outside a ceremony's transaction: into the outbox (one
+    /// transaction of their own), then tried at once. Ceremony steps use
+    /// `Verifier::ceremony` instead, which commits them with the state change, so
+    /// what they still pass here is empty. A failure is logged (without content)
+    /// and does not undo any state change.
     pub fn send_all(&self, outgoing: Vec<Outgoing>) {
-        for message in outgoing {
-            let outcome = match &message {
-                Outgoing::Push(push) => self.channels.push.send(push),
-                Outgoing::Sms(to, text) => self.channels.sms.send(to, text),
-                Outgoing::Mail(to, mail) => self.channels.mail.send(to, mail),
-                Outgoing::Voice(to, call) => self.channels.voice.send(to, call),
-            };
-            if let Err(error) = outcome {
-                tracing::warn!(%error, "an outbound message could not be sent");
-            }
+        if outgoing.is_empty() {
+            return;
+        }
+        match self
+            .store
+            .in_transaction(|tx| self.dispatcher.enqueue(tx, &outgoing))
+        {
+            Ok(ids) => self.dispatcher.send_now(&ids),
+            Err(error) => tracing::warn!(%error, "outbound messages could not be queued"),
         }
     }
 

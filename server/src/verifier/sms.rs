@@ -27,7 +27,7 @@ use crate::outbox::{MessageText, SecretText, VoiceCall};
 use crate::rules::{ClientVersion, CodeGuard, CodeRefusal, VoiceRefusal, WrongCodeOutcome};
 use crate::store::{
     AuditKind, CodeChannel, LoginCode, LoginCodeState, LoginFactor, LoginSession, SessionStatus,
-    StoreExt, StoreTx,
+    StoreTx,
 };
 use crate::users::{PhoneNumber, SecondFactor, User};
 use latchkey_core::protocol::{Challenge, SessionId};
@@ -204,7 +204,7 @@ impl Verifier {
         channel: CodeChannel,
     ) -> Result<CodeSent, VerifierError> {
         let now = self.clock.now();
-        let (sent, outgoing) = self.store.in_transaction(|tx| {
+        let (sent, outgoing) = self.ceremony(|tx| {
             let (session, user) = Self::open_sms_session(tx, id, now)?;
             tx.lock_account(user.username.as_str())?;
             if channel == CodeChannel::Voice {
@@ -227,7 +227,7 @@ impl Verifier {
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(VerifierError::BadRequest("a security code is 6 digits"));
         }
-        let (outcome, outgoing) = self.store.in_transaction(|tx| {
+        let (outcome, outgoing) = self.ceremony(|tx| {
             let (mut session, user) = Self::open_sms_session(tx, id, now)?;
             let username = user.username.as_str().to_owned();
             tx.lock_account(&username)?;
