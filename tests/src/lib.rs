@@ -450,7 +450,7 @@ impl World {
         .or_fail("opening the authenticator")?;
         Ok(Phone {
             name: name.to_owned(),
-            authenticator,
+            authenticator: Arc::new(authenticator),
             biometrics,
             transport,
             dir,
@@ -468,8 +468,8 @@ impl World {
 pub struct Phone {
     /// Its name, as the user calls it.
     pub name: String,
-    /// The core.
-    pub authenticator: Authenticator,
+    /// The core (shared with the app model in the app tests).
+    pub authenticator: Arc<Authenticator>,
     /// Its simulated fingerprint sensor.
     pub biometrics: SimulatedBiometrics,
     transport: Arc<Switchable>,

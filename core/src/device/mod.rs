@@ -18,6 +18,7 @@
 //!   `[redacted]`, and sealed blobs and bodies print their length only;
 //! - time comes from a [`crate::clock::Clock`]; nothing here reads the wall clock.
 
+pub mod app;
 pub mod authenticator;
 pub mod history;
 pub mod keystore;

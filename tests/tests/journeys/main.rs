@@ -4,6 +4,7 @@
 // Test helpers may unwrap: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod app;
 mod attacks;
 
 use latchkey_journeys::journeys::{self, PIN};
