@@ -915,7 +915,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn insert_outbound(&mut self, row: &Outbound) -> Result<i64, StoreError> {
-        let outcome = self.transaction.execute(
+        let outcome = self.connection.execute(
             "INSERT INTO outbound (key, channel, recipient, sealed, state, attempts, created_at, \
              next_attempt_at, lease_until, expires_at, last_error, finished_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -935,7 +935,7 @@ impl StoreTx for SqliteTx<'_> {
             ],
         );
         match outcome {
-            Ok(_) => Ok(self.transaction.last_insert_rowid()),
+            Ok(_) => Ok(self.connection.last_insert_rowid()),
             Err(error) if is_constraint_violation(&error) => Err(StoreError::Duplicate("message")),
             Err(error) => Err(error.into()),
         }
@@ -962,7 +962,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn put_outbound(&mut self, row: &Outbound) -> Result<(), StoreError> {
-        let changed = self.transaction.execute(
+        let changed = self.connection.execute(
             "UPDATE outbound SET sealed = ?2, state = ?3, attempts = ?4, next_attempt_at = ?5, \
              lease_until = ?6, expires_at = ?7, last_error = ?8, finished_at = ?9 WHERE id = ?1",
             params![
@@ -1000,7 +1000,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn outbox_counts(&mut self) -> Result<OutboxCounts, StoreError> {
         let mut statement = self
-            .transaction
+            .connection
             .prepare("SELECT state, COUNT(*) FROM outbound GROUP BY state")?;
         let rows = statement
             .query_map([], |row| {
@@ -1027,7 +1027,7 @@ impl SqliteTx<'_> {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<Outbound>, StoreError> {
-        let mut statement = self.transaction.prepare(sql)?;
+        let mut statement = self.connection.prepare_cached(sql)?;
         let rows = statement
             .query_map(params, |row| {
                 Ok(OutboundColumns {
