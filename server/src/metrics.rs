@@ -513,7 +513,7 @@ impl ReadinessCheck {
                     let this = self.clone();
                     tokio::task::spawn_blocking(move || {
                         // However the check ends, the next probe starts a new one.
-                        let _clear = ClearOnDrop(&this.in_flight);
+                        let clear = ClearOnDrop(&this.in_flight);
                         let answer = match this.store.in_transaction(|tx| tx.user_count()) {
                             Ok(_) => Readiness::Ready,
                             Err(error) => {
@@ -521,6 +521,9 @@ impl ReadinessCheck {
                                 Readiness::StoreUnavailable
                             }
                         };
+                        // Cleared before the answer goes out, so that a probe after
+                        // this answer starts a new check instead of joining this one.
+                        drop(clear);
                         let _ = sender.send(Some(answer));
                     });
                     receiver
