@@ -268,7 +268,10 @@ impl Dispatcher {
                 state: OutboundState::Pending,
                 attempts: 0,
                 created_at: now,
-                next_attempt_at: now,
+                // The committing node makes the first attempt (`send_now`); the
+                // loop takes a fresh row only if that has not happened after a
+                // grace (the node died between commit and send).
+                next_attempt_at: now.saturating_add(FIRST_RETRY_SECS),
                 lease_until: None,
                 expires_at: now.saturating_add(lifetime),
                 last_error: None,
@@ -282,7 +285,7 @@ impl Dispatcher {
     /// has not claimed). Failures are left to the loop; nothing is returned.
     pub fn send_now(&self, ids: &[i64]) {
         for &id in ids {
-            match self.claim(id) {
+            match self.claim(id, true) {
                 Ok(Some(row)) => {
                     self.attempt(row);
                 }
@@ -370,14 +373,18 @@ impl Dispatcher {
 
     /// Claims message `id` if it is due; `None` if it is not (sent, dead, or
     /// claimed by another attempt).
-    fn claim(&self, id: i64) -> Result<Option<Outbound>, StoreError> {
+    /// `first`: the committing node's inline attempt, which may take a fresh row
+    /// (never attempted) before its grace ends.
+    fn claim(&self, id: i64, first: bool) -> Result<Option<Outbound>, StoreError> {
         let now = self.clock.now();
         self.store.in_transaction(|tx| {
             let Some(mut row) = tx.outbound(id)? else {
                 return Ok(None);
             };
             let due = match row.state {
-                OutboundState::Pending => row.next_attempt_at <= now,
+                OutboundState::Pending => {
+                    (first && row.attempts == 0) || row.next_attempt_at <= now
+                }
                 OutboundState::Sending => row.lease_until.is_some_and(|t| t <= now),
                 OutboundState::Sent | OutboundState::Dead => false,
             };
@@ -809,6 +816,29 @@ mod tests {
     }
 
     #[test]
+    fn the_committing_node_makes_the_first_attempt_and_the_loop_only_after_a_grace() {
+        let rig = rig();
+        let id = rig
+            .store
+            .in_transaction(|tx| rig.dispatcher.enqueue(tx, &[code_sms()]))
+            .unwrap()[0];
+        // The loop leaves a fresh message to the node that committed it…
+        rig.dispatcher.run_due().unwrap();
+        assert!(rig.fake.accepted.lock().unwrap().is_empty());
+        // …which sends it at once; had that node died, the loop takes it after the grace.
+        rig.dispatcher.send_now(&[id]);
+        assert_eq!(rig.fake.accepted.lock().unwrap().len(), 1);
+        let orphan = rig
+            .store
+            .in_transaction(|tx| rig.dispatcher.enqueue(tx, &[code_sms()]))
+            .unwrap()[0];
+        rig.clock.advance(FIRST_RETRY_SECS);
+        rig.dispatcher.run_due().unwrap();
+        assert_eq!(rig.fake.accepted.lock().unwrap().len(), 2);
+        assert_eq!(row(&rig, orphan).state, OutboundState::Sent);
+    }
+
+    #[test]
     fn a_claimed_message_is_not_sent_again_until_its_lease_lapses() {
         let rig = rig();
         let id = rig
@@ -816,7 +846,7 @@ mod tests {
             .in_transaction(|tx| rig.dispatcher.enqueue(tx, &[code_sms()]))
             .unwrap()[0];
         // A node claimed it and crashed before sending.
-        let claimed = rig.dispatcher.claim(id).unwrap().unwrap();
+        let claimed = rig.dispatcher.claim(id, true).unwrap().unwrap();
         assert_eq!(claimed.state, OutboundState::Sending);
         rig.dispatcher.send_now(&[id]);
         rig.dispatcher.run_due().unwrap();
