@@ -180,19 +180,22 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Lets a request through only with `Authorization: Bearer <integrator token>`.
+/// The token of an `Authorization: Bearer <token>` header, if the request has one.
+pub(super) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
 async fn require_integrator_token(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    match presented {
+    match bearer_token(request.headers()) {
         Some(token) if state.integrator_token.matches(token.as_bytes()) => {
             Ok(next.run(request).await)
         }

@@ -31,13 +31,7 @@ pub(super) async fn metrics(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    match presented {
+    match super::bearer_token(&headers) {
         Some(token) if state.metrics_token.matches(token.as_bytes()) => {}
         _ => return Err(ApiError::Unauthorized),
     }

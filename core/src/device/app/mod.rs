@@ -21,6 +21,7 @@ pub use screens::{
     ReviewStep, Screen, SettingsScreen,
 };
 
+use crate::device::authenticator::activation::{host_of, parse_code};
 use crate::device::{
     AccountId, AccountState, ActivationOutcome, Authenticator, AuthenticatorError, PushAlert,
     SyncEvent, Unlock,
@@ -484,7 +485,7 @@ impl AppModel {
                         })
                 }) {
                     Ok((ticket, profile)) => {
-                        let server = server_name(profile.base_url());
+                        let server = host_of(profile.base_url()).to_owned();
                         state.draft = Some(Draft {
                             profile,
                             ticket,
@@ -516,17 +517,15 @@ impl AppModel {
                 let Some(draft) = state.draft.as_mut() else {
                     return Plan::Ignore;
                 };
-                let digits: String = code.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-                if digits.len() != 13 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                // The same parser the activation uses: 13 digits, spaces and dashes dropped.
+                if let Err(error) = parse_code(&code) {
                     return Plan::Show(S::Activation {
                         step: ActivationStep::Code,
                         server,
-                        problem: Some(Problem::text(
-                            "The activation code in the SMS has 13 digits.",
-                        )),
+                        problem: Some(Problem::from_error(&error)),
                     });
                 }
-                draft.code = Some(Zeroizing::new(digits));
+                draft.code = Some(Zeroizing::new(code));
                 Plan::Show(S::Activation {
                     step: ActivationStep::Pin,
                     server,
@@ -542,18 +541,11 @@ impl AppModel {
                 E::ChoosePin { pin, confirmation },
             ) => {
                 let (pin, confirmation) = (Zeroizing::new(pin), Zeroizing::new(confirmation));
-                if let Err(error) = crate::protocol::keys::check_new_pin(&pin, &confirmation) {
-                    return Plan::Show(S::Activation {
-                        step: ActivationStep::Pin,
-                        server,
-                        problem: Some(Problem::from_error(&AuthenticatorError::from(error))),
-                    });
-                }
                 let Some(draft) = state.draft.take() else {
                     return Plan::Ignore;
                 };
                 work("Activating this phone…", move |model| {
-                    model.activate(draft, pin, server)
+                    model.activate(draft, pin, confirmation, server)
                 })
             }
             (
@@ -833,7 +825,13 @@ impl AppModel {
         }
     }
 
-    fn activate(&self, mut draft: Draft, pin: Zeroizing<String>, server: Option<String>) -> Screen {
+    fn activate(
+        &self,
+        mut draft: Draft,
+        pin: Zeroizing<String>,
+        confirmation: Zeroizing<String>,
+        server: Option<String>,
+    ) -> Screen {
         let Some(code) = draft.code.take() else {
             return self.home(None);
         };
@@ -843,7 +841,7 @@ impl AppModel {
             &draft.ticket,
             &code,
             pin.as_str().to_owned(),
-            pin.as_str().to_owned(),
+            confirmation.as_str().to_owned(),
             &self.options.device_name,
             token,
         );
@@ -868,6 +866,16 @@ impl AppModel {
                 held,
                 effective_at,
             },
+            // A refused PIN (checked before anything is made or sent) is chosen again.
+            Err(error @ (AuthenticatorError::WeakPin(_) | AuthenticatorError::PinMismatch)) => {
+                draft.code = Some(code);
+                lock(&self.state).draft = Some(draft);
+                Screen::Activation {
+                    step: ActivationStep::Pin,
+                    server,
+                    problem: Some(Problem::from_error(&error)),
+                }
+            }
             // A wrong code can be typed again while the ticket lasts.
             Err(error @ AuthenticatorError::WrongActivationCode { .. }) => {
                 lock(&self.state).draft = Some(draft);
@@ -1082,14 +1090,6 @@ fn sync_notice(label: &str, event: &SyncEvent) -> Option<String> {
         SyncEvent::ActivationStarted { text } => format!("{label}: {text}"),
         _ => return None,
     })
-}
-
-fn server_name(base_url: &str) -> String {
-    let rest = base_url
-        .strip_prefix("https://")
-        .or_else(|| base_url.strip_prefix("http://"))
-        .unwrap_or(base_url);
-    rest.split('/').next().unwrap_or(rest).to_owned()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

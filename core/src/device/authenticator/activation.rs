@@ -61,7 +61,7 @@ struct Attempt<'a> {
 
 /// The 13 digits of an activation code; spaces and dashes typed between digit
 /// groups are dropped.
-fn parse_code(text: &str) -> Result<SecretBytes, AuthenticatorError> {
+pub(crate) fn parse_code(text: &str) -> Result<SecretBytes, AuthenticatorError> {
     let digits: Zeroizing<Vec<u8>> =
         Zeroizing::new(text.bytes().filter(|b| !matches!(b, b' ' | b'-')).collect());
     if digits.len() != 13 || !digits.iter().all(u8::is_ascii_digit) {
@@ -72,7 +72,7 @@ fn parse_code(text: &str) -> Result<SecretBytes, AuthenticatorError> {
     Ok(SecretBytes::from_slice(&digits))
 }
 
-fn host_of(base_url: &str) -> &str {
+pub(crate) fn host_of(base_url: &str) -> &str {
     let rest = base_url
         .strip_prefix("https://")
         .or_else(|| base_url.strip_prefix("http://"))

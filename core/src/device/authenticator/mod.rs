@@ -29,7 +29,7 @@
 //! - the store lock is never held across a keystore prompt or a network call, so
 //!   one blocked flow does not block the others; nothing panics.
 
-mod activation;
+pub(crate) mod activation;
 mod diagnose;
 mod error;
 mod login;
