@@ -70,7 +70,7 @@ impl Verifier {
         new: PhoneNumber,
     ) -> Result<User, VerifierError> {
         let now = self.clock.now();
-        let (user, outgoing) = self.ceremony(|tx| {
+        let (user, _) = self.ceremony(|tx| {
             let mut user = Self::user(tx, username)?;
             let username = user.username.as_str().to_owned();
             tx.lock_account(&username)?;
@@ -138,7 +138,6 @@ impl Verifier {
             }
             Ok::<_, VerifierError>((user, outgoing))
         })?;
-        self.send_all(outgoing);
         Ok(user)
     }
 }

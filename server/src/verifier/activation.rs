@@ -130,7 +130,7 @@ impl Verifier {
         let (secret_key, public_key) = new_ticket_key()?;
         let ticket_id = TicketId::random()?;
         let enrollment = EnrollmentId::random()?;
-        let (start, outgoing) = self.ceremony(|tx| {
+        let (start, _) = self.ceremony(|tx| {
             let user = Self::user(tx, username)?;
             let username = user.username.as_str().to_owned();
             tx.lock_account(&username)?;
@@ -229,7 +229,6 @@ impl Verifier {
             )?;
             Ok((ActivationStart { enrollment, ticket: signed, expires_at: now + lifetime }, outgoing))
         })?;
-        self.send_all(outgoing);
         Ok(self
             .metrics
             .started(crate::metrics::Flow::activation(replace.is_some()), start))
@@ -440,8 +439,7 @@ impl Verifier {
             Ok(Ok((outcome, outgoing)))
         })?;
         // A wrong code is a committed state change (the try was counted) and an error.
-        let (outcome, outgoing) = self.metrics.activation_finished(committed)?;
-        self.send_all(outgoing);
+        let (outcome, _) = self.metrics.activation_finished(committed)?;
         Ok(outcome)
     }
 
@@ -693,7 +691,7 @@ impl Verifier {
     /// if it still can, ended if it no longer can. Returns whether it completed.
     fn complete_due_replacement(&self, id: &ReplacementId) -> Result<bool, VerifierError> {
         let now = self.clock.now();
-        let (completed, outgoing) = self.ceremony(|tx| {
+        let (completed, _) = self.ceremony(|tx| {
             let mut outgoing = Vec::new();
             let Some(mut replacement) = tx.replacement(id)?.filter(|r| Self::is_due(r, now))
             else {
@@ -709,7 +707,6 @@ impl Verifier {
             self.complete_replacement(tx, &mut replacement, &mut outgoing)?;
             Ok::<_, VerifierError>((true, outgoing))
         })?;
-        self.send_all(outgoing);
         Ok(completed)
     }
 

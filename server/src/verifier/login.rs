@@ -128,7 +128,7 @@ impl Verifier {
         let challenge = Challenge::random()?;
         let session_id = SessionId::random()?;
         let request_id = RequestId::random()?;
-        let (opened, outgoing) = self.ceremony(|tx| {
+        let (opened, _) = self.ceremony(|tx| {
             let user = Self::user(tx, username)?;
             let username = user.username.as_str().to_owned();
             tx.lock_account(&username)?;
@@ -235,7 +235,6 @@ impl Verifier {
                 outgoing,
             ))
         })?;
-        self.send_all(outgoing);
         Ok(self.metrics.login_opened(opened))
     }
 
@@ -417,7 +416,7 @@ impl Verifier {
     /// The phone's approval (PROTOCOL §6.2 step 4, checks in that order).
     pub fn approve(&self, signed: &Signed) -> Result<(), VerifierError> {
         let now = self.clock.now();
-        let (outcome, outgoing) = self.ceremony(|tx| {
+        let (outcome, _) = self.ceremony(|tx| {
             let (verified, mut enrollment) = self.open_phone_message::<Approval>(tx, signed)?;
             let approval = verified.message();
             let mut session = tx
@@ -458,7 +457,6 @@ impl Verifier {
             )?;
             Ok((verdict, outgoing))
         })?;
-        self.send_all(outgoing);
         self.metrics
             .finished(crate::metrics::Flow::LoginPush, outcome)
     }
@@ -467,7 +465,7 @@ impl Verifier {
     /// password reset.
     pub fn deny(&self, signed: &Signed) -> Result<(), VerifierError> {
         let now = self.clock.now();
-        let outgoing = self.ceremony(|tx| {
+        self.ceremony(|tx| {
             let (verified, enrollment) = self.open_phone_message::<Denial>(tx, signed)?;
             let denial = *verified.message();
             let mut session = tx
@@ -499,7 +497,6 @@ impl Verifier {
             tx.put_session(&session)?;
             Ok::<_, VerifierError>(outgoing)
         })?;
-        self.send_all(outgoing);
         Ok(())
     }
 
@@ -570,7 +567,7 @@ impl Verifier {
         if response.len() != 8 || !response.bytes().all(|b| b.is_ascii_digit()) {
             return Err(VerifierError::BadRequest("a response is 8 digits"));
         }
-        let (outcome, outgoing) = self.ceremony(|tx| {
+        let (outcome, _) = self.ceremony(|tx| {
             let mut session = tx.session(id)?.ok_or(VerifierError::UnknownSession)?;
             tx.lock_account(&session.username)?;
             if now >= session.expires_at {
@@ -611,7 +608,6 @@ impl Verifier {
             )?;
             Ok((verdict, outgoing))
         })?;
-        self.send_all(outgoing);
         self.metrics
             .finished(crate::metrics::Flow::LoginTyped, outcome)
     }

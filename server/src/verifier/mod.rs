@@ -559,24 +559,6 @@ impl Verifier {
             .unwrap(&enrollment.k_user_wrapped, &k_user_aad(&enrollment.id))?)
     }
 
-    /// Sends messages outside a ceremony's transaction: into the outbox (one
-    /// transaction of their own), then tried at once. Ceremony steps use
-    /// `Verifier::ceremony` instead, which commits them with the state change, so
-    /// what they still pass here is empty. A failure is logged (without content)
-    /// and does not undo any state change.
-    pub fn send_all(&self, outgoing: Vec<Outgoing>) {
-        if outgoing.is_empty() {
-            return;
-        }
-        match self
-            .store
-            .in_transaction(|tx| self.dispatcher.enqueue(tx, &outgoing))
-        {
-            Ok(ids) => self.dispatcher.send_now(&ids),
-            Err(error) => tracing::warn!(%error, "outbound messages could not be queued"),
-        }
-    }
-
     /// The SMS telling the user something happened, if the account has a number.
     pub(crate) fn sms(user: &User, text: &str) -> Option<Outgoing> {
         MessageText::plain(text)

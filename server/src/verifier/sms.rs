@@ -204,7 +204,7 @@ impl Verifier {
         channel: CodeChannel,
     ) -> Result<CodeSent, VerifierError> {
         let now = self.clock.now();
-        let (sent, outgoing) = self.ceremony(|tx| {
+        let (sent, _) = self.ceremony(|tx| {
             let (session, user) = Self::open_sms_session(tx, id, now)?;
             tx.lock_account(user.username.as_str())?;
             if channel == CodeChannel::Voice {
@@ -215,7 +215,6 @@ impl Verifier {
             let sent = self.issue_code(tx, &user, &session, channel, &mut outgoing)?;
             Ok::<_, VerifierError>((sent, outgoing))
         })?;
-        self.send_all(outgoing);
         Ok(self.metrics.code_requested(channel, sent))
     }
 
@@ -227,7 +226,7 @@ impl Verifier {
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(VerifierError::BadRequest("a security code is 6 digits"));
         }
-        let (outcome, outgoing) = self.ceremony(|tx| {
+        let (outcome, _) = self.ceremony(|tx| {
             let (mut session, user) = Self::open_sms_session(tx, id, now)?;
             let username = user.username.as_str().to_owned();
             tx.lock_account(&username)?;
@@ -337,7 +336,6 @@ impl Verifier {
             };
             Ok((Err(error), outgoing))
         })?;
-        self.send_all(outgoing);
         self.code_login_finished(id, outcome)
     }
 
