@@ -30,7 +30,7 @@ use crate::store::{Channel, Outbound, OutboundState, Store, StoreError, StoreExt
 use crate::users::{EmailAddress, PhoneNumber};
 use crate::verifier::Outgoing;
 use latchkey_core::clock::Clock;
-use latchkey_core::protocol::Platform;
+use latchkey_core::protocol::{EnrollmentId, Platform};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -80,6 +80,10 @@ enum Sealed {
         platform: u8,
         alert: String,
         payload: String,
+        /// The enrollment whose token this is (absent in rows written before
+        /// it was recorded).
+        #[serde(default)]
+        enrollment: Option<String>,
     },
     Sms {
         to: String,
@@ -133,7 +137,7 @@ fn describe(message: &Outgoing) -> (Channel, String, u64, Sealed) {
         }
     };
     match message {
-        Outgoing::Push(push) => (
+        Outgoing::Push(enrollment, push) => (
             Channel::Push,
             masked_token(&push.token),
             PUSH_LIFETIME_SECS,
@@ -142,6 +146,7 @@ fn describe(message: &Outgoing) -> (Channel, String, u64, Sealed) {
                 platform: push.platform.to_byte(),
                 alert: push.alert.clone(),
                 payload: push.payload.clone(),
+                enrollment: Some(enrollment.to_string()),
             },
         ),
         Outgoing::Sms(to, text) => (
@@ -412,7 +417,15 @@ impl Dispatcher {
         };
         let error = match &outcome {
             Ok(()) => None,
-            Err(Failure::Retry(text) | Failure::Final(text)) => Some(text.clone()),
+            Err(
+                Failure::Retry(text) | Failure::Final(text) | Failure::TokenRefused { text, .. },
+            ) => Some(text.clone()),
+        };
+        let refused = match &outcome {
+            Err(Failure::TokenRefused {
+                enrollment, token, ..
+            }) => Some((*enrollment, token)),
+            _ => None,
         };
         let delay = backoff(row.attempts);
         let finished = self.store.in_transaction(|tx| {
@@ -421,6 +434,9 @@ impl Dispatcher {
             };
             if matches!(current.state, OutboundState::Sent | OutboundState::Dead) {
                 return Ok(false);
+            }
+            if let Some((enrollment, token)) = refused {
+                Self::mark_token_refused(tx, &enrollment, token)?;
             }
             current.last_error = error.clone();
             current.lease_until = None;
@@ -474,6 +490,35 @@ impl Dispatcher {
         attempted
     }
 
+    /// The push service refused `token`: if it is still `enrollment`'s push token,
+    /// it is taken off and remembered as refused, so that pushes stop (logins
+    /// fall back as for a phone without a token), the phone's sync answers
+    /// `push_registered: false` (its diagnose says so) and the phone's next sync
+    /// with a new token registers it (docs/PROTOCOL.md §6.7). A token the phone
+    /// has replaced meanwhile is left alone.
+    fn mark_token_refused(
+        tx: &mut dyn StoreTx,
+        enrollment: &EnrollmentId,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        let Some(mut record) = tx.enrollment(enrollment)? else {
+            return Ok(());
+        };
+        if record.push_token.as_deref() != Some(token) {
+            return Ok(());
+        }
+        record.push_token = None;
+        record.push_token_refused = Some(token.to_owned());
+        tx.put_enrollment(&record)?;
+        tracing::warn!(
+            enrollment = %enrollment,
+            token = %masked_token(token),
+            "outbox: the push service refused this phone's token; its push registration is \
+             marked invalid until the phone syncs a new one"
+        );
+        Ok(())
+    }
+
     /// Opens the row's message and hands it to its channel.
     fn deliver(&self, row: &Outbound) -> Result<(), Failure> {
         let blob = row
@@ -498,10 +543,11 @@ impl Dispatcher {
                 platform,
                 alert,
                 payload,
+                enrollment,
             } => {
                 let platform = Platform::from_byte(*platform)
                     .map_err(|_| Failure::Final("its platform is not valid".into()))?;
-                self.channels.push.send_keyed(
+                let sent = self.channels.push.send_keyed(
                     key,
                     &PushMessage {
                         token: token.clone(),
@@ -509,7 +555,17 @@ impl Dispatcher {
                         alert: alert.clone(),
                         payload: payload.clone(),
                     },
-                )
+                );
+                if let (Err(error @ OutboundError::Unregistered(_)), Some(enrollment)) =
+                    (&sent, enrollment.as_deref().and_then(|e| e.parse().ok()))
+                {
+                    return Err(Failure::TokenRefused {
+                        text: error.to_string(),
+                        enrollment,
+                        token: Zeroizing::new(token.clone()),
+                    });
+                }
+                sent
             }
             Sealed::Sms {
                 to,
@@ -564,6 +620,12 @@ impl Dispatcher {
 enum Failure {
     Retry(String),
     Final(String),
+    /// Final: the push service refused the enrollment's token.
+    TokenRefused {
+        text: String,
+        enrollment: EnrollmentId,
+        token: Zeroizing<String>,
+    },
 }
 
 /// What a provider's error means for the message.
@@ -767,12 +829,15 @@ mod tests {
     fn a_message_that_keeps_failing_is_dead_after_ten_attempts_or_its_expiry() {
         let rig = rig();
         *rig.fake.answer.lock().unwrap() = Some(OutboundError::Unavailable);
-        let push = Outgoing::Push(PushMessage {
-            token: "token-abcdefghijkl".into(),
-            platform: Platform::Android,
-            alert: "Login request".into(),
-            payload: "{}".into(),
-        });
+        let push = Outgoing::Push(
+            EnrollmentId::from_bytes([7; 16]),
+            PushMessage {
+                token: "token-abcdefghijkl".into(),
+                platform: Platform::Android,
+                alert: "Login request".into(),
+                payload: "{}".into(),
+            },
+        );
         let id = commit(&rig, push);
         let mut passes = 0;
         while row(&rig, id).state != OutboundState::Dead {

@@ -289,6 +289,11 @@ impl Server {
             ..config
         });
         let keys: Arc<dyn crate::ServerKeys> = Arc::new(keys);
+        if let Some(voice) = &providers.voice {
+            // Calls wait for their keypress in the shared store, so the provider's
+            // callback may reach any node.
+            voice.keep_calls_in(store.clone(), keys.clone());
+        }
         let policy = Arc::new(policy);
         let channels = providers.channels(outbox.clone());
         let metrics = Arc::new(Metrics::new());

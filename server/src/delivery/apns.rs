@@ -165,8 +165,31 @@ impl ApnsSender {
     }
 }
 
+/// The `apns-id` header value for an outbox row's key (32 hex digits): the same
+/// 128 bits as a canonical lowercase UUID, 8-4-4-4-12. `None` for anything else.
+pub fn apns_id(key: &str) -> Option<String> {
+    if key.len() != 32 || !key.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let key = key.to_ascii_lowercase();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &key[..8],
+        &key[8..12],
+        &key[12..16],
+        &key[16..20],
+        &key[20..]
+    ))
+}
+
 impl PushSender for ApnsSender {
     fn send(&self, message: &PushMessage) -> Result<(), OutboundError> {
+        self.send_keyed("", message)
+    }
+
+    /// Sends with the outbox row's key as `apns-id` (see [`apns_id`]), so that
+    /// APNs' answer and Apple's delivery log name the message by its row.
+    fn send_keyed(&self, key: &str, message: &PushMessage) -> Result<(), OutboundError> {
         if message.token.is_empty() || !message.token.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(OutboundError::Unregistered(
                 "an APNs device token is hexadecimal".into(),
@@ -179,8 +202,11 @@ impl PushSender for ApnsSender {
         let mut renewed = false;
         loop {
             let jwt = self.provider_token(renewed)?;
-            let answer = client
-                .post(&url)
+            let mut request = client.post(&url);
+            if let Some(id) = apns_id(key) {
+                request = request.header("apns-id", id);
+            }
+            let answer = request
                 .header(reqwest::header::AUTHORIZATION, format!("bearer {jwt}"))
                 .header("apns-push-type", "alert")
                 .header("apns-priority", "10")
@@ -238,5 +264,16 @@ mod tests {
                                "latchkey": "1", "notice": "revoked"})
         );
         assert_eq!(collapse, "revoked");
+    }
+
+    #[test]
+    fn the_row_key_becomes_a_canonical_uuid_for_apns_id() {
+        assert_eq!(
+            apns_id("0123456789ABCDEF0123456789abcdef").as_deref(),
+            Some("01234567-89ab-cdef-0123-456789abcdef")
+        );
+        assert_eq!(apns_id(""), None);
+        assert_eq!(apns_id("0123456789abcdef0123456789abcdeg"), None);
+        assert_eq!(apns_id("0123"), None);
     }
 }

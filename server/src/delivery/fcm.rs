@@ -9,6 +9,12 @@
 //! "request": …}` or `{"latchkey": "1", "notice": …}` (docs/PROTOCOL.md §7):
 //! no alert text, no account, nothing the provider could link.
 //!
+//! FCM HTTP v1 takes no idempotency key (`messages:send` has no such header or
+//! field), so the sender keeps the trait's default `send_keyed`, which drops
+//! the key: a push sent again after a crash (docs/ARCHITECTURE.md, "The
+//! dispatcher") may arrive twice; the phone fetches the request it names, so a
+//! second copy only repeats the notification.
+//!
 //! Answers: 200 sent; 404 `UNREGISTERED` (or `NOT_FOUND`) →
 //! [`OutboundError::Unregistered`]; 401 drops the cached access token and tries
 //! once more; otherwise by status (`delivery::by_status`).

@@ -3,6 +3,11 @@
 //! certificate must name the configured host; the login (`AUTH`) happens only
 //! inside TLS.
 //!
+//! Each message's `Message-ID` is built from its outbox row's idempotency key
+//! ([`message_id`]): SMTP has no idempotency header, but a resent message
+//! (after a crash) carries the same id, which mail systems use to drop
+//! duplicates.
+//!
 //! Answers: the message accepted → sent; a 5xx reply → [`OutboundError::Rejected`]
 //! (535, authentication → [`OutboundError::Credentials`]); a 4xx reply, a
 //! connection or TLS failure, a timeout → [`OutboundError::Unavailable`].
@@ -74,13 +79,27 @@ impl SmtpMailer {
     }
 }
 
+/// The `Message-ID` of the e-mail of outbox row `key`: `<key@domain>`, the
+/// domain being the sender's (RFC 5322 §3.6.4), so that a message sent again
+/// after a crash carries the same id and receiving systems can drop it.
+pub fn message_id(key: &str, from: &Mailbox) -> String {
+    format!("<{key}@{}>", from.email.domain())
+}
+
 impl Mailer for SmtpMailer {
     fn send(&self, to: &EmailAddress, email: &Email) -> Result<(), OutboundError> {
+        self.send_keyed("", to, email)
+    }
+
+    fn send_keyed(&self, key: &str, to: &EmailAddress, email: &Email) -> Result<(), OutboundError> {
         let recipient: Mailbox = to
             .as_str()
             .parse()
             .map_err(|_| OutboundError::InvalidMessage("the recipient is not a mailbox"))?;
+        // Without a key (a direct send), lettre makes a random id.
+        let id = (!key.is_empty()).then(|| message_id(key, &self.from));
         let message = lettre::Message::builder()
+            .message_id(id)
             .from(self.from.clone())
             .to(recipient)
             .subject(email.subject.clone())

@@ -8,15 +8,20 @@
 //! hear your code" inside a `<Gather numDigits="1">` whose `action` is this
 //! server's `POST {public_url}/v1/voice-calls/{call}/code`; Twilio requests it
 //! only after the callee pressed a key, and only then does the server answer
-//! the TwiML that reads the code, digit by digit, twice. The code waits in
-//! memory under a random 128-bit call id for at most
-//! [`crate::outbox::VOICE_KEYPRESS_WAIT_SECS`] and is handed out once; the
-//! callback must carry a valid `X-Twilio-Signature` (HMAC-SHA1 under the auth
-//! token of the URL and the sorted form fields, as Twilio documents). A call
-//! nobody answers, voicemail included, hears only the prompt, never the code.
-//! The pending codes live in this process: several server nodes behind one
-//! public URL would need the store to hold them (the durable dispatcher's
-//! work).
+//! the TwiML that reads the code, digit by digit, twice. The code waits in the
+//! store (table `voice_calls`), sealed under the server's wrapping key and
+//! filed under the SHA-256 of a random 128-bit call id, for at most
+//! [`crate::outbox::VOICE_KEYPRESS_WAIT_SECS`], and is handed out once (the
+//! callback takes the row); so the callback may reach any node sharing the
+//! store. The callback must carry a valid `X-Twilio-Signature` (HMAC-SHA1 under
+//! the auth token of the URL and the sorted form fields, as Twilio documents).
+//! A call nobody answers, voicemail included, hears only the prompt, never the
+//! code.
+//!
+//! Every request carries the outbox row's idempotency key in
+//! [`IDEMPOTENCY_HEADER`], so a message sent again after a crash (the lease of
+//! `crate::dispatch` lapsed) is dropped by Twilio instead of reaching the user
+//! twice.
 //!
 //! Answers: 2xx sent; Twilio's 400 (invalid or unreachable number,
 //! unsubscribed recipient) → [`OutboundError::Rejected`]; 401/403 →
@@ -25,14 +30,18 @@
 use super::config::TwilioConfig;
 use super::{DeliveryError, LazyClient, by_status, excerpt, read_credential, unreachable};
 use crate::outbox::{
-    MessageText, OutboundError, SecretText, SmsSender, VOICE_KEYPRESS_WAIT_SECS, VoiceCall,
-    VoiceCaller,
+    MessageText, OutboundError, SmsSender, VOICE_KEYPRESS_WAIT_SECS, VoiceCall, VoiceCaller,
 };
+use crate::secrets::ServerKeys;
+use crate::store::{Store, StoreExt as _, VoiceCallRecord};
 use crate::users::PhoneNumber;
 use latchkey_core::clock::Clock;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use zeroize::Zeroizing;
+
+/// The header carrying a message's idempotency key (the outbox row's key):
+/// Twilio drops a second request with the same token instead of sending twice.
+pub const IDEMPOTENCY_HEADER: &str = "I-Twilio-Idempotency-Token";
 
 /// How long the call waits for the keypress after the prompt, in seconds.
 pub const GATHER_TIMEOUT_SECS: u32 = 15;
@@ -70,18 +79,28 @@ impl Account {
         })
     }
 
-    /// Posts `form` to `{resource}.json`; Ok on 2xx.
-    fn post(&self, resource: &str, form: &[(&str, &str)]) -> Result<(), OutboundError> {
+    /// Posts `form` to `{resource}.json`, with the message's idempotency key
+    /// (if any) in [`IDEMPOTENCY_HEADER`]; Ok on 2xx.
+    fn post(
+        &self,
+        resource: &str,
+        key: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Result<(), OutboundError> {
         let url = format!(
             "{}/2010-04-01/Accounts/{}/{resource}.json",
             self.api, self.sid
         );
-        let answer = self
+        let mut request = self
             .client
             .get()?
             .post(url)
             .basic_auth(&self.sid, Some(self.auth_token.as_str()))
-            .form(form)
+            .form(form);
+        if let Some(key) = key.filter(|key| !key.is_empty()) {
+            request = request.header(IDEMPOTENCY_HEADER, key);
+        }
+        let answer = request
             .send()
             .map_err(|error| unreachable("Twilio", error))?;
         let status = answer.status().as_u16();
@@ -123,9 +142,19 @@ impl TwilioSms {
 
 impl SmsSender for TwilioSms {
     fn send(&self, to: &PhoneNumber, text: &MessageText) -> Result<(), OutboundError> {
+        self.send_keyed("", to, text)
+    }
+
+    fn send_keyed(
+        &self,
+        key: &str,
+        to: &PhoneNumber,
+        text: &MessageText,
+    ) -> Result<(), OutboundError> {
         let body = Zeroizing::new(text.expose_secret());
         let outcome = self.account.post(
             "Messages",
+            Some(key),
             &[
                 ("To", to.as_str()),
                 ("From", &self.account.from),
@@ -142,10 +171,11 @@ impl SmsSender for TwilioSms {
     }
 }
 
-/// A code waiting for its callee's keypress.
-struct PendingCode {
-    code: SecretText,
-    placed_at: u64,
+/// Where placed calls wait for their keypress: the store every node shares,
+/// with the code sealed under the server's wrapping key.
+struct CallBook {
+    store: Arc<dyn Store>,
+    keys: Arc<dyn ServerKeys>,
 }
 
 /// Places voice calls through Twilio and serves their keypress callback.
@@ -153,13 +183,26 @@ pub struct TwilioVoice {
     account: Account,
     callback_base: String,
     clock: Arc<dyn Clock>,
-    pending: Mutex<HashMap<String, PendingCode>>,
+    book: OnceLock<CallBook>,
 }
 
 impl std::fmt::Debug for TwilioVoice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TwilioVoice").finish_non_exhaustive()
     }
+}
+
+/// The AAD binding a sealed code to its call id.
+fn call_aad(call: &str) -> Vec<u8> {
+    [b"latchkey/v1/voice-call/".as_slice(), call.as_bytes()].concat()
+}
+
+/// What the store keeps of a call id: its SHA-256.
+fn call_hash(call: &str) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, call.as_bytes());
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(digest.as_ref());
+    hash
 }
 
 /// Escapes text for an XML attribute or element.
@@ -220,14 +263,22 @@ impl TwilioVoice {
             account: Account::load(config, "voice")?,
             callback_base: public_url.trim_end_matches('/').to_owned(),
             clock,
-            pending: Mutex::new(HashMap::new()),
+            book: OnceLock::new(),
         })
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingCode>> {
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Keeps placed calls in `store`, their codes sealed with `keys` (set once,
+    /// when the store is open; before that a call is not placed). With the
+    /// calls in the shared store, the keypress callback may reach any node.
+    pub fn keep_calls_in(&self, store: Arc<dyn Store>, keys: Arc<dyn ServerKeys>) {
+        // A second call keeps the first book: one server has one store.
+        let _ = self.book.set(CallBook { store, keys });
+    }
+
+    fn book(&self) -> Result<&CallBook, OutboundError> {
+        self.book.get().ok_or_else(|| {
+            OutboundError::Unavailable("voice calls have no store to wait in yet".into())
+        })
     }
 
     /// The URL Twilio calls back after the keypress of call `call`.
@@ -238,7 +289,8 @@ impl TwilioVoice {
     /// The callee of `call` pressed a key: the TwiML that reads its code, once,
     /// if `signature` is Twilio's over the callback URL and `form`.
     /// [`OutboundError::NoSuchCall`] for an unknown, used or timed-out call or a
-    /// wrong signature (the same answer, so a forger learns nothing).
+    /// wrong signature (the same answer, so a forger learns nothing). Blocking
+    /// (it takes the call from the store).
     pub fn keypress(
         &self,
         call: &str,
@@ -258,14 +310,28 @@ impl TwilioVoice {
             return Err(OutboundError::NoSuchCall);
         }
         let now = self.clock.now();
-        let pending = self
-            .pending()
-            .remove(call)
+        let book = self.book()?;
+        let hash = call_hash(call);
+        let taken = book
+            .store
+            .in_transaction(|tx| tx.take_voice_call(&hash))?
             .filter(|p| now.saturating_sub(p.placed_at) < VOICE_KEYPRESS_WAIT_SECS)
             .ok_or(OutboundError::NoSuchCall)?;
+        let code = book
+            .keys
+            .unwrap(&taken.sealed, &call_aad(call))
+            .map_err(|_| {
+                tracing::warn!(
+                    channel = "voice",
+                    "a waiting call's sealed code does not open"
+                );
+                OutboundError::NoSuchCall
+            })?;
+        let code =
+            std::str::from_utf8(code.expose_secret()).map_err(|_| OutboundError::NoSuchCall)?;
         tracing::info!(channel = "voice", provider = "twilio", code = %"[redacted]",
             "the callee pressed a key; the code is read");
-        Ok(reading(pending.code.expose_secret()))
+        Ok(reading(code))
     }
 
     /// The TwiML placing a call for `call`: the prompt inside the keypress
@@ -283,34 +349,61 @@ impl TwilioVoice {
 
 impl VoiceCaller for TwilioVoice {
     fn send(&self, to: &PhoneNumber, call: &VoiceCall) -> Result<(), OutboundError> {
-        let twiml = if call.press_key_first {
+        self.send_keyed("", to, call)
+    }
+
+    /// Places the call. With `press_key_first`, the code waits in the store
+    /// (sealed, under the SHA-256 of a fresh random call id) for the keypress
+    /// callback, and the call's TwiML holds only the prompt.
+    fn send_keyed(
+        &self,
+        key: &str,
+        to: &PhoneNumber,
+        call: &VoiceCall,
+    ) -> Result<(), OutboundError> {
+        let waiting = if call.press_key_first {
             let id = latchkey_core::encoding::encode_hex(
                 &latchkey_core::protocol::ids::random_bytes::<16>()
                     .map_err(|_| OutboundError::Unavailable("randomness failed".into()))?,
             );
+            let book = self.book()?;
+            let sealed = book
+                .keys
+                .wrap(call.code.expose_secret().as_bytes(), &call_aad(&id))
+                .map_err(|error| {
+                    OutboundError::Unavailable(format!("sealing the code: {error}"))
+                })?;
             let now = self.clock.now();
-            let mut pending = self.pending();
-            pending.retain(|_, p| now.saturating_sub(p.placed_at) < VOICE_KEYPRESS_WAIT_SECS);
-            pending.insert(
-                id.clone(),
-                PendingCode {
-                    code: call.code.clone(),
-                    placed_at: now,
-                },
-            );
-            drop(pending);
-            Zeroizing::new(self.prompt(&id))
+            let record = VoiceCallRecord {
+                call: call_hash(&id),
+                sealed,
+                placed_at: now,
+            };
+            book.store.in_transaction(|tx| {
+                tx.forget_voice_calls_before(now.saturating_sub(VOICE_KEYPRESS_WAIT_SECS))?;
+                tx.put_voice_call(&record)
+            })?;
+            Some((id, record.call))
         } else {
-            reading(call.code.expose_secret())
+            None
+        };
+        let twiml = match &waiting {
+            Some((id, _)) => Zeroizing::new(self.prompt(id)),
+            None => reading(call.code.expose_secret()),
         };
         let outcome = self.account.post(
             "Calls",
+            Some(key),
             &[
                 ("To", to.as_str()),
                 ("From", &self.account.from),
                 ("Twiml", &twiml),
             ],
         );
+        if let (Err(_), Some((_, hash)), Ok(book)) = (&outcome, &waiting, self.book()) {
+            // Not placed: nobody will press a key for this one.
+            let _ = book.store.in_transaction(|tx| tx.take_voice_call(hash));
+        }
         match &outcome {
             Ok(()) => tracing::info!(channel = "voice", provider = "twilio", to = %to.masked(),
                 press_key_first = call.press_key_first, "voice call placed"),

@@ -27,9 +27,12 @@ pub(super) async fn keypress(
         .get(SIGNATURE)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let twiml = voice
-        .keypress(&call, signature.as_deref(), &form)
-        .map_err(|_| ApiError::NotFound)?;
+    // The call waits in the store: a blocking read, off the async workers.
+    let twiml =
+        tokio::task::spawn_blocking(move || voice.keypress(&call, signature.as_deref(), &form))
+            .await
+            .map_err(|_| ApiError::NotFound)?
+            .map_err(|_| ApiError::NotFound)?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/xml"),

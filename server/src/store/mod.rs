@@ -45,7 +45,7 @@ pub use records::{
     ReplacementStatus, SessionOpener, SessionStatus, Ticket, TicketKind, TicketStatus,
 };
 
-pub use outbound::{Outbound, OutboundState, OutboxCounts};
+pub use outbound::{Outbound, OutboundState, OutboxCounts, VoiceCallRecord};
 pub use postgres::{DEFAULT_POOL_SIZE, POSTGRES_MIGRATIONS, PostgresStore, PostgresUrl};
 pub use sqlite::{MIGRATIONS, SqliteStore};
 
@@ -527,6 +527,18 @@ pub trait StoreTx {
 
     /// How many messages are pending (or sending), sent and dead.
     fn outbox_counts(&mut self) -> Result<OutboxCounts, StoreError>;
+
+    /// Keeps a placed voice call's sealed code until its keypress.
+    /// [`StoreError::Duplicate`] if a call with this id is already kept.
+    fn put_voice_call(&mut self, call: &VoiceCallRecord) -> Result<(), StoreError>;
+
+    /// Takes (reads and deletes) the voice call whose id hashes to `call`: a
+    /// second take of the same call finds nothing.
+    fn take_voice_call(&mut self, call: &[u8; 32]) -> Result<Option<VoiceCallRecord>, StoreError>;
+
+    /// Deletes the voice calls placed before `before` (their wait is over);
+    /// returns how many.
+    fn forget_voice_calls_before(&mut self, before: u64) -> Result<u64, StoreError>;
 }
 
 /// Where the server keeps its state.

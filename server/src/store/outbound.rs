@@ -153,3 +153,30 @@ pub(super) fn opt_i64(
 ) -> Result<Option<i64>, super::StoreError> {
     value.map(|v| super::to_i64(v, column)).transpose()
 }
+
+/// A voice call waiting for its callee's keypress (table `voice_calls`, SQLite
+/// migration 0008, PostgreSQL 0003): what the provider's callback needs, kept in
+/// the store so that the callback may reach any node.
+///
+/// Invariants: `call` is the SHA-256 of the random call id in the callback URL
+/// (the id itself is never stored); `sealed` is the code, sealed under the
+/// server's wrapping key with the call id in its AAD, so a copy of the database
+/// reads no code and cannot tie a row to a URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VoiceCallRecord {
+    /// SHA-256 of the call id.
+    pub call: [u8; 32],
+    /// The code, sealed.
+    pub sealed: Vec<u8>,
+    /// When the call was placed (Unix seconds).
+    pub placed_at: u64,
+}
+
+impl std::fmt::Debug for VoiceCallRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoiceCallRecord")
+            .field("sealed", &"[sealed]")
+            .field("placed_at", &self.placed_at)
+            .finish_non_exhaustive()
+    }
+}

@@ -23,7 +23,8 @@ use super::records::{
 };
 use super::{
     AuditEvent, AuditKind, AuditRow, Channel, Outbound, OutboundState, OutboxCounts, OutboxEntry,
-    OutboxRow, Store, StoreError, StoreTx, USER_COLUMNS, UserColumns, to_i64, to_u64,
+    OutboxRow, Store, StoreError, StoreTx, USER_COLUMNS, UserColumns, VoiceCallRecord, to_i64,
+    to_u64,
 };
 use crate::rules::CodeGuard;
 use crate::users::{User, Username};
@@ -46,6 +47,7 @@ use std::time::Duration;
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_outbound.sql"),
+    include_str!("../../migrations/postgres/0003_voice_calls.sql"),
 ];
 
 /// The advisory lock key migrations hold ("latchkey" in ASCII, truncated).
@@ -1117,6 +1119,45 @@ impl StoreTx for PostgresTx<'_, '_> {
             }
         }
         Ok(counts)
+    }
+
+    fn put_voice_call(&mut self, call: &VoiceCallRecord) -> Result<(), StoreError> {
+        self.execute_unique(
+            "INSERT INTO voice_calls (call, sealed, placed_at) VALUES ($1, $2, $3)",
+            &[
+                &call.call.as_slice(),
+                &call.sealed,
+                &to_i64(call.placed_at, "placed_at")?,
+            ],
+            "voice call",
+        )?;
+        Ok(())
+    }
+
+    fn take_voice_call(&mut self, call: &[u8; 32]) -> Result<Option<VoiceCallRecord>, StoreError> {
+        self.wrote = true;
+        let Some(row) = self.query_opt(
+            "DELETE FROM voice_calls WHERE call = $1 RETURNING sealed, placed_at",
+            &[&call.as_slice()],
+        )?
+        else {
+            return Ok(None);
+        };
+        let sealed: Vec<u8> = row
+            .try_get(0)
+            .map_err(|_| StoreError::CorruptRow("sealed"))?;
+        Ok(Some(VoiceCallRecord {
+            call: *call,
+            sealed,
+            placed_at: to_u64(int(&row, 1, "placed_at")?, "placed_at")?,
+        }))
+    }
+
+    fn forget_voice_calls_before(&mut self, before: u64) -> Result<u64, StoreError> {
+        self.execute(
+            "DELETE FROM voice_calls WHERE placed_at < $1",
+            &[&to_i64(before, "before")?],
+        )
     }
 }
 

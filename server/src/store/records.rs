@@ -239,6 +239,12 @@ pub struct Enrollment {
     /// epoch.
     #[serde(default)]
     pub epoch_confirmed: bool,
+    /// The push token the push service refused (FCM `UNREGISTERED`, APNs 410 or
+    /// `BadDeviceToken`), taken off [`Self::push_token`] by the dispatcher: the
+    /// sync answers `push_registered: false` while the phone sends this token,
+    /// and a different token registers and clears it (docs/PROTOCOL.md §6.7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_token_refused: Option<String>,
 }
 
 /// What a ticket is for.
@@ -587,6 +593,7 @@ mod tests {
             replaced_by: None,
             recent_nonces: vec![],
             epoch_confirmed: true,
+            push_token_refused: None,
         };
         let json = serde_json::to_string(&enrollment).unwrap();
         let back: Enrollment = serde_json::from_str(&json).unwrap();

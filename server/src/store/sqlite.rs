@@ -30,7 +30,8 @@ use super::records::{
 };
 use super::{
     AuditEvent, AuditKind, AuditRow, Channel, Outbound, OutboundState, OutboxCounts, OutboxEntry,
-    OutboxRow, Store, StoreError, StoreTx, USER_COLUMNS, UserColumns, to_i64, to_u64,
+    OutboxRow, Store, StoreError, StoreTx, USER_COLUMNS, UserColumns, VoiceCallRecord, to_i64,
+    to_u64,
 };
 use crate::rules::CodeGuard;
 use crate::users::{User, Username};
@@ -54,6 +55,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_ordering_columns.sql"),
     include_str!("../../migrations/0006_outbound.sql"),
     include_str!("../../migrations/0007_ordering_indexes.sql"),
+    include_str!("../../migrations/0008_voice_calls.sql"),
 ];
 
 /// The most transaction bodies one durable commit holds: a bound on how long
@@ -1018,6 +1020,52 @@ impl StoreTx for SqliteTx<'_> {
         }
         Ok(counts)
     }
+
+    fn put_voice_call(&mut self, call: &VoiceCallRecord) -> Result<(), StoreError> {
+        let outcome = self.connection.execute(
+            "INSERT INTO voice_calls (call, sealed, placed_at) VALUES (?1, ?2, ?3)",
+            params![
+                call.call.as_slice(),
+                call.sealed,
+                to_i64(call.placed_at, "placed_at")?
+            ],
+        );
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(error) if is_constraint_violation(&error) => {
+                Err(StoreError::Duplicate("voice call"))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn take_voice_call(&mut self, call: &[u8; 32]) -> Result<Option<VoiceCallRecord>, StoreError> {
+        let found = self
+            .connection
+            .query_row(
+                "DELETE FROM voice_calls WHERE call = ?1 RETURNING sealed, placed_at",
+                params![call.as_slice()],
+                |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)?)),
+            )
+            .optional()?;
+        found
+            .map(|(sealed, placed_at)| {
+                Ok(VoiceCallRecord {
+                    call: *call,
+                    sealed,
+                    placed_at: to_u64(placed_at, "placed_at")?,
+                })
+            })
+            .transpose()
+    }
+
+    fn forget_voice_calls_before(&mut self, before: u64) -> Result<u64, StoreError> {
+        let deleted = self.connection.execute(
+            "DELETE FROM voice_calls WHERE placed_at < ?1",
+            params![to_i64(before, "before")?],
+        )?;
+        Ok(deleted as u64)
+    }
 }
 
 impl SqliteTx<'_> {
@@ -1111,6 +1159,7 @@ mod tests {
             replaced_by: None,
             recent_nonces: vec![],
             epoch_confirmed: false,
+            push_token_refused: None,
         };
         let replacement = |id: u8| Replacement {
             id: ReplacementId::from_bytes([id; 16]),

@@ -337,6 +337,7 @@ impl Verifier {
                 replaced_by: None,
                 recent_nonces: Vec::new(),
                 epoch_confirmed: false,
+                push_token_refused: None,
             };
             let existing = Self::authenticating_enrollment(tx, &ticket.username)?;
             let mut outgoing = Vec::new();

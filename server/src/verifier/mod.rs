@@ -242,8 +242,10 @@ pub enum VerifierError {
 /// A message to send once the transaction has committed.
 #[derive(Debug)]
 pub enum Outgoing {
-    /// A push notification.
-    Push(PushMessage),
+    /// A push notification to an enrollment's phone (the enrollment whose push
+    /// registration the dispatcher marks refused if the push service says the
+    /// token is no longer valid).
+    Push(EnrollmentId, PushMessage),
     /// An SMS.
     Sms(PhoneNumber, MessageText),
     /// An e-mail.
@@ -518,12 +520,15 @@ impl Verifier {
         payload: serde_json::Value,
     ) -> Option<Outgoing> {
         enrollment.push_token.as_ref().map(|token| {
-            Outgoing::Push(PushMessage {
-                token: token.clone(),
-                platform: enrollment.platform,
-                alert: alert.to_owned(),
-                payload: payload.to_string(),
-            })
+            Outgoing::Push(
+                enrollment.id,
+                PushMessage {
+                    token: token.clone(),
+                    platform: enrollment.platform,
+                    alert: alert.to_owned(),
+                    payload: payload.to_string(),
+                },
+            )
         })
     }
 

@@ -81,7 +81,20 @@ impl Verifier {
             Self::spend_nonce(&mut enrollment, &request.nonce)?;
             enrollment.last_sync_issued_at = Some(header.issued_at);
             if enrollment.status != EnrollmentStatus::Revoked {
-                enrollment.push_token = request.push_token.clone();
+                // A token the push service refused stays unregistered (the answer
+                // says `push_registered: false`, which the phone's diagnose
+                // reports); a different one registers and clears the mark
+                // (docs/PROTOCOL.md §6.7).
+                let refused = request.push_token.is_some()
+                    && request.push_token == enrollment.push_token_refused;
+                if refused {
+                    enrollment.push_token = None;
+                } else {
+                    enrollment.push_token = request.push_token.clone();
+                    if request.push_token.is_some() {
+                        enrollment.push_token_refused = None;
+                    }
+                }
                 enrollment.notifications_enabled = request.notifications_enabled;
                 enrollment.platform = request.platform;
                 enrollment.app_version = request.app_version.clone();

@@ -87,6 +87,7 @@ fn enrollment(id: u8, username: &str, status: EnrollmentStatus) -> Enrollment {
         replaced_by: None,
         recent_nonces: vec!["n1".into()],
         epoch_confirmed: true,
+        push_token_refused: None,
     }
 }
 
