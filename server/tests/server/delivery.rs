@@ -6,19 +6,23 @@
 //! Also: what a production start refuses (missing providers, credentials files
 //! others can read, an open data folder or database).
 
-use super::ceremonies::{PIN, TestPhone, add_user, integrator_post, open_session, phone_post};
+use super::ceremonies::{
+    NowForTests, PIN, TestPhone, add_user, integrator_post, open_session, phone_post,
+};
 use super::fallbacks::{add_sms_user, id_of, open_sms, submit};
 use super::{Running, T0, agent, captured_logs, config, start_with, try_start_with};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri, Version};
 use latchkey_core::clock::ManualClock;
 use latchkey_core::protocol::{FetchRequest, KeystoreKind, Platform, RequestId};
+use latchkey_core::protocol::{Signed, SyncAnswer};
 use latchkey_server::ServerError;
 use latchkey_server::config::Delivery;
 use latchkey_server::delivery::config::DeliveryConfig;
 use latchkey_server::delivery::twilio::twilio_signature;
 use latchkey_server::delivery::{DeliveryError, apns::ApnsSender, fcm::FcmSender};
 use latchkey_server::outbox::{OutboundError, PushMessage, PushSender};
+use latchkey_server::store::{Channel, OutboundState, StoreExt};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -483,9 +487,20 @@ struct Deployment {
     _apns: Fake,
     twilio: Fake,
     smtp: std::sync::mpsc::Receiver<Mail>,
+    /// The delivery file and the public URL, for a second node.
+    delivery: DeliveryConfig,
+    public_url: Option<String>,
+    /// The credentials files the delivery file names.
+    _secrets: tempfile::TempDir,
 }
 
 fn deployment() -> Deployment {
+    deployment_with(None)
+}
+
+/// A deployment whose server calls itself `public_url` (the address behind
+/// which several nodes would stand), or its own address if `None`.
+fn deployment_with(public_url: Option<&str>) -> Deployment {
     let dir = tempfile::tempdir().unwrap();
     let secrets = tempfile::tempdir().unwrap();
     let tls = TestTls::new();
@@ -506,11 +521,11 @@ fn deployment() -> Deployment {
     let delivery = DeliveryConfig::parse(&text).unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
+    let public_url = public_url.map(str::to_owned);
     let server = start_with(&data, true, |config| {
-        config.delivery = Delivery::Providers(Box::new(delivery));
+        config.delivery = Delivery::Providers(Box::new(delivery.clone()));
+        config.public_url = public_url.clone();
     });
-    // The credentials were read at start; the files may go.
-    drop(secrets);
     Deployment {
         server,
         dir,
@@ -518,6 +533,9 @@ fn deployment() -> Deployment {
         _apns: apns,
         twilio,
         smtp,
+        delivery,
+        public_url,
+        _secrets: secrets,
     }
 }
 
@@ -526,12 +544,37 @@ impl Deployment {
         self.dir.path().join("data")
     }
 
+    /// A second node: another server on the same data folder and store, with
+    /// the same providers and public URL.
+    fn second_node(&self) -> Running {
+        start_with(&self.data(), true, |config| {
+            config.delivery = Delivery::Providers(Box::new(self.delivery.clone()));
+            config.public_url = self.public_url.clone();
+        })
+    }
+
     /// Requests to the fake Twilio for `resource` (`Messages`, `Calls`).
     fn twilio_seen(&self, resource: &str) -> Vec<Seen> {
         self.twilio
             .seen_at(&format!("/Accounts/{TWILIO_SID}/{resource}.json"))
     }
 }
+
+/// The idempotency keys of the outbox rows on `channel`, oldest first.
+fn row_keys(server: &Running, channel: Channel) -> Vec<String> {
+    server
+        .state
+        .store
+        .in_transaction(|tx| tx.outbound_after(0, None, 1000))
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.channel == channel)
+        .map(|row| row.key)
+        .collect()
+}
+
+/// The Twilio idempotency header of a request.
+const TWILIO_IDEMPOTENCY: &str = "i-twilio-idempotency-token";
 
 /// Checks the basic-auth header Twilio requests carry.
 fn assert_twilio_auth(seen: &Seen) {
@@ -684,6 +727,13 @@ fn an_sms_code_and_a_voice_call_reach_the_fake_twilio_and_the_call_reads_the_cod
     assert_twilio_auth(&sms[0]);
     let text = sms[0].field("Body");
     assert!(text.contains("login security code is"), "{text}");
+    let sms_keys = row_keys(server, Channel::Sms);
+    assert_eq!(sms_keys.len(), 1);
+    assert_eq!(
+        sms[0].header(TWILIO_IDEMPOTENCY),
+        sms_keys[0],
+        "the outbox row's key reaches Twilio as its idempotency token"
+    );
 
     // Two minutes later, a voice call instead.
     server.clock.advance(120);
@@ -698,6 +748,10 @@ fn an_sms_code_and_a_voice_call_reach_the_fake_twilio_and_the_call_reads_the_cod
     assert_eq!(calls.len(), 1);
     assert_twilio_auth(&calls[0]);
     assert_eq!(calls[0].field("From"), "+15005550007");
+    assert_eq!(
+        calls[0].header(TWILIO_IDEMPOTENCY),
+        row_keys(server, Channel::Voice)[0]
+    );
     let twiml = calls[0].field("Twiml");
     // The placed call asks for a key and holds no digit of any code.
     assert!(
@@ -836,6 +890,14 @@ fn an_email_reaches_the_fake_smtp_server_inside_starttls() {
         mail.commands
     );
     assert!(mail.data.contains("To: mei@example.com"), "{}", mail.data);
+    let mail_keys = row_keys(server, Channel::Email);
+    assert_eq!(mail_keys.len(), 1);
+    assert!(
+        mail.data
+            .contains(&format!("Message-ID: <{}@example.com>", mail_keys[0])),
+        "the outbox row's key is the Message-ID: {}",
+        mail.data
+    );
     assert!(mail.data.contains("Subject: "), "{}", mail.data);
 }
 
@@ -884,6 +946,7 @@ fn a_login_push_reaches_the_fake_apns_over_http2_with_a_fresh_provider_token() {
     assert_eq!(push.version, Version::HTTP_2);
     assert_eq!(push.method, Method::POST);
     assert_eq!(push.path, format!("/3/device/{device}"));
+    assert_eq!(push.header("apns-id"), "", "no key, no apns-id");
     assert_eq!(push.header("apns-push-type"), "alert");
     assert_eq!(push.header("apns-priority"), "10");
     assert_eq!(push.header("apns-topic"), "com.example.latchkey");
@@ -929,6 +992,14 @@ fn a_login_push_reaches_the_fake_apns_over_http2_with_a_fresh_provider_token() {
     let router = latchkey_server::delivery::PushRouter::new(None, Some(Arc::new(sender)));
     router.send(&ios_push(&device)).unwrap();
     assert_eq!(apns.seen().len(), 4);
+    // The dispatcher's send: the outbox row's key as `apns-id`, a canonical UUID.
+    router
+        .send_keyed("00ff00ff11ee11ee22dd22dd33cc33cc", &ios_push(&device))
+        .unwrap();
+    assert_eq!(
+        apns.seen()[4].header("apns-id"),
+        "00ff00ff-11ee-11ee-22dd-22dd33cc33cc"
+    );
     let android = PushMessage {
         platform: Platform::Android,
         ..ios_push("fcm-token")
@@ -1186,4 +1257,284 @@ fn an_expired_provider_token_is_renewed_once_but_never_within_twenty_minutes() {
     assert_eq!(later.len(), 4);
     assert_eq!(later[2], first[0], "still the cached token first");
     assert_ne!(later[3], first[0], "renewed after 20 minutes");
+}
+
+/// Activates `username` (the SMS code through the fake Twilio) on a test phone
+/// whose push token is `push-token-{phone}`.
+fn activated_here(deployment: &Deployment, username: &str, phone: &str) -> TestPhone {
+    let (server, data) = (&deployment.server, deployment.data());
+    add_user(server, &data, username, "US");
+    let start = integrator_post(
+        server,
+        &data,
+        "/v1/integrator/activations",
+        json!({"username": username}),
+    );
+    assert_eq!(start.status, 201, "{start:?}");
+    let mut phone = TestPhone::new(server, phone);
+    let request = phone.activation_request(
+        server,
+        &start.json["ticket"],
+        &activation_code(deployment),
+        KeystoreKind::Software,
+    );
+    let answer = phone_post(server, "/v1/phone/activate", &request);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    phone.accept_receipt(server, &answer.json);
+    phone
+}
+
+/// The phone's sync with `token` as its push token; the answer.
+fn sync_with_token(phone: &TestPhone, server: &Running, token: &str) -> SyncAnswer {
+    let (request, nonce) = phone
+        .soft
+        .sync_request(Some(token.to_owned()), server.clock.now_for_tests())
+        .unwrap();
+    let answer = phone_post(server, "/v1/phone/sync", &request);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let signed: Signed = serde_json::from_value(answer.json.clone()).unwrap();
+    phone.soft.open_sync_answer(&signed, &nonce).unwrap()
+}
+
+#[test]
+fn a_token_fcm_calls_unregistered_is_reported_to_the_phone_until_it_syncs_a_new_one() {
+    let deployment = deployment();
+    let (server, data) = (&deployment.server, deployment.data());
+    let phone = activated_here(&deployment, "anna", "anna's phone");
+    let old_token = "push-token-anna's phone";
+    assert!(sync_with_token(&phone, server, old_token).push_registered);
+
+    // FCM: the token is no longer registered (the app was reinstalled).
+    deployment.fcm.answer(
+        "messages:send",
+        404,
+        json!({"error": {"code": 404, "status": "NOT_FOUND",
+            "details": [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                         "errorCode": "UNREGISTERED"}]}}),
+    );
+    open_session(server, &data, "anna");
+    assert_eq!(deployment.fcm.seen_at("messages:send").len(), 1);
+    let push_rows: Vec<_> = server
+        .state
+        .store
+        .in_transaction(|tx| tx.outbound_after(0, None, 100))
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.channel == Channel::Push)
+        .collect();
+    assert_eq!(push_rows.len(), 1);
+    assert_eq!(push_rows[0].state, OutboundState::Dead, "not retried");
+    assert!(
+        push_rows[0]
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("UNREGISTERED")
+    );
+
+    // The phone's sync (what its diagnose runs) with the refused token: not
+    // registered, which diagnose reports as "The server has no push registration
+    // for this phone".
+    assert!(!sync_with_token(&phone, server, old_token).push_registered);
+    assert!(
+        !sync_with_token(&phone, server, old_token).push_registered,
+        "the refused token stays refused however often it is synced"
+    );
+    // No more pushes to a dead token: the next login goes without one.
+    server.clock.advance(200);
+    open_session(server, &data, "anna");
+    assert_eq!(deployment.fcm.seen_at("messages:send").len(), 1);
+
+    // The platform gave the app a new token; the next sync registers it.
+    deployment.fcm.recorder.answers.lock().unwrap().clear();
+    let new_token = "push-token-anna's phone, reinstalled";
+    assert!(sync_with_token(&phone, server, new_token).push_registered);
+    assert!(
+        sync_with_token(&phone, server, new_token).push_registered,
+        "the mark is cleared"
+    );
+    server.clock.advance(200);
+    open_session(server, &data, "anna");
+    let sends = deployment.fcm.seen_at("messages:send");
+    assert_eq!(sends.len(), 2);
+    assert_eq!(sends[1].json()["message"]["token"], new_token);
+}
+
+#[test]
+fn a_voice_keypress_reaching_another_node_reads_the_code_once() {
+    let deployment = deployment_with(Some("https://auth.example.test"));
+    let (node_a, data) = (&deployment.server, deployment.data());
+    let node_b = deployment.second_node();
+    add_sms_user(node_a, &data, "ravi");
+    let session = id_of(&open_sms(node_a, &data, "ravi"));
+    node_a.clock.advance(120);
+    let voice = integrator_post(
+        node_a,
+        &data,
+        &format!("/v1/integrator/sessions/{session}/new-code"),
+        json!({"channel": "voice"}),
+    );
+    assert_eq!(voice.status, 200, "{voice:?}");
+    let calls = deployment.twilio_seen("Calls");
+    assert_eq!(calls.len(), 1);
+    let twiml = calls[0].field("Twiml");
+    let action = twiml
+        .split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let path = action
+        .strip_prefix("https://auth.example.test")
+        .expect("the callback names the public URL")
+        .to_owned();
+    // What the store keeps of the call: no call id, no code in clear.
+    let call_id = path.split('/').nth(3).unwrap().to_owned();
+    let db = std::fs::read(data.join("server.db")).unwrap();
+    let wal = std::fs::read(data.join("server.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes
+                .windows(call_id.len())
+                .any(|w| w == call_id.as_bytes()),
+            "the call id is not stored"
+        );
+    }
+
+    let form = vec![
+        ("CallSid".to_owned(), "CA0456".to_owned()),
+        ("Digits".to_owned(), "1".to_owned()),
+    ];
+    let body: String = form
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let signature = twilio_signature(TWILIO_TOKEN, &action, &form);
+    let keypress = |node: &Running| {
+        agent()
+            .post(&node.url(&path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", &signature)
+            .send(body.as_bytes())
+            .unwrap()
+    };
+    // The callback reaches node B, which did not place the call.
+    let mut read = keypress(&node_b);
+    assert_eq!(read.status(), 200);
+    let reading = read.body_mut().read_to_string().unwrap();
+    let spoken: String = reading
+        .split("is: ")
+        .nth(1)
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .replace(", ", "");
+    assert_eq!(spoken.len(), 6, "{reading}");
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(6).any(|w| w == spoken.as_bytes()),
+            "the waiting code was not in the store in clear"
+        );
+    }
+    // Once, on any node.
+    assert_eq!(keypress(node_a).status(), 404);
+    assert_eq!(keypress(&node_b).status(), 404);
+    let answer = submit(node_a, &data, &session, &spoken);
+    assert_eq!(answer.json["status"], "approved", "{answer:?}");
+}
+
+#[test]
+fn a_voice_call_unanswered_for_five_minutes_reads_nothing() {
+    let deployment = deployment();
+    let (server, data) = (&deployment.server, deployment.data());
+    add_sms_user(server, &data, "ravi");
+    let session = id_of(&open_sms(server, &data, "ravi"));
+    server.clock.advance(120);
+    let voice = integrator_post(
+        server,
+        &data,
+        &format!("/v1/integrator/sessions/{session}/new-code"),
+        json!({"channel": "voice"}),
+    );
+    assert_eq!(voice.status, 200, "{voice:?}");
+    let twiml = deployment.twilio_seen("Calls")[0].field("Twiml");
+    let action = twiml
+        .split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let form = vec![("Digits".to_owned(), "1".to_owned())];
+    let signature = twilio_signature(TWILIO_TOKEN, &action, &form);
+    server
+        .clock
+        .advance(latchkey_server::outbox::VOICE_KEYPRESS_WAIT_SECS);
+    let late = agent()
+        .post(&action)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", &signature)
+        .send("Digits=1".as_bytes())
+        .unwrap();
+    assert_eq!(late.status(), 404, "the wait is over");
+}
+
+#[test]
+fn two_nodes_sending_one_outbox_deliver_each_message_once() {
+    let deployment = deployment();
+    let (node_a, data) = (&deployment.server, deployment.data());
+    let node_b = deployment.second_node();
+    // Twilio is down while ten users ask for codes.
+    deployment
+        .twilio
+        .answer("Messages.json", 503, json!({"code": 20500, "status": 503}));
+    let mut sessions = Vec::new();
+    for i in 0..10 {
+        let name = format!("user{i}");
+        add_sms_user(node_a, &data, &name);
+        sessions.push(id_of(&open_sms(node_a, &data, &name)));
+    }
+    let keys = row_keys(node_a, Channel::Sms);
+    assert_eq!(keys.len(), 10);
+    // Back; both nodes' loops run at once, again and again.
+    let refused = deployment.twilio_seen("Messages").len();
+    deployment.twilio.recorder.answers.lock().unwrap().clear();
+    for _ in 0..20 {
+        node_a.clock.advance(5);
+        node_b.clock.advance(5);
+        let (a, b) = (
+            node_a.state.verifier.dispatcher().clone(),
+            node_b.state.verifier.dispatcher().clone(),
+        );
+        std::thread::scope(|scope| {
+            let a = scope.spawn(move || a.run_due());
+            let b = scope.spawn(move || b.run_due());
+            // A pass that meets the other node's write lock leaves its rows to
+            // the next pass (their claims lapse); the count below is what matters.
+            let _ = a.join().unwrap();
+            let _ = b.join().unwrap();
+        });
+    }
+    // The fake provider counts what it accepted (every request since it came
+    // back), by idempotency key.
+    let mut delivered = std::collections::HashMap::<String, usize>::new();
+    for request in &deployment.twilio_seen("Messages")[refused..] {
+        *delivered
+            .entry(request.header(TWILIO_IDEMPOTENCY).to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(delivered.len(), 10, "{delivered:?}");
+    let rows = node_a
+        .state
+        .store
+        .in_transaction(|tx| tx.outbound_after(0, None, 100))
+        .unwrap();
+    assert!(
+        rows.iter().all(|row| row.state == OutboundState::Sent),
+        "{rows:?}"
+    );
+    for key in &keys {
+        assert_eq!(delivered.get(key), Some(&1), "message {key} delivered once");
+    }
 }
