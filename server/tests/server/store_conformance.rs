@@ -20,7 +20,8 @@ use latchkey_server::store::{
     AccountState, AuditEvent, AuditKind, Channel, CodeChannel, Enrollment, EnrollmentStatus,
     LoginCode, LoginCodeState, LoginFactor, LoginSession, NoticeRecord, OutboxEntry, ProofRecord,
     Replacement, ReplacementKind, ReplacementStatus, SessionOpener, SessionStatus, StoreError,
-    StoreExt, Ticket, TicketKind, TicketStatus,
+    Outbound, OutboundState, OutboxCounts, StoreExt, Ticket, TicketKind, TicketStatus,
+    VoiceCallRecord,
 };
 use latchkey_server::users::{Password, PasswordHash, User};
 use serde_json::json;
@@ -36,6 +37,8 @@ on_both_stores! {
     fifty_parallel_wrong_answers_through_the_verifier_count_exactly_the_allowed_number,
     durable_commits_count_the_transactions_that_wrote,
     concurrent_transactions_all_commit_in_fewer_durable_commits_on_sqlite,
+    outbox_messages_round_trip_come_due_in_order_and_are_counted_by_state,
+    a_waiting_voice_call_is_taken_once_and_forgotten_after_its_wait,
 }
 
 /// The same as JSON: records compare by what they store.
@@ -664,4 +667,199 @@ fn a_postgres_database_from_newer_code_is_refused_and_left_untouched() {
         .get(0);
     assert_eq!(version, newest + 1);
     assert_eq!(opened.in_transaction(|tx| tx.user_count()).unwrap(), 1);
+}
+
+/// An outbox message with key `key` (32 hex digits), pending, due at `due`.
+fn outbound(key: u8, channel: Channel, due: u64) -> Outbound {
+    Outbound {
+        id: 0,
+        key: format!("{key:02x}").repeat(16),
+        channel,
+        recipient: "+852****5678".into(),
+        sealed: Some(vec![key; 40]),
+        state: OutboundState::Pending,
+        attempts: 0,
+        created_at: 1_000,
+        next_attempt_at: due,
+        lease_until: None,
+        expires_at: 1_600,
+        last_error: None,
+        finished_at: None,
+    }
+}
+
+fn outbox_messages_round_trip_come_due_in_order_and_are_counted_by_state(store: &TestStore) {
+    let (_dir, store) = open(store);
+    let ids = store
+        .in_transaction(|tx| {
+            Ok::<_, StoreError>(vec![
+                tx.insert_outbound(&outbound(1, Channel::Sms, 1_010))?,
+                tx.insert_outbound(&outbound(2, Channel::Push, 1_000))?,
+                tx.insert_outbound(&outbound(3, Channel::Email, 2_000))?,
+            ])
+        })
+        .unwrap();
+    assert!(ids[0] < ids[1] && ids[1] < ids[2], "ids increase: {ids:?}");
+    // A second row with a taken key is refused, and the transaction leaves nothing.
+    assert!(matches!(
+        store.in_transaction(|tx| tx.insert_outbound(&outbound(1, Channel::Voice, 1_000))),
+        Err(StoreError::Duplicate(_))
+    ));
+    let first = store
+        .in_transaction(|tx| tx.outbound(ids[0]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first,
+        Outbound {
+            id: ids[0],
+            ..outbound(1, Channel::Sms, 1_010)
+        }
+    );
+    assert_eq!(store.in_transaction(|tx| tx.outbound(9_999)).unwrap(), None);
+
+    // Due at 1 010: the two whose time has come, oldest (by id) first, at most `limit`.
+    let due = store
+        .in_transaction(|tx| tx.due_outbound(1_010, 10))
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|row| row.id).collect::<Vec<_>>(),
+        [ids[0], ids[1]]
+    );
+    assert_eq!(
+        store
+            .in_transaction(|tx| tx.due_outbound(1_010, 1))
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Claimed (sending, leased until 1 070): not due until the lease lapses.
+    let mut claimed = first.clone();
+    claimed.state = OutboundState::Sending;
+    claimed.attempts = 1;
+    claimed.lease_until = Some(1_070);
+    store.in_transaction(|tx| tx.put_outbound(&claimed)).unwrap();
+    let due_ids = |now| {
+        store
+            .in_transaction(|tx| tx.due_outbound(now, 10))
+            .unwrap()
+            .iter()
+            .map(|row| row.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(due_ids(1_069), [ids[1]]);
+    assert_eq!(due_ids(1_070), [ids[0], ids[1]]);
+
+    // Sent (content erased) and dead: never due again, counted apart.
+    let mut sent = claimed.clone();
+    sent.state = OutboundState::Sent;
+    sent.sealed = None;
+    sent.lease_until = None;
+    sent.finished_at = Some(1_020);
+    let mut dead = store
+        .in_transaction(|tx| tx.outbound(ids[1]))
+        .unwrap()
+        .unwrap();
+    dead.state = OutboundState::Dead;
+    dead.sealed = None;
+    dead.last_error = Some("the provider refused the message: 400".into());
+    dead.finished_at = Some(1_030);
+    store
+        .in_transaction(|tx| {
+            tx.put_outbound(&sent)?;
+            tx.put_outbound(&dead)
+        })
+        .unwrap();
+    assert_eq!(
+        store.in_transaction(|tx| tx.outbound(ids[0])).unwrap(),
+        Some(sent)
+    );
+    assert_eq!(due_ids(5_000), [ids[2]]);
+    assert_eq!(
+        store.outbox_counts().unwrap(),
+        OutboxCounts {
+            pending: 1,
+            sent: 1,
+            dead: 1
+        }
+    );
+    let listed = |state| {
+        store
+            .in_transaction(|tx| tx.outbound_after(0, state, 10))
+            .unwrap()
+            .iter()
+            .map(|row| row.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(None), ids);
+    assert_eq!(listed(Some(OutboundState::Dead)), [ids[1]]);
+    assert_eq!(listed(Some(OutboundState::Pending)), [ids[2]]);
+    assert_eq!(
+        store
+            .in_transaction(|tx| tx.outbound_after(ids[0], None, 1))
+            .unwrap()
+            .iter()
+            .map(|row| row.id)
+            .collect::<Vec<_>>(),
+        [ids[1]]
+    );
+    // Updating a message that is not there is an error.
+    assert!(matches!(
+        store.in_transaction(|tx| tx.put_outbound(&Outbound {
+            id: 9_999,
+            ..outbound(9, Channel::Sms, 0)
+        })),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+fn a_waiting_voice_call_is_taken_once_and_forgotten_after_its_wait(store: &TestStore) {
+    let (_dir, store) = open(store);
+    let call = |n: u8, placed_at| VoiceCallRecord {
+        call: [n; 32],
+        sealed: vec![n; 48],
+        placed_at,
+    };
+    store
+        .in_transaction(|tx| {
+            tx.put_voice_call(&call(1, 1_000))?;
+            tx.put_voice_call(&call(2, 1_100))?;
+            tx.put_voice_call(&call(3, 1_300))
+        })
+        .unwrap();
+    assert!(matches!(
+        store.in_transaction(|tx| tx.put_voice_call(&call(1, 1_400))),
+        Err(StoreError::Duplicate(_))
+    ));
+    let taken = store
+        .in_transaction(|tx| tx.take_voice_call(&[2; 32]))
+        .unwrap();
+    assert_eq!(taken, Some(call(2, 1_100)));
+    assert_eq!(
+        store
+            .in_transaction(|tx| tx.take_voice_call(&[2; 32]))
+            .unwrap(),
+        None,
+        "taken once"
+    );
+    assert_eq!(
+        store
+            .in_transaction(|tx| tx.forget_voice_calls_before(1_300))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .in_transaction(|tx| tx.take_voice_call(&[1; 32]))
+            .unwrap(),
+        None,
+        "forgotten"
+    );
+    assert_eq!(
+        store
+            .in_transaction(|tx| tx.take_voice_call(&[3; 32]))
+            .unwrap(),
+        Some(call(3, 1_300))
+    );
 }
