@@ -1538,3 +1538,160 @@ fn two_nodes_sending_one_outbox_deliver_each_message_once() {
         assert_eq!(delivered.get(key), Some(&1), "message {key} delivered once");
     }
 }
+
+/// Whether `needle` occurs in `haystack` on its own: not inside a longer run of
+/// digits (a timestamp in a JSON record may contain any six digits by chance;
+/// a code kept in clear stands alone, `"code":"493817"` or in a message text).
+fn occurs_alone(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, window)| *window == needle)
+        .any(|(at, _)| {
+            let before = at.checked_sub(1).map(|i| haystack[i]);
+            let after = haystack.get(at + needle.len()).copied();
+            !before.is_some_and(|b| b.is_ascii_digit())
+                && !after.is_some_and(|b| b.is_ascii_digit())
+        })
+}
+
+#[test]
+fn no_live_code_or_token_is_in_server_db_or_its_wal() {
+    let deployment = deployment();
+    let (server, data) = (&deployment.server, deployment.data());
+    // A phone, then a lost-phone move held for 72 hours: the cancel link goes by e-mail.
+    activated_here(&deployment, "anna", "anna's phone");
+    let start = super::ceremonies::start_activation(server, &data, "anna", Some("lost_phone"));
+    assert_eq!(start.status, 201, "{start:?}");
+    let mut new = TestPhone::new(server, "anna's new phone");
+    let held = phone_post(
+        server,
+        "/v1/phone/activate",
+        &new.activation_request(
+            server,
+            &start.json["ticket"],
+            &activation_code(&deployment),
+            KeystoreKind::Software,
+        ),
+    );
+    assert_eq!(held.json["outcome"], "held", "{held:?}");
+    let mail = deployment
+        .smtp
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the move's e-mail");
+    let unfolded = mail.data.replace("=\n", "");
+    let cancel_token = unfolded
+        .split("token=")
+        .nth(1)
+        .expect("a cancel link")
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(cancel_token.len() >= 16, "{cancel_token}");
+
+    // An activation code not used yet.
+    add_user(server, &data, "bob", "US");
+    let bob = super::ceremonies::start_activation(server, &data, "bob", None);
+    assert_eq!(bob.status, 201, "{bob:?}");
+    let activation = activation_code(&deployment);
+
+    // A login code by SMS, then one by voice read out after the keypress; both
+    // still valid.
+    add_sms_user(server, &data, "ravi");
+    let session = id_of(&open_sms(server, &data, "ravi"));
+    let sms_text = deployment
+        .twilio_seen("Messages")
+        .last()
+        .unwrap()
+        .field("Body");
+    let sms_code: String = sms_text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap()
+        .to_owned();
+    server.clock.advance(120);
+    let voice = integrator_post(
+        server,
+        &data,
+        &format!("/v1/integrator/sessions/{session}/new-code"),
+        json!({"channel": "voice"}),
+    );
+    assert_eq!(voice.status, 200, "{voice:?}");
+    let twiml = deployment.twilio_seen("Calls")[0].field("Twiml");
+    let action = twiml
+        .split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    // Before the keypress the code waits in the store: scan now too.
+    let scan = |what: &str, secrets: &[(&str, &str)]| {
+        let db = std::fs::read(data.join("server.db")).unwrap();
+        let wal = std::fs::read(data.join("server.db-wal")).unwrap_or_default();
+        // The scan sees the data: the newest user's e-mail address is stored in
+        // clear (in the WAL until a checkpoint).
+        let known = b"ravi@example.com";
+        assert!(
+            [&db, &wal]
+                .iter()
+                .any(|bytes| bytes.windows(known.len()).any(|w| w == known)),
+            "the scan reads the committed data"
+        );
+        for (file, bytes) in [("server.db", &db), ("server.db-wal", &wal)] {
+            for (name, secret) in secrets {
+                assert!(
+                    !occurs_alone(bytes, secret.as_bytes()),
+                    "{what}: the {name} is in {file} in clear"
+                );
+            }
+            assert!(
+                !bytes
+                    .windows(b"security code is".len())
+                    .any(|w| w == b"security code is"),
+                "{what}: no message text is in {file}"
+            );
+        }
+    };
+    scan(
+        "before the keypress",
+        &[
+            ("cancel token", &cancel_token),
+            ("activation code", &activation),
+            ("SMS code", &sms_code),
+        ],
+    );
+    let form = vec![("Digits".to_owned(), "1".to_owned())];
+    let mut read = agent()
+        .post(&action)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header(
+            "X-Twilio-Signature",
+            &twilio_signature(TWILIO_TOKEN, &action, &form),
+        )
+        .send("Digits=1".as_bytes())
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let reading = read.body_mut().read_to_string().unwrap();
+    let voice_code: String = reading
+        .split("is: ")
+        .nth(1)
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .replace(", ", "");
+    assert_eq!(voice_code.len(), 6, "{reading}");
+    scan(
+        "after the keypress",
+        &[
+            ("cancel token", &cancel_token),
+            ("activation code", &activation),
+            ("SMS code", &sms_code),
+            ("voice code", &voice_code),
+        ],
+    );
+    // The voice code is live: it logs the user in.
+    let answer = submit(server, &data, &session, &voice_code);
+    assert_eq!(answer.json["status"], "approved", "{answer:?}");
+}

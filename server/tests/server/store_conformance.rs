@@ -18,9 +18,9 @@ use latchkey_server::Store;
 use latchkey_server::rules::CodeGuard;
 use latchkey_server::store::{
     AccountState, AuditEvent, AuditKind, Channel, CodeChannel, Enrollment, EnrollmentStatus,
-    LoginCode, LoginCodeState, LoginFactor, LoginSession, NoticeRecord, OutboxEntry, ProofRecord,
-    Replacement, ReplacementKind, ReplacementStatus, SessionOpener, SessionStatus, StoreError,
-    Outbound, OutboundState, OutboxCounts, StoreExt, Ticket, TicketKind, TicketStatus,
+    LoginCode, LoginCodeState, LoginFactor, LoginSession, NoticeRecord, Outbound, OutboundState,
+    OutboxCounts, OutboxEntry, ProofRecord, Replacement, ReplacementKind, ReplacementStatus,
+    SessionOpener, SessionStatus, StoreError, StoreExt, Ticket, TicketKind, TicketStatus,
     VoiceCallRecord,
 };
 use latchkey_server::users::{Password, PasswordHash, User};
@@ -739,7 +739,9 @@ fn outbox_messages_round_trip_come_due_in_order_and_are_counted_by_state(store: 
     claimed.state = OutboundState::Sending;
     claimed.attempts = 1;
     claimed.lease_until = Some(1_070);
-    store.in_transaction(|tx| tx.put_outbound(&claimed)).unwrap();
+    store
+        .in_transaction(|tx| tx.put_outbound(&claimed))
+        .unwrap();
     let due_ids = |now| {
         store
             .in_transaction(|tx| tx.due_outbound(now, 10))
