@@ -183,6 +183,12 @@ impl World {
     /// Starts a development server on 127.0.0.1 with an ephemeral port, in a
     /// temporary data folder, on the demo clock.
     pub fn start() -> Step<Self> {
+        Self::start_with(|_| {})
+    }
+
+    /// As [`Self::start`], with the server's configuration changed by `adjust`
+    /// first (e.g. delivery providers pointing at a fake on 127.0.0.1).
+    pub fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Step<Self> {
         let dir = scratch::ScratchDir::new().or_fail("making the data folder")?;
         let clock = Arc::new(ManualClock::new(DEMO_START));
         let mut config = ServerConfig::new(
@@ -192,6 +198,7 @@ impl World {
         config.dev = true;
         // The built-in password store hashes cheaply in development only.
         config.password_iterations = NonZeroU32::new(1_000).or_fail("iterations")?;
+        adjust(&mut config);
         let server = EmbeddedServer::start(config, clock.clone()).or_fail("starting the server")?;
         let http = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()

@@ -6,6 +6,7 @@
 
 mod app;
 mod attacks;
+mod push_registration;
 
 use latchkey_journeys::journeys::{self, PIN};
 use latchkey_journeys::{Phone, Transcript, World};
