@@ -494,7 +494,7 @@ impl Dispatcher {
     /// it is taken off and remembered as refused, so that pushes stop (logins
     /// fall back as for a phone without a token), the phone's sync answers
     /// `push_registered: false` (its diagnose says so) and the phone's next sync
-    /// with a new token registers it (docs/PROTOCOL.md §6.7). A token the phone
+    /// with a new token registers it (docs/PROTOCOL.md §6.4). A token the phone
     /// has replaced meanwhile is left alone.
     fn mark_token_refused(
         tx: &mut dyn StoreTx,

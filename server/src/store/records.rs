@@ -242,7 +242,7 @@ pub struct Enrollment {
     /// The push token the push service refused (FCM `UNREGISTERED`, APNs 410 or
     /// `BadDeviceToken`), taken off [`Self::push_token`] by the dispatcher: the
     /// sync answers `push_registered: false` while the phone sends this token,
-    /// and a different token registers and clears it (docs/PROTOCOL.md §6.7).
+    /// and a different token registers and clears it (docs/PROTOCOL.md §6.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_token_refused: Option<String>,
 }

@@ -84,7 +84,7 @@ impl Verifier {
                 // A token the push service refused stays unregistered (the answer
                 // says `push_registered: false`, which the phone's diagnose
                 // reports); a different one registers and clears the mark
-                // (docs/PROTOCOL.md §6.7).
+                // (docs/PROTOCOL.md §6.4).
                 let refused = request.push_token.is_some()
                     && request.push_token == enrollment.push_token_refused;
                 if refused {

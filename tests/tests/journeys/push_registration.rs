@@ -3,7 +3,7 @@
 //! FCM answers 404 `UNREGISTERED` → the server marks the phone's push
 //! registration invalid → the phone's diagnose reports it with its fix → the
 //! phone syncs the new token the platform gave it → the finding is gone and
-//! pushes reach the new token (docs/PROTOCOL.md §6.7).
+//! pushes reach the new token (docs/PROTOCOL.md §6.4).
 
 use latchkey_core::device::FindingKind;
 use latchkey_journeys::journeys;
