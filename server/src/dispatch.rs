@@ -342,6 +342,34 @@ impl Dispatcher {
         outcome
     }
 
+    /// Releases every claim in the store: each message in state `sending`
+    /// becomes pending and due now. Only for a node that serves its store alone
+    /// (SQLite), at its start, when every claim is a dead process's (killed
+    /// mid-send): its messages go out at once instead of when their lease lapses.
+    /// Never on a shared store, where another node's claim may be live. Returns
+    /// how many were released.
+    pub fn release_claims(&self) -> Result<u32, StoreError> {
+        let now = self.clock.now();
+        self.store.in_transaction(|tx| {
+            let mut released = 0u32;
+            let mut after = 0;
+            loop {
+                let claimed = tx.outbound_after(after, Some(OutboundState::Sending), BATCH)?;
+                let Some(last) = claimed.last() else {
+                    return Ok(released);
+                };
+                after = last.id;
+                for mut row in claimed {
+                    row.state = OutboundState::Pending;
+                    row.lease_until = None;
+                    row.next_attempt_at = now;
+                    tx.put_outbound(&row)?;
+                    released = released.saturating_add(1);
+                }
+            }
+        })
+    }
+
     /// An operator's retry: a pending message becomes due now. A sent or dead
     /// message cannot be retried (its content was erased when it ended).
     pub fn retry(&self, id: i64) -> Result<Outbound, DispatchError> {
@@ -924,6 +952,24 @@ mod tests {
         rig.dispatcher.run_due().unwrap();
         assert_eq!(rig.fake.accepted.lock().unwrap().len(), 1);
         assert_eq!(row(&rig, id).state, OutboundState::Sent);
+    }
+
+    #[test]
+    fn a_restarted_lone_node_sends_what_a_killed_run_was_sending_at_once() {
+        let rig = rig();
+        let id = rig
+            .store
+            .in_transaction(|tx| rig.dispatcher.enqueue(tx, &[code_sms()]))
+            .unwrap()[0];
+        // The previous run claimed it and was killed before it could finish.
+        rig.dispatcher.claim(id, true).unwrap().unwrap();
+        rig.dispatcher.run_due().unwrap();
+        assert!(rig.fake.accepted.lock().unwrap().is_empty(), "leased");
+        assert_eq!(rig.dispatcher.release_claims().unwrap(), 1);
+        rig.dispatcher.run_due().unwrap();
+        assert_eq!(rig.fake.accepted.lock().unwrap().len(), 1, "at once");
+        assert_eq!(row(&rig, id).state, OutboundState::Sent);
+        assert_eq!(rig.dispatcher.release_claims().unwrap(), 0);
     }
 
     #[test]

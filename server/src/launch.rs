@@ -411,7 +411,23 @@ impl Server {
         // The outbox's retries: due messages are sent every second, by one node at
         // a time (docs/ARCHITECTURE.md, "The dispatcher").
         let dispatcher = self.state.verifier.dispatcher().clone();
+        // SQLite serves one node: a claim left in its store is a dead process's.
+        let alone = self.state.config.database.is_none();
         let dispatching = tokio::spawn(async move {
+            if alone {
+                let dispatcher = dispatcher.clone();
+                match tokio::task::spawn_blocking(move || dispatcher.release_claims()).await {
+                    Ok(Ok(0)) | Err(_) => {}
+                    Ok(Ok(released)) => tracing::warn!(
+                        released,
+                        "outbox: messages a previous run was sending when it stopped are sent \
+                         again now (providers that take the idempotency key drop a duplicate)"
+                    ),
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "outbox: releasing a previous run's claims failed")
+                    }
+                }
+            }
             let mut tick =
                 tokio::time::interval(std::time::Duration::from_secs(crate::dispatch::TICK_SECS));
             loop {
