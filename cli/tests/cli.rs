@@ -10,6 +10,9 @@ use std::process::Command;
 #[cfg(unix)]
 #[path = "cli/crash.rs"]
 mod crash;
+#[cfg(unix)]
+#[path = "cli/delivery_crash.rs"]
+mod delivery_crash;
 #[path = "cli/login.rs"]
 mod login;
 #[path = "cli/outbox.rs"]
