@@ -10,7 +10,7 @@ use super::ceremonies::{
     NowForTests, PIN, TestPhone, add_user, integrator_post, open_session, phone_post,
 };
 use super::fallbacks::{add_sms_user, id_of, open_sms, submit};
-use super::{Running, T0, agent, captured_logs, config, start_with, try_start_with};
+use super::{Running, T0, TestStore, agent, captured_logs, config, start_with, try_start_with};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri, Version};
 use latchkey_core::clock::ManualClock;
@@ -487,9 +487,11 @@ struct Deployment {
     _apns: Fake,
     twilio: Fake,
     smtp: std::sync::mpsc::Receiver<Mail>,
-    /// The delivery file and the public URL, for a second node.
+    /// The delivery file, the public URL and the PostgreSQL database (if
+    /// not SQLite), for a second node.
     delivery: DeliveryConfig,
     public_url: Option<String>,
+    database: Option<latchkey_server::store::PostgresUrl>,
     /// The credentials files the delivery file names.
     _secrets: tempfile::TempDir,
 }
@@ -501,6 +503,11 @@ fn deployment() -> Deployment {
 /// A deployment whose server calls itself `public_url` (the address behind
 /// which several nodes would stand), or its own address if `None`.
 fn deployment_with(public_url: Option<&str>) -> Deployment {
+    deployment_on(&TestStore::Sqlite, public_url)
+}
+
+/// As [`deployment_with`], the state on `store`.
+fn deployment_on(store: &TestStore, public_url: Option<&str>) -> Deployment {
     let dir = tempfile::tempdir().unwrap();
     let secrets = tempfile::tempdir().unwrap();
     let tls = TestTls::new();
@@ -522,9 +529,14 @@ fn deployment_with(public_url: Option<&str>) -> Deployment {
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     let public_url = public_url.map(str::to_owned);
+    let database = match store {
+        TestStore::Sqlite => None,
+        TestStore::Postgres(url) => Some(url.clone()),
+    };
     let server = start_with(&data, true, |config| {
         config.delivery = Delivery::Providers(Box::new(delivery.clone()));
         config.public_url = public_url.clone();
+        config.database = database.clone();
     });
     Deployment {
         server,
@@ -535,6 +547,7 @@ fn deployment_with(public_url: Option<&str>) -> Deployment {
         smtp,
         delivery,
         public_url,
+        database,
         _secrets: secrets,
     }
 }
@@ -550,6 +563,7 @@ impl Deployment {
         start_with(&self.data(), true, |config| {
             config.delivery = Delivery::Providers(Box::new(self.delivery.clone()));
             config.public_url = self.public_url.clone();
+            config.database = self.database.clone();
         })
     }
 
@@ -1360,9 +1374,15 @@ fn a_token_fcm_calls_unregistered_is_reported_to_the_phone_until_it_syncs_a_new_
     assert_eq!(sends[1].json()["message"]["token"], new_token);
 }
 
-#[test]
-fn a_voice_keypress_reaching_another_node_reads_the_code_once() {
-    let deployment = deployment_with(Some("https://auth.example.test"));
+// Two nodes on one store: SQLite (one file, two servers in this process) and
+// PostgreSQL (the multi-node deployment).
+on_both_stores! {
+    a_voice_keypress_reaching_another_node_reads_the_code_once,
+    two_nodes_sending_one_outbox_deliver_each_message_once,
+}
+
+fn a_voice_keypress_reaching_another_node_reads_the_code_once(store: &TestStore) {
+    let deployment = deployment_on(store, Some("https://auth.example.test"));
     let (node_a, data) = (&deployment.server, deployment.data());
     let node_b = deployment.second_node();
     add_sms_user(node_a, &data, "ravi");
@@ -1388,9 +1408,10 @@ fn a_voice_keypress_reaching_another_node_reads_the_code_once() {
         .strip_prefix("https://auth.example.test")
         .expect("the callback names the public URL")
         .to_owned();
-    // What the store keeps of the call: no call id, no code in clear.
+    // What the store keeps of the call (SQLite's files are read here): no call
+    // id, no code in clear.
     let call_id = path.split('/').nth(3).unwrap().to_owned();
-    let db = std::fs::read(data.join("server.db")).unwrap();
+    let db = std::fs::read(data.join("server.db")).unwrap_or_default();
     let wal = std::fs::read(data.join("server.db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
         assert!(
@@ -1480,9 +1501,8 @@ fn a_voice_call_unanswered_for_five_minutes_reads_nothing() {
     assert_eq!(late.status(), 404, "the wait is over");
 }
 
-#[test]
-fn two_nodes_sending_one_outbox_deliver_each_message_once() {
-    let deployment = deployment();
+fn two_nodes_sending_one_outbox_deliver_each_message_once(store: &TestStore) {
+    let deployment = deployment_on(store, None);
     let (node_a, data) = (&deployment.server, deployment.data());
     let node_b = deployment.second_node();
     // Twilio is down while ten users ask for codes.
