@@ -14,9 +14,13 @@
 //! "default"}, "latchkey": "1", "request" | "notice": …}` — the generic alert
 //! and the opaque handle only (docs/PROTOCOL.md §7).
 //!
-//! Answers: 200 sent; 410, or 400 `BadDeviceToken`/`DeviceTokenNotForTopic` →
-//! [`OutboundError::Unregistered`]; 403 → [`OutboundError::Credentials`];
-//! otherwise by status.
+//! Answers: 200 sent; 410, or 400 `BadDeviceToken` →
+//! [`OutboundError::Unregistered`] (the phone's registration is then marked
+//! invalid: `crate::dispatch`); 400 `DeviceTokenNotForTopic` →
+//! [`OutboundError::Rejected`], because it means the configured `topic` is not
+//! the app's bundle id — the operator's setting, which must not mark every
+//! iPhone's token invalid; 403 → [`OutboundError::Credentials`]; otherwise by
+//! status.
 
 use super::config::ApnsConfig;
 use super::{DeliveryError, LazyClient, by_status, excerpt, read_credential, unreachable};
@@ -234,9 +238,7 @@ impl PushSender for ApnsSender {
             tracing::warn!(channel = "push", provider = "apns", status, reason = %reason, "push refused");
             let text = format!("APNs answered {status} {reason}");
             return Err(match (status, reason.as_str()) {
-                (410, _) | (400, "BadDeviceToken" | "DeviceTokenNotForTopic") => {
-                    OutboundError::Unregistered(text)
-                }
+                (410, _) | (400, "BadDeviceToken") => OutboundError::Unregistered(text),
                 (403, _) => OutboundError::Credentials(text),
                 _ => by_status("APNs", status, &reason),
             });

@@ -15,7 +15,8 @@
 //! dispatcher") may arrive twice; the phone fetches the request it names, so a
 //! second copy only repeats the notification.
 //!
-//! Answers: 200 sent; 404 `UNREGISTERED` (or `NOT_FOUND`) →
+//! Answers: 200 sent; `UNREGISTERED` (FCM's 404 for a token no longer
+//! registered) →
 //! [`OutboundError::Unregistered`]; 401 drops the cached access token and tries
 //! once more; otherwise by status (`delivery::by_status`).
 
@@ -250,7 +251,9 @@ impl PushSender for FcmSender {
             let text = answer.text().unwrap_or_default();
             let error = fcm_error(&text);
             tracing::warn!(channel = "push", provider = "fcm", status, error = %error, "push refused");
-            return Err(if status == 404 || error.contains("UNREGISTERED") {
+            // Only FCM's own `UNREGISTERED` marks the phone's token invalid: a bare
+            // 404 (a wrong project id, a proxy) is the operator's to fix.
+            return Err(if error.contains("UNREGISTERED") {
                 OutboundError::Unregistered(format!("FCM answered {status} {error}"))
             } else {
                 by_status("FCM", status, &error)

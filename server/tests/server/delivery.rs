@@ -1039,6 +1039,11 @@ fn unregistered_tokens_give_the_distinct_error_and_provider_failures_say_whether
         json!({"reason": "Unregistered", "timestamp": 1}),
     );
     apns.answer("/3/device/bad0", 400, json!({"reason": "BadDeviceToken"}));
+    apns.answer(
+        "/3/device/70",
+        400,
+        json!({"reason": "DeviceTokenNotForTopic"}),
+    );
     apns.answer("/3/device/5e", 503, json!({"reason": "ServiceUnavailable"}));
     apns.answer(
         "/3/device/f0",
@@ -1056,6 +1061,11 @@ fn unregistered_tokens_give_the_distinct_error_and_provider_failures_say_whether
     assert!(matches!(
         sender.send(&ios_push("5e")),
         Err(OutboundError::Unavailable(_))
+    ));
+    // The configured topic is not the app's: the operator's error, not the token's.
+    assert!(matches!(
+        sender.send(&ios_push("70")),
+        Err(OutboundError::Rejected(_))
     ));
     assert!(matches!(
         sender.send(&ios_push("f0")),
@@ -1122,6 +1132,17 @@ fn unregistered_tokens_give_the_distinct_error_and_provider_failures_say_whether
         "{error}"
     );
     assert!(!error.to_string().contains("stale-fcm-token"));
+    // A bare 404 (a wrong project id, a proxy) is refused, not a dead token.
+    fcm.recorder.answers.lock().unwrap().clear();
+    fcm.answer(
+        "messages:send",
+        404,
+        json!({"error": {"code": 404, "status": "NOT_FOUND"}}),
+    );
+    assert!(matches!(
+        fcm_sender.send(&android),
+        Err(OutboundError::Rejected(_))
+    ));
 }
 
 #[test]
