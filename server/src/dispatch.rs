@@ -972,6 +972,91 @@ mod tests {
         assert_eq!(rig.dispatcher.release_claims().unwrap(), 0);
     }
 
+    /// Anna's phone, active, with push token `token`.
+    fn phone_with_token(token: &str) -> crate::store::Enrollment {
+        use crate::store::{Enrollment, EnrollmentStatus};
+        use latchkey_core::protocol::{KeystoreKind, MatchingMode};
+        Enrollment {
+            id: EnrollmentId::from_bytes([1; 16]),
+            username: "anna".into(),
+            epoch: 1,
+            status: EnrollmentStatus::Active,
+            device_key: vec![4; 65],
+            device_name: "Pixel".into(),
+            platform: Platform::Android,
+            keystore: KeystoreKind::StrongBox,
+            app_version: "1.0".into(),
+            k_user_wrapped: vec![9; 60],
+            ocra_suite: latchkey_core::protocol::LATCHKEY_SUITE.into(),
+            matching_mode: MatchingMode::Code,
+            failures: 0,
+            last_failure_at: None,
+            drift: 0,
+            push_token: Some(token.into()),
+            notifications_enabled: true,
+            last_sync_issued_at: None,
+            receipt: None,
+            created_at: 1,
+            activated_at: Some(2),
+            revoked_at: None,
+            replaced_by: None,
+            recent_nonces: vec![],
+            epoch_confirmed: true,
+            push_token_refused: None,
+        }
+    }
+
+    fn login_push(token: &str) -> Outgoing {
+        Outgoing::Push(
+            EnrollmentId::from_bytes([1; 16]),
+            PushMessage {
+                token: token.into(),
+                platform: Platform::Android,
+                alert: "Login request".into(),
+                payload: "{}".into(),
+            },
+        )
+    }
+
+    fn stored_phone(rig: &Rig) -> crate::store::Enrollment {
+        rig.store
+            .in_transaction(|tx| tx.enrollment(&EnrollmentId::from_bytes([1; 16])))
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_unregistered_token_is_taken_off_its_phone_and_remembered_as_refused() {
+        let rig = rig();
+        rig.store
+            .in_transaction(|tx| tx.put_enrollment(&phone_with_token("old-token")))
+            .unwrap();
+        *rig.fake.answer.lock().unwrap() = Some(OutboundError::Unregistered);
+        let id = commit(&rig, login_push("old-token"));
+        assert_eq!(row(&rig, id).state, OutboundState::Dead);
+        let phone = stored_phone(&rig);
+        assert_eq!(phone.push_token, None);
+        assert_eq!(phone.push_token_refused.as_deref(), Some("old-token"));
+    }
+
+    #[test]
+    fn a_refusal_of_a_token_the_phone_has_replaced_leaves_the_new_one_alone() {
+        let rig = rig();
+        rig.store
+            .in_transaction(|tx| tx.put_enrollment(&phone_with_token("new-token")))
+            .unwrap();
+        *rig.fake.answer.lock().unwrap() = Some(OutboundError::Unregistered);
+        // A push queued for the old token before the phone synced its new one.
+        commit(&rig, login_push("old-token"));
+        let phone = stored_phone(&rig);
+        assert_eq!(phone.push_token.as_deref(), Some("new-token"));
+        assert_eq!(phone.push_token_refused, None);
+        // Other failures never touch the registration.
+        *rig.fake.answer.lock().unwrap() = Some(OutboundError::Rejected);
+        commit(&rig, login_push("new-token"));
+        assert_eq!(stored_phone(&rig).push_token.as_deref(), Some("new-token"));
+    }
+
     #[test]
     fn the_pause_doubles_from_two_seconds_to_five_minutes_with_jitter() {
         for _ in 0..50 {
