@@ -2,8 +2,8 @@
 //! against the real server over HTTP on loopback.
 
 use latchkey_core::device::app::{
-    ActivationStep, AppModel, AppOptions, Event, Problem, ReviewStep, Screen, ScreenListener,
-    activation_link,
+    ActivationStep, AppModel, AppOptions, Event, Problem, PushAction, ReviewStep, Screen,
+    ScreenListener, activation_link,
 };
 use latchkey_core::device::{FindingKind, HistoryEvent, SimulatedOutcome};
 use latchkey_journeys::journeys::{PIN, WRONG_PIN};
@@ -270,6 +270,57 @@ fn a_push_is_reviewed_the_code_typed_and_approved_with_the_pin() {
             assert!(last.summary.contains("Client Portal"), "{last:?}");
         }
         other => panic!("expected the history, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_login_push_is_notified_and_a_notice_push_syncs_the_waiting_requests() {
+    let world = World::start().unwrap();
+    let phone = world.phone("Anna's Pixel").unwrap();
+    let app = app(&world, &phone, false);
+    // No account yet: a login push has no one to answer it.
+    let stranger: std::collections::HashMap<String, String> =
+        [("google.message_id".to_owned(), "0:1".to_owned())].into();
+    assert_eq!(app.push_received(&stranger), PushAction::NotLatchkey);
+    assert!(!app.has_secrets());
+    activate_through_screens(&world, &app, "anna", false);
+    assert!(app.has_secrets());
+
+    world.open_session("anna", "Client Portal").unwrap();
+    let push = world.last_login_push().unwrap();
+    let alert = match app.push_received(&push) {
+        PushAction::Notify(alert) => alert,
+        other => panic!("expected a notification, got {other:?}"),
+    };
+    assert_eq!(
+        alert.request.to_string(),
+        push["request"],
+        "the notification opens the pushed request"
+    );
+    // A notice push syncs every account and names the request still waiting.
+    let notice: std::collections::HashMap<String, String> = [
+        ("latchkey".to_owned(), "1".to_owned()),
+        ("notice".to_owned(), "replacement_pending".to_owned()),
+    ]
+    .into();
+    assert_eq!(
+        app.push_received(&notice),
+        PushAction::Synced {
+            waiting: vec![alert.request.to_string()]
+        }
+    );
+    // Malformed Latchkey pushes post nothing.
+    for bad in [
+        [("latchkey", "2"), ("request", push["request"].as_str())],
+        [("latchkey", "1"), ("request", "not-hex")],
+        [("latchkey", "1"), ("notice", "Not A Kind")],
+        [("latchkey", "1"), ("other", "x")],
+    ] {
+        let data = bad
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(app.push_received(&data), PushAction::Ignored, "{bad:?}");
     }
 }
 
