@@ -52,7 +52,12 @@ fn problem(screen: &Screen) -> Option<Problem> {
 
 /// Activates `username` through the app's screens; ends on the accounts list.
 fn activate_through_screens(world: &World, app: &AppModel, username: &str, biometric: bool) {
-    world.add_user(username, "US", "phone").unwrap();
+    activate_in(world, app, username, "US", biometric);
+}
+
+/// [`activate_through_screens`] for a user of `jurisdiction`.
+fn activate_in(world: &World, app: &AppModel, username: &str, jurisdiction: &str, biometric: bool) {
+    world.add_user(username, jurisdiction, "phone").unwrap();
     let ticket = world.start_activation(username, None).unwrap();
     let code = world.last_activation_code().unwrap();
     app.dispatch(Event::AddAccount);
@@ -548,4 +553,50 @@ fn events_never_show_pins_in_debug_output() {
         confirmation: PIN.into(),
     };
     assert_eq!(format!("{event:?}"), "Event::ChoosePin");
+}
+
+#[test]
+fn opt_out_is_refused_citing_the_rule_where_two_factor_is_mandatory_and_done_elsewhere() {
+    let world = World::start().unwrap();
+    let settings = |app: &AppModel| match app.view() {
+        Screen::Settings(settings) => settings,
+        other => panic!("expected the settings, got {other:?}"),
+    };
+    for (username, jurisdiction, rule) in
+        [("hoi", "HK", "27 Oct 2017"), ("priya", "IN", "25 Mar 2014")]
+    {
+        let phone = world.phone(&format!("{username}'s phone")).unwrap();
+        let app = app(&world, &phone, false);
+        activate_in(&world, &app, username, jurisdiction, false);
+        let account = only_account(&app);
+        app.dispatch(Event::Settings { account });
+        app.dispatch(Event::OptOut { pin: PIN.into() });
+        let screen = settings(&app);
+        let problem = screen.problem.expect("the opt-out is refused");
+        assert!(problem.text.contains(rule), "{jurisdiction}: {problem:?}");
+        assert_eq!(screen.notice, None);
+        assert!(screen.account.usable);
+    }
+
+    let phone = world.phone("Olga's phone").unwrap();
+    let app = app(&world, &phone, false);
+    activate_in(&world, &app, "olga", "US", false);
+    let account = only_account(&app);
+    app.dispatch(Event::Settings { account });
+    // A wrong PIN does not opt out, and counts.
+    app.dispatch(Event::OptOut {
+        pin: WRONG_PIN.into(),
+    });
+    let screen = settings(&app);
+    assert_eq!(
+        screen.problem.map(|p| (p.text, p.attempts_left)),
+        Some(("Wrong PIN. 9 attempts left.".to_owned(), Some(9)))
+    );
+    app.dispatch(Event::OptOut { pin: PIN.into() });
+    let screen = settings(&app);
+    assert_eq!(screen.problem, None);
+    assert_eq!(
+        screen.notice.as_deref(),
+        Some("Two-factor authentication is off: anyone with your password can now log in.")
+    );
 }
