@@ -600,3 +600,79 @@ fn opt_out_is_refused_citing_the_rule_where_two_factor_is_mandatory_and_done_els
         Some("Two-factor authentication is off: anyone with your password can now log in.")
     );
 }
+
+#[test]
+fn a_held_lost_phone_move_is_cancelled_in_the_old_phones_settings() {
+    let world = World::start().unwrap();
+    let old = world.phone("owner's phone").unwrap();
+    let old_app = app(&world, &old, false);
+    activate_through_screens(&world, &old_app, "anna", false);
+    let account = only_account(&old_app);
+
+    // Someone with the password and a swapped SIM starts a lost-phone move: it is held.
+    let intruder = world.phone("a SIM-swapper's phone").unwrap();
+    let intruder_app = app(&world, &intruder, false);
+    let ticket = world.start_activation("anna", Some("lost_phone")).unwrap();
+    let code = world.last_activation_code().unwrap();
+    intruder_app.dispatch(Event::AddAccount);
+    intruder_app.dispatch(Event::ActivationLink {
+        link: activation_link(&ticket, Some(&world.profile())),
+    });
+    intruder_app.dispatch(Event::ActivationCode { code });
+    intruder_app.dispatch(Event::ChoosePin {
+        pin: NEW_PIN.into(),
+        confirmation: NEW_PIN.into(),
+    });
+    match intruder_app.view() {
+        Screen::Waiting {
+            held: true,
+            effective_at: Some(at),
+            account,
+        } => {
+            assert!(at > world.now(), "the hold ends in the future: {at}");
+            assert_eq!(account.status, "Waiting for the hold period to end");
+        }
+        other => panic!("expected a held move, got {other:?}"),
+    }
+
+    // The owner's phone: a refresh tells of the move; the settings cancel it with the PIN.
+    old_app.dispatch(Event::Refresh);
+    match old_app.view() {
+        Screen::Accounts { notices, .. } => assert!(
+            notices
+                .iter()
+                .any(|n| n.contains("If this was not you, cancel it")),
+            "{notices:?}"
+        ),
+        other => panic!("expected the accounts, got {other:?}"),
+    }
+    old_app.dispatch(Event::Settings { account });
+    assert!(matches!(old_app.view(), Screen::Settings(s) if s.pending_move.is_some()));
+    old_app.dispatch(Event::CancelMove { pin: PIN.into() });
+    match old_app.view() {
+        Screen::Settings(settings) => {
+            assert_eq!(
+                settings.notice.as_deref(),
+                Some("The move was cancelled. This phone stays your authentication device.")
+            );
+            assert_eq!(settings.pending_move, None);
+            assert!(settings.account.usable);
+        }
+        other => panic!("expected the settings, got {other:?}"),
+    }
+    // A cancel with no move pending is ignored.
+    let before = old_app.view();
+    old_app.dispatch(Event::CancelMove { pin: PIN.into() });
+    assert_eq!(old_app.view(), before);
+
+    // The would-be new phone never becomes active.
+    intruder_app.dispatch(Event::Back);
+    intruder_app.dispatch(Event::Start);
+    match intruder_app.view() {
+        Screen::Accounts { accounts, .. } => {
+            assert!(accounts.iter().all(|a| !a.usable), "{accounts:?}")
+        }
+        Screen::Welcome { .. } => {}
+        other => panic!("expected the accounts, got {other:?}"),
+    }
+}

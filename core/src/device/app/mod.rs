@@ -1050,13 +1050,25 @@ impl AppModel {
             (state.push_token.clone(), state.notifications_enabled)
         };
         let report = self.authenticator.sync(account, token, enabled).ok()?;
-        report.events.iter().find_map(|event| match event {
-            SyncEvent::ReplacementPending {
-                replacement: Some(id),
-                ..
-            } => Some(id.to_string()),
-            _ => None,
-        })
+        // The notices in the order the server gave them: a cancellation (or a move
+        // that already happened) ends the move an earlier notice announced.
+        let mut pending = None;
+        for event in &report.events {
+            match event {
+                SyncEvent::ReplacementPending {
+                    replacement: Some(id),
+                    ..
+                } => pending = Some(id.to_string()),
+                SyncEvent::ReplacementCancelled { replacement }
+                    if replacement.is_none_or(|id| pending == Some(id.to_string())) =>
+                {
+                    pending = None;
+                }
+                SyncEvent::Replaced { .. } | SyncEvent::Revoked { .. } => pending = None,
+                _ => {}
+            }
+        }
+        pending
     }
 
     fn settings_after(
