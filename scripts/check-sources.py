@@ -12,7 +12,9 @@ gets:
    (`PlatformKeystore`, `Transport`, `LogSink`, `AuthenticatorProtocol`), or implements an
    interface of the generated Kotlin or of the JVM module (`KeystoreAdapter`,
    `BiometricPrompter`), implements every requirement with the same name, argument labels,
-   parameter and return types, `throws` and `async` — see "conformance" below.
+   parameter and return types, `throws` and `async` — see "conformance" below;
+3. the SwiftUI app's `RootView` renders every case of the generated `Screen` enum (the
+   app model's screens, docs/SCREENS.md) — see "screen coverage" below.
 
     check-sources.py [PATH ...] [--generated DIR ...] [--bindings DIR ...]
                                                    # default PATHs: android/ ios/
@@ -880,6 +882,45 @@ def check_conformance(sources: list[SourceFile], bindings: list[SourceFile]) -> 
     return problems, "; ".join(summary)
 
 
+# --- screen coverage -------------------------------------------------------------------
+#
+# The app model (docs/SCREENS.md) owns the screens; the SwiftUI app's `RootView`
+# (ios/App/Latchkey/RootView.swift) renders each case of the generated `Screen` enum. A
+# screen added to the model and forgotten in the app would only show up on a Mac (a
+# non-exhaustive switch), so: every hand-written Swift file declaring `struct RootView` has
+# a `case .<name>` for each case of the generated Swift's `public enum Screen`.
+
+def generated_enum_cases(text: str, name: str) -> list[str] | None:
+    """The case names of the generated Swift `public enum <name>`, or None if absent."""
+    found = re.search(r"^public enum " + re.escape(name) + r"\b[^{]*\{(.*?)^\}", text, re.S | re.M)
+    if found is None:
+        return None
+    return re.findall(r"^\s*case\s+`?(\w+)", found.group(1), re.M)
+
+
+def check_screen_coverage(sources: list[SourceFile], bindings: list[SourceFile]) -> list[Problem]:
+    cases = None
+    for source in bindings + [s for s in sources if is_generated(s)]:
+        if source.language == "swift":
+            cases = generated_enum_cases(source.text, "Screen")
+            if cases:
+                break
+    if not cases:
+        return []
+    problems = []
+    for source in sources:
+        if source.language != "swift" or is_generated(source):
+            continue
+        root = re.search(r"^[ \t]*(?:public |internal )?struct RootView\b", source.text, re.M)
+        if root is None:
+            continue
+        line = source.text.count("\n", 0, root.start()) + 1
+        for case in cases:
+            if not re.search(r"\bcase\s+\." + case + r"\b", source.text):
+                problems.append(Problem(source.path, line, line, f"RootView does not render Screen.{case}"))
+    return problems
+
+
 def run_checks(roots: list[Path], bindings: list[Path] | None = None) -> tuple[list[SourceFile], list[Problem], str]:
     """Parses `roots`, then checks their hand-written types against the contracts found in
     `bindings` (and in generated files among `roots`). Returns the sources, the problems and
@@ -888,7 +929,8 @@ def run_checks(roots: list[Path], bindings: list[Path] | None = None) -> tuple[l
     binding_sources = load_sources(bindings or [])
     problems = check_parses(sources)
     conformance, summary = check_conformance(sources, binding_sources)
-    return sources, problems + conformance, summary
+    coverage = check_screen_coverage(sources, binding_sources)
+    return sources, problems + conformance + coverage, summary
 
 
 def main(argv: list[str]) -> int:
@@ -1389,6 +1431,51 @@ def case_the_command_fails_on_a_non_conforming_shell(tmp: Path) -> None:
     expect(run.returncode == 2, "a missing --bindings folder was not a usage error")
 
 
+SCREEN_BINDINGS_SWIFT = """\
+public protocol LogSink: AnyObject, Sendable {
+    func log(record: String) throws
+}
+public enum Screen: Equatable {
+    /**
+     * No account yet.
+     */
+    case welcome(problem: String?)
+    case busy(text: String)
+    case history
+}
+"""
+
+ROOT_VIEW_SWIFT = """\
+import SwiftUI
+
+struct RootView: View {
+    let screen: Screen
+
+    var body: some View {
+        switch screen {
+        case .welcome(let problem):
+            Text(problem ?? "")
+        case .busy(let text):
+            Text(text)
+        case .history:
+            Text("History")
+        }
+    }
+}
+"""
+
+
+def case_the_app_must_render_every_screen(tmp: Path) -> None:
+    sink = "final class Sink: LogSink {\n    func log(record: String) {}\n}\n"
+    problems = conformance_problems(tmp, {"RootView.swift": ROOT_VIEW_SWIFT, "Sink.swift": sink},
+                                    {"Bindings.swift": SCREEN_BINDINGS_SWIFT})
+    expect(problems == [], f"a RootView rendering every screen failed: {[str(p) for p in problems]}")
+    partial = ROOT_VIEW_SWIFT.replace("        case .history:\n            Text(\"History\")\n", "        default:\n            EmptyView()\n")
+    problems = conformance_problems(tmp, {"RootView.swift": partial}, {})
+    expect([(p.line, p.message) for p in problems] == [(3, "RootView does not render Screen.history")],
+           f"{[str(p) for p in problems]}")
+
+
 SELF_TEST_CASES = [
     case_valid_swift_passes,
     case_broken_swift_fails_on_its_line,
@@ -1406,6 +1493,7 @@ SELF_TEST_CASES = [
     case_a_non_conforming_kotlin_class_fails_on_each_mistake,
     case_a_foreign_trait_nobody_implements_fails,
     case_the_command_fails_on_a_non_conforming_shell,
+    case_the_app_must_render_every_screen,
 ]
 
 

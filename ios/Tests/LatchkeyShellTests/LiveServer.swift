@@ -130,14 +130,12 @@ final class LiveServer: Sendable {
             }
     }
 
-    /// The newest login request pushed to `pushToken`.
-    func lastHandle(_ pushToken: String) throws -> RequestHandle {
-        guard let hex = try pushes(to: pushToken).last(where: { $0["request"] != nil })?["request"],
-              let handle = RequestHandle(hex: hex)
-        else {
+    /// The handle of the newest login request pushed to `pushToken`.
+    func lastHandle(_ pushToken: String) throws -> String {
+        guard let hex = try pushes(to: pushToken).last(where: { $0["request"] != nil })?["request"] else {
             throw Failure(description: "no login push to \(pushToken)")
         }
-        return handle
+        return hex
     }
 
     private func outbox() throws -> [[String: Any]] {
@@ -238,6 +236,11 @@ final class Phone: @unchecked Sendable {
             deviceName: name,
             pushToken: pushToken
         )
+    }
+
+    /// The app model over this phone's authenticator (a generic app: profiles come in links).
+    func appModel() throws -> AppModel {
+        try AppModel(authenticator: authenticator, options: AppOptions(builtinProfile: nil, deviceName: name))
     }
 
     /// Activates this phone for a new user and returns both.

@@ -5,7 +5,8 @@ import XCTest
 
 /// The user journeys through the Swift shell and the real library against the
 /// `latchkey serve --dev` that `LATCHKEY_TEST_SERVER` names (see `LiveServer`); skipped
-/// without it. The same journeys as the Kotlin shell's JVM tests, told from an iPhone.
+/// without it. The same journeys as the Kotlin shell's JVM tests, told from an iPhone: the
+/// login flows through the app model (docs/SCREENS.md), the rest through the authenticator.
 final class LiveServerTests: XCTestCase {
     private var server: LiveServer!
 
@@ -33,73 +34,67 @@ final class LiveServerTests: XCTestCase {
         }
     }
 
-    func testALoginPushIsRoutedReviewedAndApprovedWithTheCodeAndThePin() async throws {
+    func testALoginPushIsNotifiedReviewedAndApprovedThroughTheAppModel() async throws {
         let server = server!
         try await offMain {
             let phone = try Phone("iPhone 15")
             let (user, account) = try phone.activated(server, "push")
+            let app = try phone.appModel()
             let session = try server.openSession(user)
             XCTAssertEqual(session.push, "sent")
 
             let data: [String: String] = try server.pushes(to: phone.pushToken).last ?? [:]
-            var userInfo: [AnyHashable: Any] = data
-            userInfo["aps"] = ["alert": ["title": "Login request"], "category": "LATCHKEY_LOGIN"] as [String: Any]
-            let route = PushRouter(authenticator: phone.authenticator)
-                .route(userInfo: userInfo, pushToken: phone.pushToken, notificationsEnabled: true)
-            guard case let .showLoginNotification(handle, _, body) = route else {
-                return XCTFail("\(route)")
+            guard case let .notify(alert) = app.pushReceived(data: data) else {
+                return XCTFail("the login push posts nothing")
             }
-            XCTAssertFalse(body.contains("Client Portal"), "the alert is generic: \(body)")
+            XCTAssertFalse(alert.body.contains("Client Portal"), "the alert is generic: \(alert.body)")
 
-            let states = Collected<ApprovalState>()
-            let coordinator = ApprovalCoordinator(authenticator: phone.authenticator) { states.append($0) }
-            guard case let .review(request, _) = try coordinator.open(handle) else {
-                return XCTFail("\(coordinator.state)")
+            try app.dispatch(event: .openRequest(handle: alert.request))
+            guard case let .review(review) = app.view() else {
+                return XCTFail("\(app.view())")
             }
-            XCTAssertEqual(request.app, "Client Portal")
-            XCTAssertEqual(request.origin, "203.0.113.7")
-            XCTAssertEqual(request.accountId, account.id)
-            try coordinator.proceed()
-            try coordinator.enterCode(session.challenge)
-            var pin = Data(testPin.utf8)
+            XCTAssertEqual(review.step, .read)
+            XCTAssertEqual(review.request.app, "Client Portal")
+            XCTAssertEqual(review.request.origin, "203.0.113.7")
+            XCTAssertEqual(review.request.accountId, account.id)
+            try app.dispatch(event: .proceed)
+            try app.dispatch(event: .typeCode(code: "12345"))
+            guard case let .review(typing) = app.view() else {
+                return XCTFail("\(app.view())")
+            }
+            XCTAssertEqual(typing.step, .typeCode)
+            XCTAssertNotNil(typing.problem)
+            try app.dispatch(event: .typeCode(code: session.challenge))
+            try app.dispatch(event: .approveWithPin(pin: Data(testPin.utf8)))
 
-            XCTAssertEqual(try coordinator.unlockWithPin(&pin), .finished(.approved))
-            XCTAssertEqual(pin, Data(count: 6), "the coordinator overwrote the PIN")
+            XCTAssertEqual(app.view(), .finished(title: "Approved", text: "You can continue on the login screen."))
             XCTAssertEqual(try server.status(session), "approved")
-            XCTAssertEqual(states.values.first, .busy)
         }
     }
 
-    func testAWrongPinEndsTheRequestWithTheAttemptsLeft() async throws {
+    func testAWrongPinEndsTheRequestWithTheAttemptsLeftAndThisWasntMeReportsTheNext() async throws {
         let server = server!
         try await offMain {
             let phone = try Phone("iPhone 15")
             let (user, _) = try phone.activated(server, "wrongpin")
+            let app = try phone.appModel()
             let session = try server.openSession(user)
-            let coordinator = ApprovalCoordinator(authenticator: phone.authenticator)
-            try coordinator.open(try server.lastHandle(phone.pushToken))
-            try coordinator.proceed()
-            try coordinator.enterCode(session.challenge)
-            var wrong = Data("111111".utf8)
+            try app.dispatch(event: .openRequest(handle: try server.lastHandle(phone.pushToken)))
+            try app.dispatch(event: .proceed)
+            try app.dispatch(event: .typeCode(code: session.challenge))
+            try app.dispatch(event: .approveWithPin(pin: Data("111111".utf8)))
 
-            let done = try coordinator.unlockWithPin(&wrong)
-
-            XCTAssertEqual(done, .finished(.failed(.WrongResponse(attemptsLeft: 9, retryAfter: nil))))
+            XCTAssertEqual(app.view(), .finished(title: "Not approved", text: "Wrong PIN. 9 attempts left."))
             XCTAssertEqual(try server.status(session), "failed")
-        }
-    }
 
-    func testThisWasntMeDeniesTheLoginAndReportsIt() async throws {
-        let server = server!
-        try await offMain {
-            let phone = try Phone("iPhone 15")
-            let (user, _) = try phone.activated(server, "notme")
-            let session = try server.openSession(user)
-            let coordinator = ApprovalCoordinator(authenticator: phone.authenticator)
-            try coordinator.open(try server.lastHandle(phone.pushToken))
-
-            XCTAssertEqual(try coordinator.deny(.notMe), .finished(.denied(reportedFraud: true)))
-            XCTAssertEqual(try server.status(session), "fraud")
+            let second = try server.openSession(user)
+            try app.dispatch(event: .back)
+            try app.dispatch(event: .openRequest(handle: try server.lastHandle(phone.pushToken)))
+            try app.dispatch(event: .deny(notMe: true))
+            guard case .finished("Reported", _) = app.view() else {
+                return XCTFail("\(app.view())")
+            }
+            XCTAssertEqual(try server.status(second), "fraud")
             XCTAssertEqual(try phone.authenticator.history().last?.event, .reportedFraud)
         }
     }
@@ -134,33 +129,40 @@ final class LiveServerTests: XCTestCase {
             let phone = try Phone("iPhone 15")
             let (user, account) = try phone.activated(server, "biometric")
             try phone.authenticator.enableBiometric(accountId: account.id, pin: Data(testPin.utf8))
-            XCTAssertTrue(try phone.authenticator.account(accountId: account.id).biometricEnabled)
+            let app = try phone.appModel()
 
             let first = try server.openSession(user)
-            let coordinator = ApprovalCoordinator(authenticator: phone.authenticator)
-            try coordinator.open(try server.lastHandle(phone.pushToken))
-            try coordinator.proceed()
-            try coordinator.enterCode(first.challenge)
-            XCTAssertEqual(try coordinator.unlockWithBiometric(prompt: "Approve login to Client Portal?"), .finished(.approved))
+            try app.dispatch(event: .openRequest(handle: try server.lastHandle(phone.pushToken)))
+            try app.dispatch(event: .proceed)
+            try app.dispatch(event: .typeCode(code: first.challenge))
+            try app.dispatch(event: .approveWithBiometric)
+            guard case .finished("Approved", _) = app.view() else {
+                return XCTFail("\(app.view())")
+            }
             XCTAssertEqual(phone.keystore.prompts, ["Approve login to Client Portal?"])
 
             let second = try server.openSession(user)
-            try coordinator.open(try server.lastHandle(phone.pushToken))
-            try coordinator.proceed()
-            try coordinator.enterCode(second.challenge)
+            try app.dispatch(event: .back)
+            try app.dispatch(event: .openRequest(handle: try server.lastHandle(phone.pushToken)))
+            try app.dispatch(event: .proceed)
+            try app.dispatch(event: .typeCode(code: second.challenge))
             phone.keystore.nextAnswer = .cancel
-            guard case .unlock(_, _, true, .biometricCancelled?) = try coordinator.unlockWithBiometric(prompt: "Approve?") else {
-                return XCTFail("\(coordinator.state)")
+            try app.dispatch(event: .approveWithBiometric)
+            guard case let .review(cancelled) = app.view(), cancelled.step == .unlock, cancelled.biometricAvailable else {
+                return XCTFail("\(app.view())")
             }
 
             phone.keystore.nextAnswer = .authenticate
             phone.keystore.enrollNewBiometric()
-            guard case .unlock(_, _, false, .biometricInvalidated?) = try coordinator.unlockWithBiometric(prompt: "Approve?") else {
-                return XCTFail("\(coordinator.state)")
+            try app.dispatch(event: .approveWithBiometric)
+            guard case let .review(invalidated) = app.view(), invalidated.step == .unlock, !invalidated.biometricAvailable else {
+                return XCTFail("\(app.view())")
             }
             XCTAssertFalse(try phone.authenticator.account(accountId: account.id).biometricEnabled)
-            var pin = Data(testPin.utf8)
-            XCTAssertEqual(try coordinator.unlockWithPin(&pin), .finished(.approved))
+            try app.dispatch(event: .approveWithPin(pin: Data(testPin.utf8)))
+            guard case .finished("Approved", _) = app.view() else {
+                return XCTFail("\(app.view())")
+            }
             XCTAssertEqual(try server.status(second), "approved")
         }
     }
@@ -227,7 +229,7 @@ final class LiveServerTests: XCTestCase {
                 unlock: .pin(pin: Data(testPin.utf8))
             )
             XCTAssertThrowsError(try phone.authenticator.approve(
-                handle: try server.lastHandle(phone.pushToken).hex,
+                handle: try server.lastHandle(phone.pushToken),
                 typedCode: session.challenge,
                 unlock: .pin(pin: Data("111111".utf8))
             ))
