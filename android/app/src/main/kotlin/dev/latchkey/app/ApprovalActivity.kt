@@ -1,6 +1,7 @@
 package dev.latchkey.app
 
 import android.app.AlertDialog
+import android.content.Intent
 import android.os.Bundle
 import android.os.Handler
 import android.os.Looper
@@ -11,9 +12,9 @@ import android.widget.Button
 import android.widget.EditText
 import android.widget.LinearLayout
 import android.widget.TextView
-import androidx.activity.viewModels
 import androidx.fragment.app.FragmentActivity
 import androidx.lifecycle.ViewModel
+import androidx.lifecycle.ViewModelProvider
 import dev.latchkey.ffi.AuthenticatorException
 import dev.latchkey.ffi.DenialReason
 import dev.latchkey.shell.ApprovalCoordinator
@@ -32,21 +33,43 @@ import java.util.Date
  * notification with the request handle; with [ENTRY_NOT_ME] it asks at once whether to deny
  * and report. Nothing is shown before the library fetched and checked the signed request.
  *
+ * - A second request while this one is on screen arrives in [onNewIntent] (the activity is
+ *   `singleTop`): the first is dismissed (it stays open on the server until it expires) and
+ *   the second is opened.
+ * - When the library cannot be opened (`LatchkeyApp.authenticator` throws), the failure is
+ *   shown with its kind; nothing crashes.
+ * - Approve, deny and "Deny and report" ignore touches while another window covers this one
+ *   (`filterTouchesWhenObscured`: no tapjacking of a decision).
+ * - Nothing is prompted (dialog, biometric prompt) after `onSaveInstanceState`: a state that
+ *   arrives then waits until the activity is back.
+ *
  * A [FragmentActivity], so that the biometric prompt (hosted by the resumed activity, see
  * [LatchkeyApp]) can appear over it. The window is secure: no screenshots of a PIN field.
  */
 class ApprovalActivity : FragmentActivity() {
-    /** Keeps the coordinator across configuration changes. */
+    /** Keeps the request and its coordinator across configuration changes. */
     class Model : ViewModel() {
+        /** The request on screen. */
+        @Volatile
+        var handle: RequestHandle? = null
+
+        /** Its coordinator, once the library opened. */
         @Volatile
         var coordinator: ApprovalCoordinator? = null
+
+        /** Why the library could not be opened, if it could not. */
+        @Volatile
+        var openFailure: AuthenticatorException? = null
+
+        /** Whether "This wasn't me" was already asked for the request on screen. */
         var askedNotMe = false
 
+        /** The activity's renderer, while there is one. */
         @Volatile
-        var render: ((ApprovalState) -> Unit)? = null
+        var render: (() -> Unit)? = null
     }
 
-    private val model: Model by viewModels()
+    private lateinit var model: Model
     private val main = Handler(Looper.getMainLooper())
     private val app: LatchkeyApp
         get() = application as LatchkeyApp
@@ -57,30 +80,44 @@ class ApprovalActivity : FragmentActivity() {
     private lateinit var primary: Button
     private lateinit var secondary: Button
 
+    /** The "Deny and report?" dialog, while it is up. */
+    private var notMeDialog: AlertDialog? = null
+
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         window.setFlags(WindowManager.LayoutParams.FLAG_SECURE, WindowManager.LayoutParams.FLAG_SECURE)
+        model = ViewModelProvider(this)[Model::class.java]
         setContentView(layout())
-        val handle = intent.getStringExtra(EXTRA_HANDLE)?.let { RequestHandle.parse(it) }
+        val handle = handleOf(intent)
         if (handle == null) {
             finish()
             return
         }
-        LoginNotifications.cancel(this, handle)
-        model.render = { state -> main.post { render(state) } }
-        val existing = model.coordinator
-        if (existing != null) {
-            render(existing.state)
+        model.render = { main.post { renderCurrent() } }
+        if (model.handle == handle && (model.coordinator != null || model.openFailure != null)) {
+            renderCurrent()
+        } else {
+            load(handle)
+        }
+    }
+
+    override fun onNewIntent(intent: Intent) {
+        super.onNewIntent(intent)
+        val handle = handleOf(intent) ?: return
+        setIntent(intent)
+        if (handle == model.handle && model.openFailure == null) {
+            // The same request again (a second tap on its notification): keep its progress.
+            renderCurrent()
             return
         }
-        render(ApprovalState.Busy)
-        val model = model
-        // The first use of the Authenticator opens the database: off the main thread too.
-        app.background.execute {
-            val coordinator = ApprovalCoordinator(app.authenticator) { state -> model.render?.invoke(state) }
-            model.coordinator = coordinator
-            coordinator.open(handle)
-        }
+        notMeDialog?.dismiss()
+        load(handle)
+    }
+
+    override fun onResume() {
+        super.onResume()
+        // A state that arrived after onSaveInstanceState was rendered without its prompt.
+        renderCurrent()
     }
 
     override fun onDestroy() {
@@ -92,6 +129,58 @@ class ApprovalActivity : FragmentActivity() {
             }
         }
         super.onDestroy()
+    }
+
+    /** Opens [handle]'s request, dismissing the one on screen if it was still undecided. */
+    private fun load(handle: RequestHandle) {
+        LoginNotifications.cancel(this, handle)
+        val model = model
+        val previous = model.coordinator
+        model.handle = handle
+        model.coordinator = null
+        model.openFailure = null
+        model.askedNotMe = false
+        renderCurrent()
+        // The first use of the Authenticator opens the database: off the main thread too.
+        app.background.execute {
+            if (previous != null && previous.state !is ApprovalState.Finished) previous.dismiss()
+            val authenticator = try {
+                app.authenticator()
+            } catch (e: AuthenticatorException) {
+                if (model.handle == handle) {
+                    model.openFailure = e
+                    model.render?.invoke()
+                }
+                return@execute
+            }
+            if (model.handle != handle) return@execute
+            lateinit var coordinator: ApprovalCoordinator
+            // Only the coordinator of the request on screen renders.
+            coordinator = ApprovalCoordinator(authenticator) { if (model.coordinator === coordinator) model.render?.invoke() }
+            model.coordinator = coordinator
+            coordinator.open(handle)
+        }
+    }
+
+    /** Renders the model as it is now (main thread). */
+    private fun renderCurrent() {
+        if (isDestroyed) return
+        val failure = model.openFailure
+        if (failure != null) {
+            renderOpenFailure(failure)
+            return
+        }
+        render(model.coordinator?.state ?: ApprovalState.Busy)
+    }
+
+    private fun renderOpenFailure(error: AuthenticatorException) {
+        input.visibility = View.GONE
+        secondary.visibility = View.GONE
+        title.text = getString(R.string.app_name)
+        details.text = getString(R.string.open_failed, error.javaClass.simpleName)
+        primary.isEnabled = true
+        primary.setText(R.string.button_close)
+        primary.setOnClickListener { finish() }
     }
 
     private fun render(state: ApprovalState) {
@@ -114,7 +203,7 @@ class ApprovalActivity : FragmentActivity() {
                 secondary.visibility = View.VISIBLE
                 secondary.setText(R.string.button_not_me)
                 secondary.setOnClickListener { confirmNotMe() }
-                if (intent.getStringExtra(EXTRA_ENTRY) == ENTRY_NOT_ME && !model.askedNotMe) {
+                if (intent.getStringExtra(EXTRA_ENTRY) == ENTRY_NOT_ME && !model.askedNotMe && canPrompt()) {
                     model.askedNotMe = true
                     confirmNotMe()
                 }
@@ -184,12 +273,20 @@ class ApprovalActivity : FragmentActivity() {
         }
 
     private fun confirmNotMe() {
-        AlertDialog.Builder(this)
+        if (!canPrompt() || notMeDialog?.isShowing == true) return
+        val dialog = AlertDialog.Builder(this)
             .setMessage(R.string.confirm_not_me)
             .setPositiveButton(R.string.button_deny_report) { _, _ -> send { coordinator().deny(DenialReason.NOT_ME) } }
             .setNegativeButton(android.R.string.cancel, null)
+            .setOnDismissListener { notMeDialog = null }
             .show()
+        // A decision: no taps through an overlay.
+        dialog.getButton(AlertDialog.BUTTON_POSITIVE)?.filterTouchesWhenObscured = true
+        notMeDialog = dialog
     }
+
+    /** Whether a prompt may be shown now: not after onSaveInstanceState, not while finishing. */
+    private fun canPrompt(): Boolean = !supportFragmentManager.isStateSaved && !isFinishing && !isDestroyed
 
     /** The PIN field's digits as bytes, without making a String; the field is cleared. */
     private fun pinBytes(): ByteArray {
@@ -226,8 +323,9 @@ class ApprovalActivity : FragmentActivity() {
         title = TextView(this).apply { textSize = 22f }
         details = TextView(this).apply { textSize = 16f }
         input = EditText(this)
-        primary = Button(this)
-        secondary = Button(this)
+        // Approve, deny, "this wasn't me": decisions ignore touches through another window.
+        primary = Button(this).apply { filterTouchesWhenObscured = true }
+        secondary = Button(this).apply { filterTouchesWhenObscured = true }
         return LinearLayout(this).apply {
             orientation = LinearLayout.VERTICAL
             setPadding(padding, padding, padding, padding)
@@ -239,10 +337,21 @@ class ApprovalActivity : FragmentActivity() {
         }
     }
 
+    private fun handleOf(intent: Intent?): RequestHandle? =
+        intent?.getStringExtra(EXTRA_HANDLE)?.let { RequestHandle.parse(it) }
+
+    /** The intent extras and entries the login notification opens this screen with. */
     companion object {
+        /** The request handle (32 hex characters). */
         const val EXTRA_HANDLE = "dev.latchkey.app.HANDLE"
+
+        /** How the screen was entered: [ENTRY_REVIEW] or [ENTRY_NOT_ME]. */
         const val EXTRA_ENTRY = "dev.latchkey.app.ENTRY"
+
+        /** The notification or its "Review" action was tapped. */
         const val ENTRY_REVIEW = "review"
+
+        /** Its "This wasn't me" action was tapped: ask at once whether to deny and report. */
         const val ENTRY_NOT_ME = "not_me"
     }
 }

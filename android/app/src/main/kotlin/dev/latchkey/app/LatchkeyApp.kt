@@ -4,9 +4,7 @@ import android.app.Activity
 import android.app.Application
 import android.os.Bundle
 import android.util.Log
-import androidx.core.app.NotificationManagerCompat
 import androidx.fragment.app.FragmentActivity
-import com.google.firebase.messaging.FirebaseMessaging
 import dev.latchkey.android.ActivityBiometricPrompter
 import dev.latchkey.android.AndroidKeystoreAdapter
 import dev.latchkey.android.LogcatSink
@@ -14,8 +12,10 @@ import dev.latchkey.android.OkHttpTransport
 import dev.latchkey.ffi.Authenticator
 import dev.latchkey.ffi.AuthenticatorConfig
 import dev.latchkey.ffi.AuthenticatorException
+import dev.latchkey.ffi.AuthenticatorInterface
 import dev.latchkey.ffi.LogLevel
 import dev.latchkey.ffi.Platform
+import dev.latchkey.ffi.SyncReport
 import dev.latchkey.ffi.setLogSink
 import dev.latchkey.shell.KeystoreBridge
 import dev.latchkey.shell.hasSecrets
@@ -28,19 +28,59 @@ import java.util.concurrent.Executors
  * The process-wide wiring: one [Authenticator] over the Android Keystore (with the
  * biometric prompt hosted by the resumed activity), OkHttp and Logcat; the background
  * executor every library call runs on; and the sync of every account when the app starts
- * and when FCM hands out a new token (which re-registers the token and picks up notices).
+ * and when the push service hands out a new token (which re-registers the token and picks
+ * up notices).
+ *
+ * Nothing here depends on Firebase: the FCM adapter (`src/fcm`, Gradle only) calls
+ * [tokenChanged] and [PushReceiver]; the token is kept in [PushTokenStore] so that every
+ * start knows it without asking Firebase.
  */
-class LatchkeyApp : Application() {
+open class LatchkeyApp : Application() {
     /** Where every library call runs: never the main thread. */
-    val background: ExecutorService = Executors.newCachedThreadPool { runnable ->
-        Thread(runnable, "latchkey").apply { isDaemon = true }
-    }
+    val background: ExecutorService by lazy { newBackgroundExecutor() }
 
     @Volatile
     private var resumed: WeakReference<FragmentActivity> = WeakReference(null)
 
-    /** Opened on first use, on a background thread (it reads and may migrate the database). */
-    val authenticator: Authenticator by lazy {
+    private val openLock = Any()
+
+    @Volatile
+    private var opened: AuthenticatorInterface? = null
+
+    /** The push token the push service handed out last, if any. */
+    val pushToken: String?
+        get() = PushTokenStore.read(this)
+
+    override fun onCreate() {
+        super.onCreate()
+        installLogSink()
+        LoginNotifications.createChannel(this)
+        registerActivityLifecycleCallbacks(ResumedActivityTracker())
+        background.execute { syncAllLogged() }
+    }
+
+    /**
+     * The library, opened on first use (it reads and may migrate the database): call off the
+     * main thread. A failure to open (a damaged database, a Keystore that refuses its keys)
+     * is thrown as the library's typed [AuthenticatorException] for the screen to show, and
+     * the next call tries again.
+     */
+    @Throws(AuthenticatorException::class)
+    fun authenticator(): AuthenticatorInterface {
+        opened?.let { return it }
+        synchronized(openLock) {
+            opened?.let { return it }
+            return openAuthenticator().also { opened = it }
+        }
+    }
+
+    /** The executor behind [background]: daemon threads; the tests' application runs tasks when it says. */
+    protected open fun newBackgroundExecutor(): ExecutorService =
+        Executors.newCachedThreadPool { runnable -> Thread(runnable, "latchkey").apply { isDaemon = true } }
+
+    /** Opens the library; the tests' application replaces it with a fake. */
+    @Throws(AuthenticatorException::class)
+    protected open fun openAuthenticator(): AuthenticatorInterface =
         Authenticator.open(
             // Out of Auto Backup: it only opens with this phone's Keystore keys.
             File(noBackupFilesDir, "latchkey.db").path,
@@ -48,42 +88,54 @@ class LatchkeyApp : Application() {
             OkHttpTransport(),
             AuthenticatorConfig(Platform.ANDROID, BuildConfig.VERSION_NAME),
         )
+
+    /**
+     * Sends the library's log records to Logcat: debug builds at DEBUG; release builds at INFO
+     * with ids and numbers redacted (no account, request or key ids in release logs).
+     */
+    protected open fun installLogSink() {
+        setLogSink(
+            LogcatSink(redactIds = !BuildConfig.DEBUG),
+            if (BuildConfig.DEBUG) LogLevel.DEBUG else LogLevel.INFO,
+        )
     }
 
-    /** The FCM token, once Firebase handed one out. */
-    @Volatile
-    var pushToken: String? = null
-        private set
+    /**
+     * Whether login notifications can reach the user now: the app may post and the login
+     * channel is not blocked (sent with every sync, and used by diagnose).
+     */
+    fun notificationsEnabled(): Boolean = LoginNotifications.health(this) == NotificationHealth.OK
 
-    override fun onCreate() {
-        super.onCreate()
-        setLogSink(LogcatSink(), if (BuildConfig.DEBUG) LogLevel.DEBUG else LogLevel.INFO)
-        LoginNotifications.createChannel(this)
-        registerActivityLifecycleCallbacks(ResumedActivityTracker())
-        FirebaseMessaging.getInstance().token.addOnSuccessListener { token -> tokenChanged(token) }
-    }
-
-    /** Whether the user lets the app post notifications (sent with every sync). */
-    fun notificationsEnabled(): Boolean = NotificationManagerCompat.from(this).areNotificationsEnabled()
-
-    /** A new (or the first) FCM token: every account registers it with its server. */
+    /** A new (or the first) push token: kept, and every account registers it with its server. */
     fun tokenChanged(token: String) {
-        pushToken = token
-        background.execute { syncAll() }
+        PushTokenStore.write(this, token)
+        background.execute { syncAllLogged() }
     }
 
-    /** Syncs every account that still has its secrets; failures are logged (offline is normal). */
-    fun syncAll() {
-        try {
-            for (account in authenticator.accounts().filter { it.state.hasSecrets() }) {
-                try {
-                    authenticator.sync(account.id, pushToken, notificationsEnabled())
-                } catch (e: AuthenticatorException) {
-                    Log.i(TAG, "sync of account ${account.id}: $e")
-                }
+    /**
+     * Syncs every account that still has its secrets (network; off the main thread). Returns
+     * the reports of the accounts that synced; failures are logged (offline is normal).
+     */
+    @Throws(AuthenticatorException::class)
+    fun syncAll(): List<SyncReport> {
+        val authenticator = authenticator()
+        val reports = mutableListOf<SyncReport>()
+        for (account in authenticator.accounts().filter { it.state.hasSecrets() }) {
+            try {
+                reports += authenticator.sync(account.id, pushToken, notificationsEnabled())
+            } catch (e: AuthenticatorException) {
+                // The account id only in debug builds: release logs carry no ids.
+                Log.i(TAG, if (BuildConfig.DEBUG) "sync of account ${account.id}: $e" else "sync failed: ${e.javaClass.simpleName}")
             }
+        }
+        return reports
+    }
+
+    private fun syncAllLogged() {
+        try {
+            syncAll()
         } catch (e: AuthenticatorException) {
-            Log.w(TAG, "accounts: $e")
+            Log.w(TAG, "sync: ${e.javaClass.simpleName}")
         }
     }
 
@@ -108,6 +160,7 @@ class LatchkeyApp : Application() {
     }
 
     companion object {
+        /** The Logcat tag of the app's own lines. */
         const val TAG = "Latchkey"
     }
 }
