@@ -5,20 +5,21 @@ The Android Gradle plugin generates both when it builds android/app; there is no
 SDK or Gradle here, so the Maven module runs this instead (exec-maven-plugin,
 generate-sources phase):
 
-    generate-sources.py --app android/app --out DIR [--aars DIR --classes DIR]
+    generate-sources.py --app android/app --out DIR --apk FILE [--aars DIR --classes DIR]
 
-It writes the app's `R` and `BuildConfig` into DIR and, with `--aars`, unpacks the classes
-of every AAR in that folder (its `classes.jar`, without `META-INF`) into the `--classes`
-folder, where the Kotlin compiler and the tests find them.
-
-`R` gets an id for every resource under `<app>/src/main/res`: each file of a file-based
-folder (`drawable`, `layout`, `mipmap`, `xml`, ... with or without qualifiers) by its name,
-and each entry of `values*/*.xml` by its element (`string`, `plurals`, `color`, `dimen`,
-`bool`, `integer`, `string-array`, `integer-array`, `array`; `item type="..."`). The ids
-follow aapt's layout (0x7f, type byte, entry) in sorted order; Robolectric's legacy
-resources mode reads them from `R` and the values from the XML, so the numbers only need
-to be unique. `BuildConfig` carries `DEBUG = true` (a test build), `APPLICATION_ID` and
-`VERSION_NAME`/`VERSION_CODE` as written in `<app>/build.gradle.kts`.
+- `R` and `BuildConfig` go to DIR. `R` gets an id for every resource under
+  `<app>/src/main/res`: each string of `values/*.xml` and each file of a file folder
+  (`drawable`, `layout`, ...), as `0x7f` ‖ type ‖ entry in sorted order. `BuildConfig`
+  carries `DEBUG = true` (a test build), `APPLICATION_ID` and `VERSION_NAME`/`VERSION_CODE`
+  as written in `<app>/build.gradle.kts`.
+- FILE is the resources APK that Robolectric's binary resources mode loads (what aapt2
+  makes in a Gradle build; there is no aapt2 on Maven Central): `resources.arsc` with the
+  same ids in the default configuration, and the resource files. Only what the app has is
+  supported: strings and unqualified file resources; anything else stops the build with a
+  message rather than being left out.
+- With `--aars`, the classes of every AAR in that folder (its `classes.jar`, without
+  `META-INF`) are unpacked into the `--classes` folder, where the Kotlin compiler and the
+  tests find them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import re
+import struct
 import sys
 import xml.etree.ElementTree as ET
 import zipfile
@@ -33,43 +35,54 @@ from pathlib import Path
 
 PACKAGE = "dev.latchkey.app"
 
-VALUE_ELEMENTS = {
-    "string": "string",
-    "plurals": "plurals",
-    "color": "color",
-    "dimen": "dimen",
-    "bool": "bool",
-    "integer": "integer",
-    "string-array": "array",
-    "integer-array": "array",
-    "array": "array",
-    "style": "style",
-}
-
-
-def resources(res: Path) -> dict[str, set[str]]:
-    """Resource type → names, from a `res` folder."""
-    found: dict[str, set[str]] = {}
+def resources(res: Path) -> dict[str, dict[str, str]]:
+    """Resource type → name → value, from a `res` folder: a string's text (aapt's escapes
+    undone), or a file's path inside the APK (`res/drawable/x.xml`)."""
+    found: dict[str, dict[str, str]] = {}
     for folder in sorted(p for p in res.iterdir() if p.is_dir()):
-        kind = folder.name.split("-", 1)[0]
+        kind, _, qualifiers = folder.name.partition("-")
+        if qualifiers:
+            raise SystemExit(f"generate-sources: qualified folder {folder.name} is not supported")
         if kind == "values":
             for xml in sorted(folder.glob("*.xml")):
                 for element in ET.parse(xml).getroot():
-                    tag = element.tag
-                    if tag == "item":
-                        tag = element.get("type", "")
-                    rtype = VALUE_ELEMENTS.get(tag, tag)
+                    rtype = element.tag
                     name = element.get("name")
-                    if rtype and name:
-                        found.setdefault(rtype, set()).add(name.replace(".", "_"))
+                    if rtype != "string" or not name:
+                        raise SystemExit(f"generate-sources: <{element.tag}> in {xml.name} is not supported (strings only)")
+                    found.setdefault(rtype, {})[name] = unescape("".join(element.itertext()))
         else:
-            for file in folder.iterdir():
+            for file in sorted(folder.iterdir()):
                 if file.is_file():
-                    found.setdefault(kind, set()).add(file.name.split(".", 1)[0])
+                    found.setdefault(kind, {})[file.name.split(".", 1)[0]] = f"res/{folder.name}/{file.name}"
     return found
 
 
-def r_source(found: dict[str, set[str]]) -> str:
+def unescape(text: str) -> str:
+    """A string resource's text as aapt stores it: whitespace collapsed outside quotes,
+    quotes dropped, and backslash escapes (\\n, \\t, \\', \\", \\\\, \\@, \\?) undone."""
+    out: list[str] = []
+    quoted = False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+        elif c.isspace() and not quoted:
+            if not out or out[-1] != " ":
+                out.append(" ")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out).strip(" ")
+
+
+def r_source(found: dict[str, dict[str, str]]) -> str:
     lines = [
         "// Generated by android/robolectric/generate-sources.py from the app's res/: do not edit.",
         f"package {PACKAGE}",
@@ -77,16 +90,260 @@ def r_source(found: dict[str, set[str]]) -> str:
         "/** The app's resource ids (what the Android Gradle plugin would generate). */",
         "object R {",
     ]
-    for type_index, rtype in enumerate(sorted(found), start=1):
+    for type_index, rtype, entries in ordered(found):
         lines.append(f"    /** `{rtype}` resources. */")
         lines.append(f"    object {rtype} {{")
-        for entry, name in enumerate(sorted(found[rtype])):
+        for entry, name, _ in entries:
             value = 0x7F000000 | (type_index << 16) | entry
             lines.append(f"        /** `@{rtype}/{name}`. */")
             lines.append(f"        const val {name}: Int = 0x{value:08x}")
         lines.append("    }")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def ordered(found: dict[str, dict[str, str]]) -> list[tuple[int, str, list[tuple[int, str, str]]]]:
+    """(type id, type, [(entry index, name, value)]) in id order: what `R` and the table share."""
+    return [
+        (type_id, rtype, [(entry, name, found[rtype][name]) for entry, name in enumerate(sorted(found[rtype]))])
+        for type_id, rtype in enumerate(sorted(found), start=1)
+    ]
+
+
+# --- resources.arsc (the binary resource table; frameworks/base ResourceTypes.h) ---
+
+RES_STRING_POOL_TYPE = 0x0001
+RES_TABLE_TYPE = 0x0002
+RES_TABLE_PACKAGE_TYPE = 0x0200
+RES_TABLE_TYPE_TYPE = 0x0201
+RES_TABLE_TYPE_SPEC_TYPE = 0x0202
+UTF8_FLAG = 1 << 8
+TYPE_STRING = 0x03
+CONFIG_SIZE = 64  # sizeof(ResTable_config): the default configuration, all zeros
+
+
+def pad4(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 4)
+
+
+def utf8_length(n: int) -> bytes:
+    if n > 0x7FFF:
+        raise SystemExit("generate-sources: a string resource is too long")
+    return bytes([n]) if n < 0x80 else bytes([0x80 | (n >> 8), n & 0xFF])
+
+
+def string_pool(strings: list[str]) -> bytes:
+    """A UTF-8 ResStringPool."""
+    offsets, data = [], b""
+    for text in strings:
+        encoded = text.encode("utf-8")
+        offsets.append(len(data))
+        data += utf8_length(len(text)) + utf8_length(len(encoded)) + encoded + b"\0"
+    data = pad4(data)
+    header_size = 28
+    strings_start = header_size + 4 * len(strings)
+    size = strings_start + len(data)
+    header = struct.pack("<HHIIIIII", RES_STRING_POOL_TYPE, header_size, size, len(strings), 0, UTF8_FLAG, strings_start, 0)
+    return header + struct.pack(f"<{len(offsets)}I", *offsets) + data
+
+
+def resource_table(package: str, found: dict[str, dict[str, str]]) -> bytes:
+    """resources.arsc for one package (id 0x7f) in the default configuration, every value a
+    string (a string resource's text, or a file resource's path)."""
+    types = ordered(found)
+    values: list[str] = []
+    keys: list[str] = []
+    chunks = b""
+    for type_id, _, entries in types:
+        spec = struct.pack("<HHIBBHI", RES_TABLE_TYPE_SPEC_TYPE, 16, 16 + 4 * len(entries), type_id, 0, 0, len(entries))
+        chunks += spec + b"\0" * (4 * len(entries))
+        body, offsets = b"", []
+        for _, name, value in entries:
+            offsets.append(len(body))
+            keys.append(name)
+            values.append(value)
+            body += struct.pack("<HHI", 8, 0, len(keys) - 1) + struct.pack("<HBBI", 8, 0, TYPE_STRING, len(values) - 1)
+        header_size = 20 + CONFIG_SIZE
+        entries_start = header_size + 4 * len(entries)
+        config = struct.pack("<I", CONFIG_SIZE) + b"\0" * (CONFIG_SIZE - 4)
+        chunk = struct.pack("<HHIBBHII", RES_TABLE_TYPE_TYPE, header_size, entries_start + len(body), type_id, 0, 0, len(entries), entries_start)
+        chunks += chunk + config + struct.pack(f"<{len(offsets)}I", *offsets) + body
+    type_pool = string_pool([rtype for _, rtype, _ in types])
+    key_pool = string_pool(keys)
+    name = package.encode("utf-16-le")[:254].ljust(256, b"\0")
+    package_header_size = 288
+    package_size = package_header_size + len(type_pool) + len(key_pool) + len(chunks)
+    package_chunk = (
+        struct.pack("<HHII", RES_TABLE_PACKAGE_TYPE, package_header_size, package_size, 0x7F)
+        + name
+        + struct.pack("<IIIII", package_header_size, len(types), package_header_size + len(type_pool), len(keys), 0)
+        + type_pool + key_pool + chunks
+    )
+    global_pool = string_pool(values)
+    size = 12 + len(global_pool) + len(package_chunk)
+    return struct.pack("<HHII", RES_TABLE_TYPE, 12, size, 1) + global_pool + package_chunk
+
+
+# --- AndroidManifest.xml as binary XML (ResXMLTree), which the package parser reads ---
+
+ANDROID_NS = "http://schemas.android.com/apk/res/android"
+RES_XML_TYPE = 0x0003
+RES_XML_RESOURCE_MAP_TYPE = 0x0180
+RES_XML_START_NAMESPACE_TYPE = 0x0100
+RES_XML_END_NAMESPACE_TYPE = 0x0101
+RES_XML_START_ELEMENT_TYPE = 0x0102
+RES_XML_END_ELEMENT_TYPE = 0x0103
+TYPE_REFERENCE = 0x01
+TYPE_INT_DEC = 0x10
+TYPE_INT_BOOLEAN = 0x12
+NO_INDEX = 0xFFFFFFFF
+
+# The framework attributes the manifest uses (android.R.attr, fixed since their API level).
+ANDROID_ATTRS = {
+    "label": 0x01010001,
+    "icon": 0x01010002,
+    "name": 0x01010003,
+    "permission": 0x01010006,
+    "exported": 0x01010010,
+    "taskAffinity": 0x01010012,
+    "excludeFromRecents": 0x01010017,
+    "launchMode": 0x0101001D,
+    "minSdkVersion": 0x0101020C,
+    "versionCode": 0x0101021B,
+    "versionName": 0x0101021C,
+    "targetSdkVersion": 0x01010270,
+    "allowBackup": 0x01010280,
+    "supportsRtl": 0x010103AF,
+    "fullBackupContent": 0x010104EB,
+    # The vector drawable's.
+    "height": 0x01010155,
+    "width": 0x01010159,
+    "viewportWidth": 0x01010402,
+    "viewportHeight": 0x01010403,
+    "fillColor": 0x01010404,
+    "pathData": 0x01010405,
+}
+INT_ATTRS = {"minSdkVersion", "targetSdkVersion", "versionCode"}
+FLOAT_ATTRS = {"viewportWidth", "viewportHeight"}
+TYPE_FLOAT = 0x04
+TYPE_DIMENSION = 0x05
+TYPE_INT_COLOR_ARGB8 = 0x1C
+COMPLEX_UNIT_DIP = 1
+LAUNCH_MODES = {"standard": 0, "singleTop": 1, "singleTask": 2, "singleInstance": 3}
+
+
+def utf16_pool(strings: list[str]) -> bytes:
+    """A UTF-16 ResStringPool (what aapt writes for binary XML)."""
+    offsets, data = [], b""
+    for text in strings:
+        encoded = text.encode("utf-16-le")
+        offsets.append(len(data))
+        data += struct.pack("<H", len(encoded) // 2) + encoded + b"\0\0"
+    data = pad4(data)
+    strings_start = 28 + 4 * len(strings)
+    header = struct.pack("<HHIIIIII", RES_STRING_POOL_TYPE, 28, strings_start + len(data), len(strings), 0, 0, strings_start, 0)
+    return header + struct.pack(f"<{len(offsets)}I", *offsets) + data
+
+
+def binary_manifest(manifest: Path, ids: dict[str, int], extra: dict[str, str]) -> bytes:
+    """The manifest as binary XML, with `package`, the version and `<uses-sdk>` added from
+    [extra] (what the Android Gradle plugin merges in)."""
+    root = ET.parse(manifest).getroot()
+    root.set("package", extra["package"])
+    root.set(f"{{{ANDROID_NS}}}versionCode", extra["versionCode"])
+    root.set(f"{{{ANDROID_NS}}}versionName", extra["versionName"])
+    uses_sdk = ET.Element("uses-sdk")
+    uses_sdk.set(f"{{{ANDROID_NS}}}minSdkVersion", extra["minSdk"])
+    uses_sdk.set(f"{{{ANDROID_NS}}}targetSdkVersion", extra["targetSdk"])
+    root.insert(0, uses_sdk)
+    return binary_xml(root, ids)
+
+
+def binary_xml(root: ET.Element, ids: dict[str, int]) -> bytes:
+    """[root] as binary XML (ResXMLTree): `@type/name` references resolved through [ids],
+    booleans, integers, floats, `dp` dimensions and `#AARRGGBB` colours typed, and each
+    element's attributes in resource-id order (as the framework expects)."""
+    attr_names = sorted(ANDROID_ATTRS, key=ANDROID_ATTRS.get)
+    strings: list[str] = list(attr_names)  # first: the names the resource map covers
+
+    def index(text: str) -> int:
+        if text not in strings:
+            strings.append(text)
+        return strings.index(text)
+
+    def value(name: str, text: str) -> tuple[int, int, int]:
+        """(raw string index, type, data) of one attribute."""
+        if text.startswith("@"):
+            ref = text[1:]
+            if ref not in ids:
+                raise SystemExit(f"generate-sources: the manifest names {text}, which res/ lacks")
+            return NO_INDEX, TYPE_REFERENCE, ids[ref]
+        if text in ("true", "false"):
+            return index(text), TYPE_INT_BOOLEAN, 0xFFFFFFFF if text == "true" else 0
+        if name == "launchMode":
+            return index(text), TYPE_INT_DEC, LAUNCH_MODES[text]
+        if name in INT_ATTRS:
+            return index(text), TYPE_INT_DEC, int(text)
+        if name in FLOAT_ATTRS:
+            return index(text), TYPE_FLOAT, struct.unpack("<I", struct.pack("<f", float(text)))[0]
+        if re.fullmatch(r"\d+dp", text):
+            return index(text), TYPE_DIMENSION, (int(text[:-2]) << 8) | COMPLEX_UNIT_DIP
+        if re.fullmatch(r"#[0-9A-Fa-f]{8}", text):
+            return index(text), TYPE_INT_COLOR_ARGB8, int(text[1:], 16)
+        return index(text), TYPE_STRING, index(text)
+
+    body = b""
+    ns_prefix, ns_uri = index("android"), index(ANDROID_NS)
+
+    def node(kind: int, ext: bytes) -> bytes:
+        return struct.pack("<HHIII", kind, 16, 16 + len(ext), 1, NO_INDEX) + ext
+
+    def element(el: ET.Element) -> bytes:
+        attrs = []
+        for key, text in el.attrib.items():
+            if key.startswith(f"{{{ANDROID_NS}}}"):
+                name = key.split("}", 1)[1]
+                if name not in ANDROID_ATTRS:
+                    raise SystemExit(f"generate-sources: android:{name} is not in ANDROID_ATTRS")
+                attrs.append((ANDROID_ATTRS[name], ns_uri, index(name), *value(name, text)))
+            else:
+                attrs.append((0, NO_INDEX, index(key), index(text), TYPE_STRING, index(text)))
+        attrs.sort(key=lambda a: a[0])
+        name = index(el.tag)
+        ext = struct.pack("<IIHHHHHH", NO_INDEX, name, 20, 20, len(attrs), 0, 0, 0)
+        for _, ns, attr_name, raw, vtype, data in attrs:
+            ext += struct.pack("<III", ns, attr_name, raw) + struct.pack("<HBBI", 8, 0, vtype, data)
+        out = node(RES_XML_START_ELEMENT_TYPE, ext)
+        for child in el:
+            out += element(child)
+        return out + node(RES_XML_END_ELEMENT_TYPE, struct.pack("<II", NO_INDEX, name))
+
+    body = node(RES_XML_START_NAMESPACE_TYPE, struct.pack("<II", ns_prefix, ns_uri))
+    body += element(root)
+    body += node(RES_XML_END_NAMESPACE_TYPE, struct.pack("<II", ns_prefix, ns_uri))
+    ids_map = [ANDROID_ATTRS[n] for n in attr_names]
+    resource_map = struct.pack("<HHI", RES_XML_RESOURCE_MAP_TYPE, 8, 8 + 4 * len(ids_map)) + struct.pack(f"<{len(ids_map)}I", *ids_map)
+    pool = utf16_pool(strings)
+    return struct.pack("<HHI", RES_XML_TYPE, 8, 8 + len(pool) + len(resource_map) + len(body)) + pool + resource_map + body
+
+
+def write_resource_apk(path: Path, res: Path, found: dict[str, dict[str, str]], manifest: bytes, ids: dict[str, int]) -> None:
+    """The resources APK Robolectric's binary resources mode loads: the binary manifest,
+    resources.arsc and the resource files at the paths the table names (XML ones compiled
+    to binary XML)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as apk:
+        apk.writestr("AndroidManifest.xml", manifest)
+        apk.writestr("resources.arsc", resource_table(PACKAGE, found))
+        for rtype, entries in found.items():
+            if rtype == "string":
+                continue
+            for value in entries.values():
+                source = res / Path(value).relative_to("res")
+                if source.suffix == ".xml":
+                    apk.writestr(value, binary_xml(ET.parse(source).getroot(), ids))
+                else:
+                    apk.write(source, value)
 
 
 def gradle_value(script: str, key: str) -> str:
@@ -146,6 +403,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--app", type=Path, required=True, help="the app module (android/app)")
     parser.add_argument("--out", type=Path, required=True, help="the generated-sources folder")
+    parser.add_argument("--apk", type=Path, required=True, help="where the resources APK goes")
     parser.add_argument("--aars", type=Path, help="a folder of AARs to unpack")
     parser.add_argument("--classes", type=Path, help="where their classes go")
     args = parser.parse_args()
@@ -156,8 +414,23 @@ def main() -> int:
         print(f"generate-sources: no res folder at {res}", file=sys.stderr)
         return 1
     package_dir = args.out / Path(*PACKAGE.split("."))
-    write_if_changed(package_dir / "R.kt", r_source(resources(res)))
+    found = resources(res)
+    write_if_changed(package_dir / "R.kt", r_source(found))
     script = (args.app / "build.gradle.kts").read_text()
+    ids = {
+        f"{rtype}/{name}": 0x7F000000 | (type_id << 16) | entry
+        for type_id, rtype, entries in ordered(found)
+        for entry, name, _ in entries
+    }
+    extra = {
+        "package": PACKAGE,
+        "versionCode": gradle_value(script, "versionCode"),
+        "versionName": gradle_value(script, "versionName").strip('"'),
+        "minSdk": gradle_value(script, "minSdk"),
+        "targetSdk": gradle_value(script, "targetSdk"),
+    }
+    manifest = binary_manifest(args.app / "src" / "main" / "AndroidManifest.xml", ids, extra)
+    write_resource_apk(args.apk, res, found, manifest, ids)
     write_if_changed(package_dir / "BuildConfig.kt", build_config_source(script))
     if args.aars is not None:
         if unpack_aars(args.aars, args.classes) == 0:
