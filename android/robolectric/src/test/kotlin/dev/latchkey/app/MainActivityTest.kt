@@ -81,7 +81,7 @@ class MainActivityTest {
         app.openFailure = AuthenticatorException.StorageCorrupt()
         val activity = launch().get()
         val shown = activity.shown
-        assertTrue("$shown", shown is MainActivity.Shown.OpenFailed)
+        assertTrue("shown: ${shown::class.simpleName}", shown is MainActivity.Shown.OpenFailed)
         val texts = texts(activity.window.decorView)
         assertTrue(texts.toString(), texts.any { it.startsWith("Latchkey could not open its data") && it.contains("StorageCorrupt") })
         // The user tries again once the cause is gone: the accounts appear.
@@ -93,7 +93,7 @@ class MainActivityTest {
         retry!!.performClick()
         app.runBackground()
         shadowOf(Looper.getMainLooper()).idle()
-        assertTrue("${activity.shown}", activity.shown is MainActivity.Shown.Accounts)
+        assertTrue("shown: ${activity.shown::class.simpleName}", activity.shown is MainActivity.Shown.Accounts)
         assertEquals("Try again opens the library again", opensBefore + 1, app.opens)
     }
 
