@@ -32,15 +32,15 @@ import org.robolectric.shadows.ShadowAlertDialog
 @RunWith(RobolectricTestRunner::class)
 class ApprovalActivityTest {
     private lateinit var app: TestApp
-    private val first = "0123456789abcdef0123456789abcdef"
-    private val second = "fedcba9876543210fedcba9876543210"
+    private val payroll = "0123456789abcdef0123456789abcdef"
+    private val mail = "fedcba9876543210fedcba9876543210"
 
     @Before
     fun setUp() {
         app = RuntimeEnvironment.getApplication() as TestApp
         app.fake.accounts += FakeAuthenticator.account(1, "alice @ auth.example.com")
-        app.fake.requests[first] = FakeAuthenticator.request(first, 1, "Payroll")
-        app.fake.requests[second] = FakeAuthenticator.request(second, 1, "Mail", needsTypedCode = false)
+        app.fake.requests[payroll] = FakeAuthenticator.request(payroll, 1, "Payroll")
+        app.fake.requests[mail] = FakeAuthenticator.request(mail, 1, "Mail", needsTypedCode = false)
     }
 
     private fun intent(handle: String, entry: String = ApprovalActivity.ENTRY_REVIEW): Intent =
@@ -56,7 +56,7 @@ class ApprovalActivityTest {
         }
     }
 
-    private fun open(handle: String, entry: String = ApprovalActivity.ENTRY_REVIEW): ActivityController<ApprovalActivity> {
+    private fun launch(handle: String, entry: String = ApprovalActivity.ENTRY_REVIEW): ActivityController<ApprovalActivity> {
         val controller = Robolectric.buildActivity(ApprovalActivity::class.java, intent(handle, entry)).setup()
         settle()
         return controller
@@ -75,17 +75,17 @@ class ApprovalActivityTest {
 
     @Test
     fun theReviewShowsTheCheckedRequest() {
-        val activity = open(first).get()
+        val activity = launch(payroll).get()
         val texts = visibleTexts(activity)
         assertTrue(texts.toString(), texts.contains("Approve this login?"))
         val details = texts.single { it.startsWith("Payroll") }
         assertTrue(details, details.contains("Firefox on Linux") && details.contains("Zurich, CH") && details.contains("alice @ auth.example.com"))
-        assertEquals(listOf(first), app.fake.fetched)
+        assertEquals(listOf(payroll), app.fake.fetched)
     }
 
     @Test
     fun approvingWithTheTypedCodeAndPinSendsBoth() {
-        val activity = open(first).get()
+        val activity = launch(payroll).get()
         button(activity, "Continue").performClick()
         settle()
         assertTrue(visibleTexts(activity).contains("Type the 6-digit code shown on the login screen"))
@@ -98,7 +98,7 @@ class ApprovalActivityTest {
         settle()
 
         val (handle, code, unlock) = app.fake.approvals.single()
-        assertEquals(first, handle)
+        assertEquals(payroll, handle)
         assertEquals("482913", code)
         assertArrayEquals("246810".toByteArray(), (unlock as Unlock.Pin).pin)
         assertTrue(visibleTexts(activity).contains("Approved. The login continues on the other screen."))
@@ -107,7 +107,7 @@ class ApprovalActivityTest {
 
     @Test
     fun approveAndDenyIgnoreTouchesThroughOverlays() {
-        val activity = open(first).get()
+        val activity = launch(payroll).get()
         assertTrue(button(activity, "Continue").filterTouchesWhenObscured)
         assertTrue(button(activity, "This wasn't me").filterTouchesWhenObscured)
         button(activity, "This wasn't me").performClick()
@@ -116,13 +116,13 @@ class ApprovalActivityTest {
         assertTrue("Deny and report ignores obscured touches", dialog.getButton(AlertDialog.BUTTON_POSITIVE).filterTouchesWhenObscured)
         dialog.getButton(AlertDialog.BUTTON_POSITIVE).performClick()
         settle()
-        assertEquals(listOf(first to DenialReason.NOT_ME), app.fake.denials)
+        assertEquals(listOf(payroll to DenialReason.NOT_ME), app.fake.denials)
         assertTrue(visibleTexts(activity).contains("Denied and reported. Change your password at the login screen."))
     }
 
     @Test
     fun notMeFromTheNotificationAsksAtOnce() {
-        open(first, ApprovalActivity.ENTRY_NOT_ME)
+        launch(payroll, ApprovalActivity.ENTRY_NOT_ME)
         val dialog = ShadowAlertDialog.getLatestAlertDialog()
         assertNotNull("the deny-and-report question is up", dialog)
         assertTrue(dialog.isShowing)
@@ -130,7 +130,7 @@ class ApprovalActivityTest {
 
     @Test
     fun noPromptAfterOnSaveInstanceStateUntilTheScreenIsBack() {
-        val controller = Robolectric.buildActivity(ApprovalActivity::class.java, intent(first, ApprovalActivity.ENTRY_NOT_ME))
+        val controller = Robolectric.buildActivity(ApprovalActivity::class.java, intent(payroll, ApprovalActivity.ENTRY_NOT_ME))
         controller.create().start().resume().pause().saveInstanceState(Bundle()).stop()
         // The request arrives while the activity's state is saved.
         settle()
@@ -144,17 +144,17 @@ class ApprovalActivityTest {
 
     @Test
     fun aSecondRequestArrivesInOnNewIntent() {
-        val controller = open(first)
+        val controller = launch(payroll)
         val activity = controller.get()
         assertTrue(visibleTexts(activity).any { it.startsWith("Payroll") })
 
-        controller.newIntent(intent(second))
+        controller.newIntent(intent(mail))
         settle()
         assertTrue(visibleTexts(activity).toString(), visibleTexts(activity).any { it.startsWith("Mail") })
         assertFalse(visibleTexts(activity).any { it.startsWith("Payroll") })
-        assertEquals(listOf(first, second), app.fake.fetched)
+        assertEquals(listOf(payroll, mail), app.fake.fetched)
         assertFalse("the same activity shows it", activity.isFinishing)
-        // The second one is a tap request: Continue goes straight to the PIN.
+        // The mail one is a tap request: Continue goes straight to the PIN.
         button(activity, "Continue").performClick()
         settle()
         assertTrue(visibleTexts(activity).contains("Enter your PIN"))
@@ -162,20 +162,20 @@ class ApprovalActivityTest {
 
     @Test
     fun theSameRequestAgainKeepsItsProgress() {
-        val controller = open(first)
+        val controller = launch(payroll)
         val activity = controller.get()
         button(activity, "Continue").performClick()
         settle()
-        controller.newIntent(intent(first))
+        controller.newIntent(intent(payroll))
         settle()
         assertTrue(visibleTexts(activity).contains("Type the 6-digit code shown on the login screen"))
-        assertEquals(listOf(first), app.fake.fetched)
+        assertEquals(listOf(payroll), app.fake.fetched)
     }
 
     @Test
     fun aLibraryThatDoesNotOpenIsShownNotACrash() {
         app.openFailure = AuthenticatorException.Keystore("the Keystore refused the key")
-        val activity = open(first).get()
+        val activity = launch(payroll).get()
         val texts = visibleTexts(activity)
         assertTrue(texts.toString(), texts.any { it.startsWith("Latchkey could not open its data") && it.contains("Keystore") })
         button(activity, "Close").performClick()
@@ -184,7 +184,7 @@ class ApprovalActivityTest {
 
     @Test
     fun anUnknownRequestClosesTheScreen() {
-        val activity = open("00000000000000000000000000000001").get()
+        val activity = launch("00000000000000000000000000000001").get()
         assertTrue(activity.isFinishing)
     }
 
