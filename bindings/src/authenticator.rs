@@ -34,7 +34,14 @@ type Result<T> = std::result::Result<T, AuthenticatorError>;
 /// the main thread. The object is safe to use from several threads at once.
 #[derive(uniffi::Object)]
 pub struct Authenticator {
-    inner: core::Authenticator,
+    inner: Arc<core::Authenticator>,
+}
+
+impl Authenticator {
+    /// Core's authenticator, shared with the app model.
+    pub(crate) fn core(&self) -> Arc<core::Authenticator> {
+        Arc::clone(&self.inner)
+    }
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -70,7 +77,9 @@ impl Authenticator {
             Arc::new(SystemClock),
             config.into(),
         )?;
-        Ok(Arc::new(Self { inner }))
+        Ok(Arc::new(Self {
+            inner: Arc::new(inner),
+        }))
     }
 
     /// Every account on this phone, oldest first — replaced and wiped ones

@@ -380,6 +380,26 @@ impl From<UnexpectedUniFFICallbackError> for LogSinkError {
     }
 }
 
+/// What the app's [`ScreenListener`](crate::ScreenListener) may throw: the
+/// model logs it and carries on.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum ListenerError {
+    /// The listener could not take the change.
+    #[error("the screen listener failed: {reason}")]
+    Failed {
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl From<UnexpectedUniFFICallbackError> for ListenerError {
+    fn from(error: UnexpectedUniFFICallbackError) -> Self {
+        Self::Failed {
+            reason: error.reason,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,12 @@
 //! # latchkey-ffi
 //!
 //! The UniFFI surface over the phone's [`Authenticator`] for the Kotlin (Android)
-//! and Swift (iOS) shells: one object, records and enums that mirror core's
+//! and Swift (iOS) shells: the app model ([`AppModel`]: every screen and the way
+//! between them, which the shells render and drive — docs/SCREENS.md), the
+//! authenticator object under it, records and enums that mirror core's
 //! results, one error enum ([`AuthenticatorError`], converted in `error.rs` only),
 //! and the hooks the platform implements as foreign traits —
-//! [`PlatformKeystore`], [`Transport`] and [`LogSink`].
+//! [`PlatformKeystore`], [`Transport`], [`LogSink`] and [`ScreenListener`].
 //!
 //! The `///` docs of everything exported here become the Kotlin and Swift docs:
 //! they are written for app developers.
@@ -29,6 +31,7 @@
 
 uniffi::setup_scaffolding!();
 
+mod app;
 mod authenticator;
 mod clock;
 mod error;
@@ -37,8 +40,13 @@ mod log;
 mod transport;
 mod types;
 
+pub use app::{
+    AccountRow, ActivationStep, AppModel, AppOptions, AuthenticateScreen, Event, FindingRow,
+    HistoryRow, Problem, PushAction, ReviewScreen, ReviewStep, Screen, ScreenListener,
+    SettingsScreen, activation_link,
+};
 pub use authenticator::{Authenticator, challenge_warning, parse_server_profile};
-pub use error::{AuthenticatorError, KeystoreError, LogSinkError, TransportError};
+pub use error::{AuthenticatorError, KeystoreError, ListenerError, LogSinkError, TransportError};
 pub use keystore::PlatformKeystore;
 pub use log::{LogLevel, LogRecord, LogSink, clear_log_sink, set_log_sink};
 pub use transport::{HttpMethod, Transport, TransportRequest, TransportResponse};

@@ -2,8 +2,8 @@
 //! against the real server over HTTP on loopback.
 
 use latchkey_core::device::app::{
-    ActivationStep, AppModel, AppOptions, Event, Problem, ReviewStep, Screen, ScreenListener,
-    activation_link,
+    ActivationStep, AppModel, AppOptions, Event, Problem, PushAction, ReviewStep, Screen,
+    ScreenListener, activation_link,
 };
 use latchkey_core::device::{FindingKind, HistoryEvent, SimulatedOutcome};
 use latchkey_journeys::journeys::{PIN, WRONG_PIN};
@@ -52,7 +52,12 @@ fn problem(screen: &Screen) -> Option<Problem> {
 
 /// Activates `username` through the app's screens; ends on the accounts list.
 fn activate_through_screens(world: &World, app: &AppModel, username: &str, biometric: bool) {
-    world.add_user(username, "US", "phone").unwrap();
+    activate_in(world, app, username, "US", biometric);
+}
+
+/// [`activate_through_screens`] for a user of `jurisdiction`.
+fn activate_in(world: &World, app: &AppModel, username: &str, jurisdiction: &str, biometric: bool) {
+    world.add_user(username, jurisdiction, "phone").unwrap();
     let ticket = world.start_activation(username, None).unwrap();
     let code = world.last_activation_code().unwrap();
     app.dispatch(Event::AddAccount);
@@ -270,6 +275,57 @@ fn a_push_is_reviewed_the_code_typed_and_approved_with_the_pin() {
             assert!(last.summary.contains("Client Portal"), "{last:?}");
         }
         other => panic!("expected the history, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_login_push_is_notified_and_a_notice_push_syncs_the_waiting_requests() {
+    let world = World::start().unwrap();
+    let phone = world.phone("Anna's Pixel").unwrap();
+    let app = app(&world, &phone, false);
+    // No account yet: a login push has no one to answer it.
+    let stranger: std::collections::HashMap<String, String> =
+        [("google.message_id".to_owned(), "0:1".to_owned())].into();
+    assert_eq!(app.push_received(&stranger), PushAction::NotLatchkey);
+    assert!(!app.has_secrets());
+    activate_through_screens(&world, &app, "anna", false);
+    assert!(app.has_secrets());
+
+    world.open_session("anna", "Client Portal").unwrap();
+    let push = world.last_login_push().unwrap();
+    let alert = match app.push_received(&push) {
+        PushAction::Notify(alert) => alert,
+        other => panic!("expected a notification, got {other:?}"),
+    };
+    assert_eq!(
+        alert.request.to_string(),
+        push["request"],
+        "the notification opens the pushed request"
+    );
+    // A notice push syncs every account and names the request still waiting.
+    let notice: std::collections::HashMap<String, String> = [
+        ("latchkey".to_owned(), "1".to_owned()),
+        ("notice".to_owned(), "replacement_pending".to_owned()),
+    ]
+    .into();
+    assert_eq!(
+        app.push_received(&notice),
+        PushAction::Synced {
+            waiting: vec![alert.request.to_string()]
+        }
+    );
+    // Malformed Latchkey pushes post nothing.
+    for bad in [
+        [("latchkey", "2"), ("request", push["request"].as_str())],
+        [("latchkey", "1"), ("request", "not-hex")],
+        [("latchkey", "1"), ("notice", "Not A Kind")],
+        [("latchkey", "1"), ("other", "x")],
+    ] {
+        let data = bad
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(app.push_received(&data), PushAction::Ignored, "{bad:?}");
     }
 }
 
@@ -497,4 +553,50 @@ fn events_never_show_pins_in_debug_output() {
         confirmation: PIN.into(),
     };
     assert_eq!(format!("{event:?}"), "Event::ChoosePin");
+}
+
+#[test]
+fn opt_out_is_refused_citing_the_rule_where_two_factor_is_mandatory_and_done_elsewhere() {
+    let world = World::start().unwrap();
+    let settings = |app: &AppModel| match app.view() {
+        Screen::Settings(settings) => settings,
+        other => panic!("expected the settings, got {other:?}"),
+    };
+    for (username, jurisdiction, rule) in
+        [("hoi", "HK", "27 Oct 2017"), ("priya", "IN", "25 Mar 2014")]
+    {
+        let phone = world.phone(&format!("{username}'s phone")).unwrap();
+        let app = app(&world, &phone, false);
+        activate_in(&world, &app, username, jurisdiction, false);
+        let account = only_account(&app);
+        app.dispatch(Event::Settings { account });
+        app.dispatch(Event::OptOut { pin: PIN.into() });
+        let screen = settings(&app);
+        let problem = screen.problem.expect("the opt-out is refused");
+        assert!(problem.text.contains(rule), "{jurisdiction}: {problem:?}");
+        assert_eq!(screen.notice, None);
+        assert!(screen.account.usable);
+    }
+
+    let phone = world.phone("Olga's phone").unwrap();
+    let app = app(&world, &phone, false);
+    activate_in(&world, &app, "olga", "US", false);
+    let account = only_account(&app);
+    app.dispatch(Event::Settings { account });
+    // A wrong PIN does not opt out, and counts.
+    app.dispatch(Event::OptOut {
+        pin: WRONG_PIN.into(),
+    });
+    let screen = settings(&app);
+    assert_eq!(
+        screen.problem.map(|p| (p.text, p.attempts_left)),
+        Some(("Wrong PIN. 9 attempts left.".to_owned(), Some(9)))
+    );
+    app.dispatch(Event::OptOut { pin: PIN.into() });
+    let screen = settings(&app);
+    assert_eq!(screen.problem, None);
+    assert_eq!(
+        screen.notice.as_deref(),
+        Some("Two-factor authentication is off: anyone with your password can now log in.")
+    );
 }

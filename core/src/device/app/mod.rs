@@ -38,6 +38,26 @@ pub trait ScreenListener: Send + Sync {
     fn screen_changed(&self);
 }
 
+/// What [`AppModel::push_received`] made of a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushAction {
+    /// A login request: post this (generic) notification; tapping it sends
+    /// [`Event::OpenRequest`] with the alert's request handle.
+    Notify(PushAlert),
+    /// A server notice: every account was synced. `waiting` holds the handles
+    /// of login requests waiting for this phone (post a notification for each);
+    /// the accounts screen tells the news at its next render.
+    Synced {
+        /// Handles of login requests waiting for this phone.
+        waiting: Vec<String>,
+    },
+    /// Not a Latchkey push: hand it to whoever else receives pushes in the app.
+    NotLatchkey,
+    /// A Latchkey push that leads nowhere (malformed, an unknown version, or no
+    /// account here can answer it): post nothing.
+    Ignored,
+}
+
 /// How the app is set up.
 #[derive(Debug, Clone)]
 pub struct AppOptions {
@@ -358,6 +378,40 @@ impl AppModel {
                 tracing::info!(%error, "a push was not shown");
                 None
             }
+        }
+    }
+
+    /// What to do with a push the app received (FCM data map, APNs user info),
+    /// the one place the shells read Latchkey's push payload (docs/PROTOCOL.md
+    /// §6.2): a login push gives the alert to post; a notice push (`"notice"`:
+    /// the server holds a signed notice for this phone) syncs every account —
+    /// it may block on the network, so call it from a background job; a push
+    /// without the `latchkey` key belongs to someone else. A malformed Latchkey
+    /// push, or one no account here can answer, is [`PushAction::Ignored`]: post
+    /// nothing. Never fails: a push is untrusted input.
+    pub fn push_received(&self, data: &HashMap<String, String>) -> PushAction {
+        let Some(version) = data.get("latchkey") else {
+            return PushAction::NotLatchkey;
+        };
+        if version != "1" {
+            return PushAction::Ignored;
+        }
+        if data.contains_key("request") {
+            return match self.notification_for_push(data) {
+                Some(alert) => PushAction::Notify(alert),
+                None => PushAction::Ignored,
+            };
+        }
+        match data.get("notice") {
+            Some(kind)
+                if (1..=64).contains(&kind.len())
+                    && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') =>
+            {
+                PushAction::Synced {
+                    waiting: self.sync_all(),
+                }
+            }
+            _ => PushAction::Ignored,
         }
     }
 

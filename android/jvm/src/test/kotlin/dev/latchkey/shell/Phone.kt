@@ -2,6 +2,8 @@ package dev.latchkey.shell
 
 import dev.latchkey.ffi.AccountSummary
 import dev.latchkey.ffi.ActivationOutcome
+import dev.latchkey.ffi.AppModel
+import dev.latchkey.ffi.AppOptions
 import dev.latchkey.ffi.Authenticator
 import dev.latchkey.ffi.AuthenticatorConfig
 import dev.latchkey.ffi.Platform
@@ -57,6 +59,14 @@ class Phone(val name: String) : AutoCloseable {
         check(outcome is ActivationOutcome.Active) { "activation did not complete: $outcome" }
         return user to outcome.account
     }
+
+    /**
+     * The app model over this phone's authenticator, as the app builds it: [builtinProfile] is
+     * the server profile JSON an app for one relying party ships (`null`: a generic app that
+     * takes the profile from the activation link).
+     */
+    fun appModel(builtinProfile: String? = null): AppModel =
+        AppModel(authenticator, AppOptions(builtinProfile, name))
 
     override fun close() {
         authenticator.close()
