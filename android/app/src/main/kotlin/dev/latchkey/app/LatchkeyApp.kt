@@ -2,8 +2,10 @@ package dev.latchkey.app
 
 import android.app.Activity
 import android.app.Application
+import android.os.Build
 import android.os.Bundle
 import android.util.Log
+import androidx.core.content.ContextCompat
 import androidx.fragment.app.FragmentActivity
 import dev.latchkey.android.ActivityBiometricPrompter
 import dev.latchkey.android.AndroidKeystoreAdapter
@@ -12,13 +14,16 @@ import dev.latchkey.android.OkHttpTransport
 import dev.latchkey.ffi.Authenticator
 import dev.latchkey.ffi.AuthenticatorConfig
 import dev.latchkey.ffi.AuthenticatorException
-import dev.latchkey.ffi.AuthenticatorInterface
+import dev.latchkey.ffi.AppModel
+import dev.latchkey.ffi.AppModelInterface
+import dev.latchkey.ffi.AppOptions
+import dev.latchkey.ffi.Event
 import dev.latchkey.ffi.LogLevel
 import dev.latchkey.ffi.Platform
-import dev.latchkey.ffi.SyncReport
+import dev.latchkey.ffi.Screen
 import dev.latchkey.ffi.setLogSink
 import dev.latchkey.shell.KeystoreBridge
-import dev.latchkey.shell.hasSecrets
+import dev.latchkey.shell.AppShell
 import java.io.File
 import java.lang.ref.WeakReference
 import java.util.concurrent.ExecutorService
@@ -26,13 +31,14 @@ import java.util.concurrent.Executors
 
 /**
  * The process-wide wiring: one [Authenticator] over the Android Keystore (with the
- * biometric prompt hosted by the resumed activity), OkHttp and Logcat; the background
- * executor every library call runs on; and the sync of every account when the app starts
- * and when the push service hands out a new token (which re-registers the token and picks
- * up notices).
+ * biometric prompt hosted by the resumed activity), OkHttp and Logcat, and the core's app
+ * model over it (docs/SCREENS.md: the model owns every screen; the activities render its
+ * [Screen] and send it [Event]s through one [AppShell]); the background executor every
+ * library call runs on; and the sync of every account when the app starts and when the push
+ * service hands out a new token (which re-registers the token and picks up notices).
  *
  * Nothing here depends on Firebase: the FCM adapter (`src/fcm`, Gradle only) calls
- * [tokenChanged] and [PushReceiver]; the token is kept in [PushTokenStore] so that every
+* [tokenChanged] and [PushReceiver]; the token is kept in [PushTokenStore] so that every
  * start knows it without asking Firebase.
  */
 open class LatchkeyApp : Application() {
@@ -45,7 +51,14 @@ open class LatchkeyApp : Application() {
     private val openLock = Any()
 
     @Volatile
-    private var opened: AuthenticatorInterface? = null
+    private var opened: AppModelInterface? = null
+
+    @Volatile
+    private var shell: AppShell? = null
+
+    /** Where the model's screens go: the started screen activity, if any (main thread). */
+    @Volatile
+    var renderer: ((Screen) -> Unit)? = null
 
     /** The push token the push service handed out last, if any. */
     val pushToken: String?
@@ -60,34 +73,48 @@ open class LatchkeyApp : Application() {
     }
 
     /**
-     * The library, opened on first use (it reads and may migrate the database): call off the
-     * main thread. A failure to open (a damaged database, a Keystore that refuses its keys)
-     * is thrown as the library's typed [AuthenticatorException] for the screen to show, and
-     * the next call tries again.
+     * The app model, opened on first use with the library under it (it reads and may migrate
+     * the database): call off the main thread. A failure to open (a damaged database, a
+     * Keystore that refuses its keys) is thrown as the library's typed
+     * [AuthenticatorException] for the screen to show, and the next call tries again.
      */
     @Throws(AuthenticatorException::class)
-    fun authenticator(): AuthenticatorInterface {
+    fun model(): AppModelInterface {
         opened?.let { return it }
         synchronized(openLock) {
             opened?.let { return it }
-            return openAuthenticator().also { opened = it }
+            val model = openModel()
+            shell = AppShell(model, background, ContextCompat.getMainExecutor(this)) { screen -> renderer?.invoke(screen) }
+            opened = model
+            model.dispatch(Event.Platform(pushToken, notificationsEnabled()))
+            return model
         }
     }
 
-    /** The executor behind [background]: daemon threads; the tests' application runs tasks when it says. */
-    protected open fun newBackgroundExecutor(): ExecutorService =
-        Executors.newCachedThreadPool { runnable -> Thread(runnable, "latchkey").apply { isDaemon = true } }
+    /** The shell that carries events to the model; `null` until [model] opened it. */
+    fun shell(): AppShell? = shell
 
-    /** Opens the library; the tests' application replaces it with a fake. */
+    /** Opens the library and its app model; the tests' application replaces it with a fake. */
     @Throws(AuthenticatorException::class)
-    protected open fun openAuthenticator(): AuthenticatorInterface =
-        Authenticator.open(
+    protected open fun openModel(): AppModelInterface {
+        val authenticator = Authenticator.open(
             // Out of Auto Backup: it only opens with this phone's Keystore keys.
             File(noBackupFilesDir, "latchkey.db").path,
             KeystoreBridge(AndroidKeystoreAdapter(this), ActivityBiometricPrompter({ resumed.get() })),
             OkHttpTransport(),
             AuthenticatorConfig(Platform.ANDROID, BuildConfig.VERSION_NAME),
         )
+        return AppModel(authenticator, AppOptions(null, Build.MODEL ?: "Android phone"))
+    }
+
+    /** The executor behind [background]: daemon threads; the tests' application runs tasks when it says. */
+    protected open fun newBackgroundExecutor(): ExecutorService =
+        Executors.newCachedThreadPool { runnable -> Thread(runnable, "latchkey").apply { isDaemon = true } }
+
+    /** Tells the model what the platform reports now: the push token and whether notifications reach the user. */
+    fun platformChanged() {
+        opened?.let { shell?.send(Event.Platform(pushToken, notificationsEnabled())) }
+    }
 
     /**
      * Sends the library's log records to Logcat: debug builds at DEBUG; release builds at INFO
@@ -109,26 +136,20 @@ open class LatchkeyApp : Application() {
     /** A new (or the first) push token: kept, and every account registers it with its server. */
     fun tokenChanged(token: String) {
         PushTokenStore.write(this, token)
+        platformChanged()
         background.execute { syncAllLogged() }
     }
 
     /**
-     * Syncs every account that still has its secrets (network; off the main thread). Returns
-     * the reports of the accounts that synced; failures are logged (offline is normal).
+     * Syncs every account that still has its secrets (network; off the main thread) and
+     * posts the login notification of each request waiting for this phone. Returns the
+     * waiting handles.
      */
     @Throws(AuthenticatorException::class)
-    fun syncAll(): List<SyncReport> {
-        val authenticator = authenticator()
-        val reports = mutableListOf<SyncReport>()
-        for (account in authenticator.accounts().filter { it.state.hasSecrets() }) {
-            try {
-                reports += authenticator.sync(account.id, pushToken, notificationsEnabled())
-            } catch (e: AuthenticatorException) {
-                // The account id only in debug builds: release logs carry no ids.
-                Log.i(TAG, if (BuildConfig.DEBUG) "sync of account ${account.id}: $e" else "sync failed: ${e.javaClass.simpleName}")
-            }
-        }
-        return reports
+    fun syncAll(): List<String> {
+        val waiting = model().syncAll()
+        waiting.forEach { handle -> LoginNotifications.post(this, handle, getString(R.string.waiting_title), getString(R.string.waiting_body)) }
+        return waiting
     }
 
     private fun syncAllLogged() {

@@ -11,7 +11,6 @@ import android.content.pm.PackageManager
 import androidx.core.app.NotificationCompat
 import androidx.core.app.NotificationManagerCompat
 import androidx.core.content.ContextCompat
-import dev.latchkey.shell.RequestHandle
 
 /**
  * The login notification: its channel, and the notification with its two actions.
@@ -47,7 +46,7 @@ object LoginNotifications {
      * notification" and the challenge/response screen remain.
      */
     @SuppressLint("MissingPermission") // checked by allowed()
-    fun post(context: Context, handle: RequestHandle, title: String, body: String): Boolean {
+    fun post(context: Context, handle: String, title: String, body: String): Boolean {
         if (!allowed(context)) return false
         val notification = NotificationCompat.Builder(context, CHANNEL)
             .setSmallIcon(R.drawable.ic_stat_latchkey)
@@ -63,7 +62,7 @@ object LoginNotifications {
             .addAction(0, context.getString(R.string.action_review), approvalIntent(context, handle, ApprovalActivity.ENTRY_REVIEW))
             .addAction(0, context.getString(R.string.action_not_me), approvalIntent(context, handle, ApprovalActivity.ENTRY_NOT_ME))
             .build()
-        NotificationManagerCompat.from(context).notify(handle.hex, 0, notification)
+        NotificationManagerCompat.from(context).notify(handle, 0, notification)
         return true
     }
 
@@ -83,19 +82,19 @@ object LoginNotifications {
     }
 
     /** Removes the notification of [handle] (the request was opened). */
-    fun cancel(context: Context, handle: RequestHandle) {
-        NotificationManagerCompat.from(context).cancel(handle.hex, 0)
+    fun cancel(context: Context, handle: String) {
+        NotificationManagerCompat.from(context).cancel(handle, 0)
     }
 
-    private fun approvalIntent(context: Context, handle: RequestHandle, entry: String): PendingIntent {
+    private fun approvalIntent(context: Context, handle: String, entry: String): PendingIntent {
         val intent = Intent(context, ApprovalActivity::class.java)
             .setAction("dev.latchkey.app.APPROVE.$entry")
-            .putExtra(ApprovalActivity.EXTRA_HANDLE, handle.hex)
+            .putExtra(ApprovalActivity.EXTRA_HANDLE, handle)
             .putExtra(ApprovalActivity.EXTRA_ENTRY, entry)
             .addFlags(Intent.FLAG_ACTIVITY_NEW_TASK or Intent.FLAG_ACTIVITY_CLEAR_TOP)
         return PendingIntent.getActivity(
             context,
-            (handle.hex + entry).hashCode(),
+            (handle + entry).hashCode(),
             intent,
             PendingIntent.FLAG_IMMUTABLE or PendingIntent.FLAG_UPDATE_CURRENT,
         )

@@ -6,6 +6,7 @@ import android.app.job.JobScheduler
 import android.app.job.JobService
 import android.content.ComponentName
 import android.content.Context
+import android.os.PersistableBundle
 import android.util.Log
 import dev.latchkey.ffi.AuthenticatorException
 
@@ -14,18 +15,20 @@ import dev.latchkey.ffi.AuthenticatorException
  * password reset required, a move to another phone…), run by JobScheduler when the phone
  * has a network rather than inside the push callback.
  *
- * The job syncs every account on the app's background executor; when a report carries
- * events, the account notice ("open the app") is posted. A sync that failed as a whole (the
- * library did not open) asks JobScheduler to retry with its back-off; single accounts that
- * fail are logged and left to the next sync.
+ * The job hands the push's data (kept in the job's extras) to the app model on the app's
+ * background executor ([PushReceiver.onScheduled]): the model syncs every account and names
+ * the login requests waiting for this phone, which get their notification; the accounts
+ * screen tells the news at its next render. A failure as a whole (the library did not open)
+ * asks JobScheduler to retry with its back-off.
  */
 class NoticeSyncJob : JobService() {
     override fun onStartJob(params: JobParameters): Boolean {
         val app = application as LatchkeyApp
         app.background.execute {
+            val extras = params.extras
+            val data = extras.keySet().associateWith { key -> extras.getString(key).orEmpty() }
             val retry = try {
-                val reports = app.syncAll()
-                if (reports.any { it.events.isNotEmpty() }) LoginNotifications.postAccountNotice(app)
+                PushReceiver(app).onScheduled(data)
                 false
             } catch (e: AuthenticatorException) {
                 Log.w(LatchkeyApp.TAG, "notice sync: ${e.javaClass.simpleName}")
@@ -42,10 +45,12 @@ class NoticeSyncJob : JobService() {
         /** The job's id (one pending notice sync at a time: a second push replaces it). */
         const val JOB_ID = 0x4c4b0001
 
-        /** Schedules the sync: as soon as any network is up. */
-        fun schedule(context: Context) {
+        /** Schedules the push's sync: as soon as any network is up. */
+        fun schedule(context: Context, data: Map<String, String>) {
+            val extras = PersistableBundle().apply { data.forEach { (key, value) -> putString(key, value) } }
             val job = JobInfo.Builder(JOB_ID, ComponentName(context, NoticeSyncJob::class.java))
                 .setRequiredNetworkType(JobInfo.NETWORK_TYPE_ANY)
+                .setExtras(extras)
                 .build()
             checkNotNull(context.getSystemService(JobScheduler::class.java)) { "no JobScheduler" }.schedule(job)
         }

@@ -3,15 +3,10 @@ package dev.latchkey.app
 import android.app.AlertDialog
 import android.content.Intent
 import android.os.Bundle
-import android.os.Looper
-import android.view.View
-import android.view.ViewGroup
-import android.widget.Button
-import android.widget.EditText
-import android.widget.TextView
 import dev.latchkey.ffi.AuthenticatorException
-import dev.latchkey.ffi.DenialReason
-import dev.latchkey.ffi.Unlock
+import dev.latchkey.ffi.Event
+import dev.latchkey.ffi.ReviewStep
+import dev.latchkey.ffi.Screen
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
@@ -24,11 +19,10 @@ import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
-import org.robolectric.Shadows.shadowOf
 import org.robolectric.android.controller.ActivityController
 import org.robolectric.shadows.ShadowAlertDialog
 
-/** The approval screen over the fake library: what the user sees and what is sent. */
+/** The approval screen: opened from a notification, it renders the model's review. */
 @RunWith(RobolectricTestRunner::class)
 class ApprovalActivityTest {
     private lateinit var app: TestApp
@@ -38,9 +32,18 @@ class ApprovalActivityTest {
     @Before
     fun setUp() {
         app = RuntimeEnvironment.getApplication() as TestApp
-        app.fake.accounts += FakeAuthenticator.account(1, "alice @ auth.example.com")
-        app.fake.requests[payroll] = FakeAuthenticator.request(payroll, 1, "Payroll")
-        app.fake.requests[mail] = FakeAuthenticator.request(mail, 1, "Mail", needsTypedCode = false)
+        // The model opens the request an OpenRequest names.
+        app.fake.react = { event ->
+            when (event) {
+                is Event.OpenRequest -> FakeModel.review(event.handle, if (event.handle == payroll) "Payroll" else "Mail")
+                Event.Proceed -> FakeModel.review(payroll, "Payroll", ReviewStep.TYPE_CODE)
+                is Event.TypeCode -> FakeModel.review(payroll, "Payroll", ReviewStep.UNLOCK, biometric = true)
+                is Event.ApproveWithPin -> Screen.Finished("Approved", "The login continues on the other screen.")
+                is Event.Deny -> Screen.Finished("Denied and reported", "Change your password at the login screen.")
+                Event.Back -> Screen.Accounts(listOf(FakeModel.row()), emptyList(), null)
+                else -> null
+            }
+        }
     }
 
     private fun intent(handle: String, entry: String = ApprovalActivity.ENTRY_REVIEW): Intent =
@@ -48,76 +51,59 @@ class ApprovalActivityTest {
             .putExtra(ApprovalActivity.EXTRA_HANDLE, handle)
             .putExtra(ApprovalActivity.EXTRA_ENTRY, entry)
 
-    /** Runs the background work and the main thread's posts until both are quiet. */
-    private fun settle() {
-        repeat(3) {
-            app.runBackground()
-            shadowOf(Looper.getMainLooper()).idle()
-        }
-    }
-
     private fun launch(handle: String, entry: String = ApprovalActivity.ENTRY_REVIEW): ActivityController<ApprovalActivity> {
         val controller = Robolectric.buildActivity(ApprovalActivity::class.java, intent(handle, entry)).setup()
-        settle()
+        app.settle()
         return controller
     }
 
-    private fun views(root: View): List<View> =
-        listOf(root) + if (root is ViewGroup) (0 until root.childCount).flatMap { views(root.getChildAt(it)) } else emptyList()
-
-    private fun visibleTexts(activity: ApprovalActivity): List<String> =
-        views(activity.window.decorView).filter { it is TextView && it.visibility == View.VISIBLE && it !is EditText }
-            .map { (it as TextView).text.toString() }
-
-    private fun button(activity: ApprovalActivity, text: String): Button =
-        views(activity.window.decorView).filterIsInstance<Button>().firstOrNull { it.text.toString() == text && it.visibility == View.VISIBLE }
-            ?: throw AssertionError("no visible button '$text' in ${visibleTexts(activity)}")
-
     @Test
-    fun theReviewShowsTheCheckedRequest() {
+    fun theNotificationOpensTheRequestAndItsReviewIsShown() {
         val activity = launch(payroll).get()
-        val texts = visibleTexts(activity)
-        assertTrue(texts.toString(), texts.contains("Approve this login?"))
-        val details = texts.single { it.startsWith("Payroll") }
+        assertTrue(app.fake.events.contains(Event.OpenRequest(payroll)))
+        val shown = texts(activity)
+        assertTrue(shown.toString(), shown.contains("Approve this login?"))
+        val details = shown.single { it.startsWith("Payroll") }
         assertTrue(details, details.contains("Firefox on Linux") && details.contains("Zurich, CH") && details.contains("alice @ auth.example.com"))
-        assertEquals(listOf(payroll), app.fake.fetched)
     }
 
     @Test
-    fun approvingWithTheTypedCodeAndPinSendsBoth() {
+    fun theCodeThenThePinAreSentAndTheScreenClosesAfterTheResult() {
         val activity = launch(payroll).get()
         button(activity, "Continue").performClick()
-        settle()
-        assertTrue(visibleTexts(activity).contains("Type the 6-digit code shown on the login screen"))
-        views(activity.window.decorView).filterIsInstance<EditText>().single().setText("482913")
+        app.settle()
+        assertTrue(texts(activity).contains("Type the 6-digit code shown on the login screen"))
+        fields(activity).single().setText("482913")
         button(activity, "Continue").performClick()
-        settle()
-        assertTrue(visibleTexts(activity).contains("Enter your PIN"))
-        views(activity.window.decorView).filterIsInstance<EditText>().single().setText("246810")
+        app.settle()
+        assertEquals(Event.TypeCode("482913"), app.fake.events.last())
+        assertTrue(texts(activity).contains("Enter your PIN"))
+        assertTrue("biometrics offered", texts(activity).contains("Use fingerprint"))
+        val pin = fields(activity).single()
+        pin.setText("246810")
         button(activity, "Approve").performClick()
-        settle()
-
-        val (handle, code, unlock) = app.fake.approvals.single()
-        assertEquals(payroll, handle)
-        assertEquals("482913", code)
-        assertArrayEquals("246810".toByteArray(), (unlock as Unlock.Pin).pin)
-        assertTrue(visibleTexts(activity).contains("Approved. The login continues on the other screen."))
-        assertEquals("the PIN field is cleared", "", views(activity.window.decorView).filterIsInstance<EditText>().single().text.toString())
+        app.settle()
+        assertArrayEquals("246810".toByteArray(), (app.fake.events.last() as Event.ApproveWithPin).pin)
+        assertEquals("the PIN field is cleared", "", pin.text.toString())
+        assertTrue(texts(activity).contains("The login continues on the other screen."))
+        button(activity, android.R.string.ok.let(app::getString)).performClick()
+        app.settle()
+        assertTrue("done: the screen closes", activity.isFinishing)
     }
 
     @Test
     fun approveAndDenyIgnoreTouchesThroughOverlays() {
         val activity = launch(payroll).get()
-        assertTrue(button(activity, "Continue").filterTouchesWhenObscured)
-        assertTrue(button(activity, "This wasn't me").filterTouchesWhenObscured)
+        for (label in listOf("Continue", "This wasn't me", "Deny")) {
+            assertTrue("$label filters obscured touches", button(activity, label).filterTouchesWhenObscured)
+        }
         button(activity, "This wasn't me").performClick()
         val dialog = ShadowAlertDialog.getLatestAlertDialog()
         assertNotNull(dialog)
         assertTrue("Deny and report ignores obscured touches", dialog.getButton(AlertDialog.BUTTON_POSITIVE).filterTouchesWhenObscured)
         dialog.getButton(AlertDialog.BUTTON_POSITIVE).performClick()
-        settle()
-        assertEquals(listOf(payroll to DenialReason.NOT_ME), app.fake.denials)
-        assertTrue(visibleTexts(activity).contains("Denied and reported. Change your password at the login screen."))
+        app.settle()
+        assertEquals(Event.Deny(true), app.fake.events.last())
     }
 
     @Test
@@ -126,17 +112,18 @@ class ApprovalActivityTest {
         val dialog = ShadowAlertDialog.getLatestAlertDialog()
         assertNotNull("the deny-and-report question is up", dialog)
         assertTrue(dialog.isShowing)
+        assertFalse("nothing denied before the user confirms", app.fake.events.any { it is Event.Deny })
     }
 
     @Test
     fun noPromptAfterOnSaveInstanceStateUntilTheScreenIsBack() {
         val controller = Robolectric.buildActivity(ApprovalActivity::class.java, intent(payroll, ApprovalActivity.ENTRY_NOT_ME))
         controller.create().start().resume().pause().saveInstanceState(Bundle()).stop()
-        // The request arrives while the activity's state is saved.
-        settle()
+        // The review arrives while the activity's state is saved.
+        app.settle()
         assertNull("no dialog after onSaveInstanceState", ShadowAlertDialog.getLatestAlertDialog())
         controller.restart().resume()
-        settle()
+        app.settle()
         val dialog = ShadowAlertDialog.getLatestAlertDialog()
         assertNotNull("asked once the screen is back", dialog)
         assertTrue(dialog.isShowing)
@@ -146,18 +133,13 @@ class ApprovalActivityTest {
     fun aSecondRequestArrivesInOnNewIntent() {
         val controller = launch(payroll)
         val activity = controller.get()
-        assertTrue(visibleTexts(activity).any { it.startsWith("Payroll") })
-
+        assertTrue(texts(activity).any { it.startsWith("Payroll") })
         controller.newIntent(intent(mail))
-        settle()
-        assertTrue(visibleTexts(activity).toString(), visibleTexts(activity).any { it.startsWith("Mail") })
-        assertFalse(visibleTexts(activity).any { it.startsWith("Payroll") })
-        assertEquals(listOf(payroll, mail), app.fake.fetched)
+        app.settle()
+        assertEquals(listOf(payroll, mail), app.fake.events.filterIsInstance<Event.OpenRequest>().map { it.handle })
+        assertTrue(texts(activity).toString(), texts(activity).any { it.startsWith("Mail") })
+        assertFalse(texts(activity).any { it.startsWith("Payroll") })
         assertFalse("the same activity shows it", activity.isFinishing)
-        // The mail one is a tap request: Continue goes straight to the PIN.
-        button(activity, "Continue").performClick()
-        settle()
-        assertTrue(visibleTexts(activity).contains("Enter your PIN"))
     }
 
     @Test
@@ -165,27 +147,19 @@ class ApprovalActivityTest {
         val controller = launch(payroll)
         val activity = controller.get()
         button(activity, "Continue").performClick()
-        settle()
+        app.settle()
         controller.newIntent(intent(payroll))
-        settle()
-        assertTrue(visibleTexts(activity).contains("Type the 6-digit code shown on the login screen"))
-        assertEquals(listOf(payroll), app.fake.fetched)
+        app.settle()
+        assertTrue(texts(activity).contains("Type the 6-digit code shown on the login screen"))
+        assertEquals(1, app.fake.events.count { it is Event.OpenRequest })
     }
 
     @Test
     fun aLibraryThatDoesNotOpenIsShownNotACrash() {
         app.openFailure = AuthenticatorException.Keystore("the Keystore refused the key")
         val activity = launch(payroll).get()
-        val texts = visibleTexts(activity)
-        assertTrue(texts.toString(), texts.any { it.startsWith("Latchkey could not open its data") && it.contains("Keystore") })
-        button(activity, "Close").performClick()
-        assertTrue(activity.isFinishing)
-    }
-
-    @Test
-    fun anUnknownRequestClosesTheScreen() {
-        val activity = launch("00000000000000000000000000000001").get()
-        assertTrue(activity.isFinishing)
+        assertTrue(texts(activity).toString(), texts(activity).any { it.startsWith("Latchkey could not open its data") && it.contains("Keystore") })
+        assertFalse(activity.isFinishing)
     }
 
     @Test

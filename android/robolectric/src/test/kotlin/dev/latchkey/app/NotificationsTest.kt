@@ -7,7 +7,9 @@ import android.app.job.JobScheduler
 import android.content.Context
 import android.provider.Settings
 import dev.latchkey.ffi.AuthenticatorException
-import dev.latchkey.shell.RequestHandle
+import dev.latchkey.ffi.Event
+import dev.latchkey.ffi.PushAction
+import dev.latchkey.ffi.PushAlert
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertNotNull
@@ -24,7 +26,7 @@ import org.robolectric.Shadows.shadowOf
 class NotificationsTest {
     private lateinit var app: TestApp
     private lateinit var manager: NotificationManager
-    private val handle = RequestHandle.parse("0123456789abcdef0123456789abcdef")!!
+    private val handle = "0123456789abcdef0123456789abcdef"
 
     @Before
     fun setUp() {
@@ -50,7 +52,7 @@ class NotificationsTest {
         assertEquals(120_000L, notification.timeoutAfter)
         val opened = shadowOf(notification.contentIntent).savedIntent
         assertEquals(ApprovalActivity::class.java.name, opened.component?.className)
-        assertEquals(handle.hex, opened.getStringExtra(ApprovalActivity.EXTRA_HANDLE))
+        assertEquals(handle, opened.getStringExtra(ApprovalActivity.EXTRA_HANDLE))
         val notMe = shadowOf(notification.actions[1].actionIntent).savedIntent
         assertEquals(ApprovalActivity.ENTRY_NOT_ME, notMe.getStringExtra(ApprovalActivity.EXTRA_ENTRY))
 
@@ -98,11 +100,17 @@ class NotificationsTest {
         assertEquals(NotificationHealth.APP_BLOCKED, LoginNotifications.health(app))
     }
 
+    private fun loginPushes() {
+        app.fake.alertFor = { data ->
+            data["request"]?.let { PushAlert(it, "Login request", "Tap to review a login to your account.") }
+        }
+    }
+
     @Test
     fun aLoginPushPostsTheGenericNotification() {
         shadowOf(app).grantPermissions(Manifest.permission.POST_NOTIFICATIONS)
-        app.fake.accounts += FakeAuthenticator.account(1, "alice @ auth.example.com")
-        val handled = PushReceiver(app).onMessage(mapOf("latchkey" to "1", "request" to handle.hex))
+        loginPushes()
+        val handled = PushReceiver(app).onMessage(mapOf("latchkey" to "1", "request" to handle))
         assertEquals(PushReceiver.Handled.NOTIFICATION_POSTED, handled)
         assertEquals("Login request", posted().single().extras.getString("android.title"))
     }
@@ -110,55 +118,69 @@ class NotificationsTest {
     @Test
     fun aLoginPushWithNotificationsRefusedPostsNothing() {
         shadowOf(app).denyPermissions(Manifest.permission.POST_NOTIFICATIONS)
-        app.fake.accounts += FakeAuthenticator.account(1, "alice @ auth.example.com")
-        val handled = PushReceiver(app).onMessage(mapOf("latchkey" to "1", "request" to handle.hex))
+        loginPushes()
+        val handled = PushReceiver(app).onMessage(mapOf("latchkey" to "1", "request" to handle))
         assertEquals(PushReceiver.Handled.NOTIFICATIONS_BLOCKED, handled)
         assertTrue(posted().isEmpty())
     }
 
     @Test
     fun aNoticePushSchedulesTheSyncJobInsteadOfSyncingInTheCallback() {
-        app.fake.accounts += FakeAuthenticator.account(1, "alice @ auth.example.com")
-        val handled = PushReceiver(app).onMessage(mapOf("latchkey" to "1", "notice" to "revoked"))
+        shadowOf(app).grantPermissions(Manifest.permission.POST_NOTIFICATIONS)
+        val notice = mapOf("latchkey" to "1", "notice" to "revoked")
+        val handled = PushReceiver(app).onMessage(notice)
         assertEquals(PushReceiver.Handled.SYNC_SCHEDULED, handled)
-        assertTrue("nothing synced in the push callback", app.fake.syncs.isEmpty())
+        assertTrue("nothing synced in the push callback", app.fake.pushes.isEmpty())
         val scheduler = app.getSystemService(JobScheduler::class.java)!!
         val job = scheduler.allPendingJobs.single()
         assertEquals(NoticeSyncJob.JOB_ID, job.id)
         assertEquals(NoticeSyncJob::class.java.name, job.service.className)
         assertNotNull("it waits for a network", job.requiredNetwork)
+        assertEquals("revoked", job.extras.getString("notice"))
         // A second notice replaces the pending job rather than queueing another.
         PushReceiver(app).onMessage(mapOf("latchkey" to "1", "notice" to "password_reset_required"))
         assertEquals(1, scheduler.allPendingJobs.size)
+
+        // When the job runs, the model syncs and the requests it finds waiting are notified.
+        app.fake.pushAction = PushAction.Synced(listOf(handle))
+        PushReceiver(app).onScheduled(notice)
+        assertEquals(listOf(notice), app.fake.pushes)
+        assertEquals(app.getString(R.string.waiting_title), posted().single().extras.getString("android.title"))
     }
 
     @Test
-    fun malformedForeignAndUnanswerablePushesShowNothing() {
+    fun foreignPushesAreLeftAloneAndNothingIsShownForOthers() {
         shadowOf(app).grantPermissions(Manifest.permission.POST_NOTIFICATIONS)
         val receiver = PushReceiver(app)
         assertEquals(PushReceiver.Handled.NOT_LATCHKEY, receiver.onMessage(mapOf("chat" to "hi")))
-        assertEquals(PushReceiver.Handled.IGNORED, receiver.onMessage(mapOf("latchkey" to "1", "request" to "not-hex")))
-        assertEquals(PushReceiver.Handled.IGNORED, receiver.onMessage(mapOf("latchkey" to "2", "request" to handle.hex)))
-        // No account on this phone can answer it.
-        assertEquals(PushReceiver.Handled.IGNORED, receiver.onMessage(mapOf("latchkey" to "1", "request" to handle.hex)))
+        assertEquals(0, app.opens)
         assertTrue(posted().isEmpty())
     }
 
     @Test
-    fun aLoginPushWhenTheLibraryDoesNotOpenIsIgnoredNotACrash() {
+    fun aPushWhenTheLibraryDoesNotOpenIsIgnoredNotACrash() {
         shadowOf(app).grantPermissions(Manifest.permission.POST_NOTIFICATIONS)
         app.openFailure = AuthenticatorException.Storage("disk I/O error")
-        val handled = PushReceiver(app).onMessage(mapOf("latchkey" to "1", "request" to handle.hex))
+        val handled = PushReceiver(app).onMessage(mapOf("latchkey" to "1", "request" to handle))
         assertEquals(PushReceiver.Handled.IGNORED, handled)
         assertTrue(posted().isEmpty())
     }
 
     @Test
-    fun aNewPushTokenIsKeptAndSentWithEverySync() {
-        app.fake.accounts += FakeAuthenticator.account(1, "alice @ auth.example.com")
+    fun aNewPushTokenIsKeptAndToldToTheModel() {
+        app.model()
         app.tokenChanged("fcm-token-1")
-        app.runBackground()
+        app.settle()
         assertEquals("fcm-token-1", PushTokenStore.read(app))
-        assertEquals(1L to "fcm-token-1", app.fake.syncs.last().let { it.first to it.second })
+        assertEquals(Event.Platform("fcm-token-1", false), app.fake.events.last { it is Event.Platform })
+    }
+
+    @Test
+    fun aSyncNotifiesTheRequestsWaiting() {
+        shadowOf(app).grantPermissions(Manifest.permission.POST_NOTIFICATIONS)
+        app.fake.waiting = listOf(handle)
+        assertEquals(listOf(handle), app.syncAll())
+        val opened = shadowOf(posted().single().contentIntent).savedIntent
+        assertEquals(handle, opened.getStringExtra(ApprovalActivity.EXTRA_HANDLE))
     }
 }

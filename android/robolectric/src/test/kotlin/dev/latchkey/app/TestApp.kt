@@ -1,20 +1,20 @@
 package dev.latchkey.app
 
 import dev.latchkey.ffi.AuthenticatorException
-import dev.latchkey.ffi.AuthenticatorInterface
+import dev.latchkey.ffi.AppModelInterface
 import java.util.ArrayDeque
 import java.util.concurrent.AbstractExecutorService
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.TimeUnit
 
 /**
- * The tests' application (robolectric.properties): the real [LatchkeyApp] with the library
- * replaced by [authenticator] (or by [openFailure] when set), no native log sink, and a
+ * The tests' application (robolectric.properties): the real [LatchkeyApp] with the app
+ * model replaced by [fake] (or by [openFailure] when set), no native log sink, and a
  * background executor that runs its tasks when a test calls [runBackground].
  */
 class TestApp : LatchkeyApp() {
-    /** What [authenticator] returns. */
-    var fake: FakeAuthenticator = FakeAuthenticator()
+    /** What [model] returns. */
+    val fake: FakeModel = FakeModel()
 
     /** When set, opening the library throws it. */
     var openFailure: AuthenticatorException? = null
@@ -26,7 +26,7 @@ class TestApp : LatchkeyApp() {
     /** The background executor's queue. */
     val queue = QueueExecutor()
 
-    override fun openAuthenticator(): AuthenticatorInterface {
+    override fun openModel(): AppModelInterface {
         opens += 1
         openFailure?.let { throw it }
         return fake
