@@ -118,11 +118,12 @@ class ApprovalActivityTest {
     @Test
     fun noPromptAfterOnSaveInstanceStateUntilTheScreenIsBack() {
         val controller = Robolectric.buildActivity(ApprovalActivity::class.java, intent(payroll, ApprovalActivity.ENTRY_NOT_ME))
-        controller.create().start().resume().pause().saveInstanceState(Bundle()).stop()
+        controller.create().start().resume().pause().saveInstanceState(Bundle())
         // The review arrives while the activity's state is saved.
         app.settle()
+        assertTrue("the review is rendered", (controller.get().shown as? ScreenActivity.Shown.Model)?.screen is Screen.Review)
         assertNull("no dialog after onSaveInstanceState", ShadowAlertDialog.getLatestAlertDialog())
-        controller.restart().resume()
+        controller.stop().restart().resume()
         app.settle()
         val dialog = ShadowAlertDialog.getLatestAlertDialog()
         assertNotNull("asked once the screen is back", dialog)
