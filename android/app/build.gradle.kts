@@ -1,5 +1,5 @@
 // `:app` — the reference authenticator app: the launcher screen, the login notification with
-// its actions, the approval screen over the shell's ApprovalCoordinator, the notice sync job,
+// its actions, the screens rendering the core's app model, the notice sync job,
 // the wiring of the Authenticator, and the thin FCM adapter. Needs app/google-services.json
 // from the Firebase console (not committed: it names your Firebase project).
 //

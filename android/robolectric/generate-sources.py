@@ -17,6 +17,9 @@ generate-sources phase):
   same ids in the default configuration, and the resource files. Only what the app has is
   supported: strings and unqualified file resources; anything else stops the build with a
   message rather than being left out.
+- With `--portable-from`, the JVM module's shell is copied afresh to `--portable-to`
+  without `JdkHttpTransport.kt` (Android has no `java.net.http`), as the Gradle build of
+  android/latchkey copies it.
 - With `--aars`, the classes of every AAR in that folder (its `classes.jar`, without
   `META-INF`) are unpacked into the `--classes` folder, where the Kotlin compiler and the
   tests find them.
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import io
 import re
+import shutil
 import struct
 import sys
 import xml.etree.ElementTree as ET
@@ -404,9 +408,13 @@ def main() -> int:
     parser.add_argument("--app", type=Path, required=True, help="the app module (android/app)")
     parser.add_argument("--out", type=Path, required=True, help="the generated-sources folder")
     parser.add_argument("--apk", type=Path, required=True, help="where the resources APK goes")
+    parser.add_argument("--portable-from", type=Path, help="the JVM module's shell sources")
+    parser.add_argument("--portable-to", type=Path, help="where they are copied")
     parser.add_argument("--aars", type=Path, help="a folder of AARs to unpack")
     parser.add_argument("--classes", type=Path, help="where their classes go")
     args = parser.parse_args()
+    if (args.portable_from is None) != (args.portable_to is None):
+        parser.error("--portable-from and --portable-to go together")
     if (args.aars is None) != (args.classes is None):
         parser.error("--aars and --classes go together")
     res = args.app / "src" / "main" / "res"
@@ -432,6 +440,9 @@ def main() -> int:
     manifest = binary_manifest(args.app / "src" / "main" / "AndroidManifest.xml", ids, extra)
     write_resource_apk(args.apk, res, found, manifest, ids)
     write_if_changed(package_dir / "BuildConfig.kt", build_config_source(script))
+    if args.portable_from is not None:
+        shutil.rmtree(args.portable_to, ignore_errors=True)
+        shutil.copytree(args.portable_from, args.portable_to, ignore=shutil.ignore_patterns("JdkHttpTransport.kt"))
     if args.aars is not None:
         if unpack_aars(args.aars, args.classes) == 0:
             print(f"generate-sources: no AAR with classes in {args.aars}", file=sys.stderr)

@@ -24,7 +24,6 @@ import androidx.core.content.ContextCompat
  */
 object LoginNotifications {
     const val CHANNEL = "latchkey_logins"
-    private const val NOTICE_ID = 1
 
     /** Creates (or updates) the high-importance channel of login requests. */
     fun createChannel(context: Context) {
@@ -64,21 +63,6 @@ object LoginNotifications {
             .build()
         NotificationManagerCompat.from(context).notify(handle, 0, notification)
         return true
-    }
-
-    /** A server notice changed an account (moved, password reset required…): ask to open the app. */
-    @SuppressLint("MissingPermission") // checked by allowed()
-    fun postAccountNotice(context: Context) {
-        if (!allowed(context)) return
-        val open = Intent(context, MainActivity::class.java).addFlags(Intent.FLAG_ACTIVITY_NEW_TASK)
-        val notification = NotificationCompat.Builder(context, CHANNEL)
-            .setSmallIcon(R.drawable.ic_stat_latchkey)
-            .setContentTitle(context.getString(R.string.app_name))
-            .setContentText(context.getString(R.string.notice_account_changed))
-            .setAutoCancel(true)
-            .setContentIntent(PendingIntent.getActivity(context, NOTICE_ID, open, PendingIntent.FLAG_IMMUTABLE))
-            .build()
-        NotificationManagerCompat.from(context).notify(NOTICE_ID, notification)
     }
 
     /** Removes the notification of [handle] (the request was opened). */
