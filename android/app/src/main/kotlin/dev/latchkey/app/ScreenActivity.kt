@@ -65,9 +65,12 @@ abstract class ScreenActivity : FragmentActivity() {
         show(Shown.Loading)
     }
 
+    /** This activity's renderer, registered with the app while started. */
+    private val render: (Screen) -> Unit = { screen -> if (!isDestroyed) show(Shown.Model(screen)) }
+
     override fun onStart() {
         super.onStart()
-        app.renderer = { screen -> if (!isDestroyed) show(Shown.Model(screen)) }
+        app.renderer = render
         load()
     }
 
@@ -78,7 +81,8 @@ abstract class ScreenActivity : FragmentActivity() {
     }
 
     override fun onStop() {
-        if (app.renderer != null) app.renderer = null
+        // Only our own: the activity that replaced this one started before this one stops.
+        if (app.renderer === render) app.renderer = null
         super.onStop()
     }
 

@@ -164,6 +164,19 @@ class ApprovalActivityTest {
     }
 
     @Test
+    fun theLauncherStoppingAfterTheApprovalScreenStartedLeavesItRendering() {
+        val launcher = Robolectric.buildActivity(MainActivity::class.java).setup()
+        app.settle()
+        launcher.pause()
+        val approval = launch(payroll).get()
+        // Android stops the launcher only after the approval screen started.
+        launcher.stop()
+        app.fake.show(Screen.Finished("Approved", "The login continues on the other screen."))
+        app.settle()
+        assertTrue(texts(approval).toString(), texts(approval).contains("The login continues on the other screen."))
+    }
+
+    @Test
     fun aMissingHandleClosesTheScreen() {
         val controller = Robolectric.buildActivity(ApprovalActivity::class.java, Intent(app, ApprovalActivity::class.java)).setup()
         assertTrue(controller.get().isFinishing)
