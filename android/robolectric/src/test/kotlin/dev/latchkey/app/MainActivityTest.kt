@@ -179,6 +179,25 @@ class MainActivityTest {
     }
 
     @Test
+    fun aBlockedLoginChannelIsReportedToTheModelAndDiagnoseOffersItsFix() {
+        shadowOf(app).grantPermissions(Manifest.permission.POST_NOTIFICATIONS)
+        val manager = app.getSystemService(android.app.NotificationManager::class.java)!!
+        manager.createNotificationChannel(
+            android.app.NotificationChannel(LoginNotifications.CHANNEL, "Login requests", android.app.NotificationManager.IMPORTANCE_NONE),
+        )
+        val activity = launch()
+        assertEquals("the model hears that notifications do not reach the user", Event.Platform(null, false), app.fake.events.first())
+        app.fake.show(Screen.Diagnose(FakeModel.row(), listOf(FindingRow(FindingKind.NotificationsDisabled, "Notifications are off for Latchkey.", "Turn them on.")), null))
+        app.settle()
+        val fixes = views(activity.window.decorView).filterIsInstance<android.widget.Button>().filter { it.text.toString() == "Turn on notifications" && it.isShown }
+        assertTrue("a fix button on the diagnose screen", fixes.isNotEmpty())
+        fixes.last().performClick()
+        val opened = shadowOf(activity).nextStartedActivity
+        assertEquals(android.provider.Settings.ACTION_CHANNEL_NOTIFICATION_SETTINGS, opened?.action)
+        assertEquals(LoginNotifications.CHANNEL, opened?.getStringExtra(android.provider.Settings.EXTRA_CHANNEL_ID))
+    }
+
+    @Test
     fun historyListsWhatHappened() {
         val rows = listOf(HistoryRow(1_800_000_000UL, HistoryEvent.APPROVED, "Client Portal — Chrome — Hong Kong"))
         val activity = showing(Screen.History(rows, null))
