@@ -1,7 +1,11 @@
-// `:app` — the reference authenticator app: FCM push service, the login notification with
-// its actions, the approval screen over the shell's ApprovalCoordinator, and the wiring of
-// the Authenticator. Needs app/google-services.json from the Firebase console (not
-// committed: it names your Firebase project).
+// `:app` — the reference authenticator app: the launcher screen, the login notification with
+// its actions, the screens rendering the core's app model, the notice sync job,
+// the wiring of the Authenticator, and the thin FCM adapter. Needs app/google-services.json
+// from the Firebase console (not committed: it names your Firebase project).
+//
+// src/main/kotlin has no Firebase dependency and is also compiled and tested by the
+// Robolectric Maven module (../robolectric); src/fcm/kotlin holds the FCM adapter alone and
+// is compiled here only.
 import org.jetbrains.kotlin.gradle.dsl.JvmTarget
 
 plugins {
@@ -31,6 +35,9 @@ android {
         }
     }
 
+    // The FCM adapter: a second source root, so that src/main compiles without Firebase.
+    sourceSets["main"].java.srcDir("src/fcm/kotlin")
+
     buildFeatures {
         buildConfig = true
     }
@@ -58,7 +65,6 @@ dependencies {
     implementation(platform("com.google.firebase:firebase-bom:33.7.0"))
     implementation("com.google.firebase:firebase-messaging")
     implementation("androidx.core:core-ktx:1.15.0")
-    implementation("androidx.activity:activity-ktx:1.9.3")
     implementation("androidx.fragment:fragment-ktx:1.8.5")
     implementation("androidx.biometric:biometric:1.1.0")
 }

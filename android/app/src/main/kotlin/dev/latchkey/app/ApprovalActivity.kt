@@ -1,248 +1,85 @@
 package dev.latchkey.app
 
-import android.app.AlertDialog
+import android.content.Intent
 import android.os.Bundle
-import android.os.Handler
-import android.os.Looper
-import android.text.InputType
-import android.view.View
-import android.view.WindowManager
-import android.widget.Button
-import android.widget.EditText
-import android.widget.LinearLayout
-import android.widget.TextView
-import androidx.activity.viewModels
-import androidx.fragment.app.FragmentActivity
-import androidx.lifecycle.ViewModel
-import dev.latchkey.ffi.AuthenticatorException
-import dev.latchkey.ffi.DenialReason
-import dev.latchkey.shell.ApprovalCoordinator
-import dev.latchkey.shell.ApprovalOutcome
-import dev.latchkey.shell.ApprovalState
-import dev.latchkey.shell.CodeProblem
-import dev.latchkey.shell.RequestHandle
-import dev.latchkey.shell.UnlockProblem
-import java.text.DateFormat
-import java.util.Date
+import dev.latchkey.ffi.Event
+import dev.latchkey.ffi.Screen
 
 /**
- * The approval screen: renders the shell's [ApprovalCoordinator] — review → typed code → PIN
- * or biometric → result — and sends the user's events to it on the app's background
- * executor (every event blocks: network, biometric prompt). Opened from the login
- * notification with the request handle; with [ENTRY_NOT_ME] it asks at once whether to deny
- * and report. Nothing is shown before the library fetched and checked the signed request.
+ * The approval screen opened from a login notification: it asks the app model to open the
+ * request its handle names (`Event.OpenRequest`: the library fetches and checks the signed
+ * request before anything about it is shown) and renders the model's review — read, typed
+ * code, PIN or biometric, result — like every screen ([ScreenActivity]).
  *
- * A [FragmentActivity], so that the biometric prompt (hosted by the resumed activity, see
- * [LatchkeyApp]) can appear over it. The window is secure: no screenshots of a PIN field.
+ * - With [ENTRY_NOT_ME] it asks at once whether to deny and report (once the review is up,
+ *   and not after `onSaveInstanceState`).
+ * - A second request while this one is on screen arrives in [onNewIntent] (`singleTop`) and
+ *   is opened in its place; the same request again keeps its progress.
+ * - When the user is done with the result, the activity finishes.
  */
-class ApprovalActivity : FragmentActivity() {
-    /** Keeps the coordinator across configuration changes. */
-    class Model : ViewModel() {
-        @Volatile
-        var coordinator: ApprovalCoordinator? = null
-        var askedNotMe = false
-
-        @Volatile
-        var render: ((ApprovalState) -> Unit)? = null
-    }
-
-    private val model: Model by viewModels()
-    private val main = Handler(Looper.getMainLooper())
-    private val app: LatchkeyApp
-        get() = application as LatchkeyApp
-
-    private lateinit var title: TextView
-    private lateinit var details: TextView
-    private lateinit var input: EditText
-    private lateinit var primary: Button
-    private lateinit var secondary: Button
+class ApprovalActivity : ScreenActivity() {
+    private var handle: String? = null
+    private var askNotMe = false
+    private var sawReview = false
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        window.setFlags(WindowManager.LayoutParams.FLAG_SECURE, WindowManager.LayoutParams.FLAG_SECURE)
-        setContentView(layout())
-        val handle = intent.getStringExtra(EXTRA_HANDLE)?.let { RequestHandle.parse(it) }
-        if (handle == null) {
+        val requested = intent.getStringExtra(EXTRA_HANDLE)
+        if (requested == null) {
             finish()
             return
         }
-        LoginNotifications.cancel(this, handle)
-        model.render = { state -> main.post { render(state) } }
-        val existing = model.coordinator
-        if (existing != null) {
-            render(existing.state)
+        handle = requested
+        if (savedInstanceState == null) openRequest(requested, intent)
+    }
+
+    override fun onNewIntent(intent: Intent) {
+        super.onNewIntent(intent)
+        val requested = intent.getStringExtra(EXTRA_HANDLE) ?: return
+        setIntent(intent)
+        if (requested == handle) {
+            // The same request again (a second tap on its notification): keep its progress.
+            if (intent.getStringExtra(EXTRA_ENTRY) == ENTRY_NOT_ME) confirmNotMe()
             return
         }
-        render(ApprovalState.Busy)
-        val model = model
-        // The first use of the Authenticator opens the database: off the main thread too.
-        app.background.execute {
-            val coordinator = ApprovalCoordinator(app.authenticator) { state -> model.render?.invoke(state) }
-            model.coordinator = coordinator
-            coordinator.open(handle)
-        }
+        handle = requested
+        sawReview = false
+        openRequest(requested, intent)
     }
 
-    override fun onDestroy() {
-        model.render = null
-        if (isFinishing) {
-            val coordinator = model.coordinator
-            if (coordinator != null && coordinator.state !is ApprovalState.Finished) {
-                app.background.execute { coordinator.dismiss() }
-            }
-        }
-        super.onDestroy()
-    }
-
-    private fun render(state: ApprovalState) {
-        input.visibility = View.GONE
-        secondary.visibility = View.GONE
-        primary.isEnabled = true
-        when (state) {
-            ApprovalState.Idle, ApprovalState.Busy -> {
-                title.text = getString(R.string.app_name)
-                details.text = "…"
-                primary.isEnabled = false
-            }
-            is ApprovalState.Review -> {
-                val request = state.request
-                title.text = getString(R.string.review_title)
-                val at = DateFormat.getTimeInstance(DateFormat.SHORT).format(Date(request.requestedAt.toLong() * 1000))
-                details.text = getString(R.string.review_details, request.app, request.client, "${request.origin}, $at", request.accountLabel)
-                primary.setText(R.string.button_continue)
-                primary.setOnClickListener { send { coordinator().proceed() } }
-                secondary.visibility = View.VISIBLE
-                secondary.setText(R.string.button_not_me)
-                secondary.setOnClickListener { confirmNotMe() }
-                if (intent.getStringExtra(EXTRA_ENTRY) == ENTRY_NOT_ME && !model.askedNotMe) {
-                    model.askedNotMe = true
+    override fun onShown(screen: Screen) {
+        when (screen) {
+            is Screen.Review -> {
+                sawReview = true
+                if (askNotMe) {
+                    askNotMe = false
                     confirmNotMe()
                 }
             }
-            is ApprovalState.TypeCode -> {
-                title.text = getString(R.string.type_code)
-                details.text = if (state.problem == CodeProblem.MALFORMED) getString(R.string.code_malformed) else ""
-                showInput(InputType.TYPE_CLASS_NUMBER, 6)
-                primary.setText(R.string.button_continue)
-                primary.setOnClickListener {
-                    val code = input.text.toString()
-                    send { coordinator().enterCode(code) }
-                }
-            }
-            is ApprovalState.Unlock -> {
-                title.text = getString(R.string.enter_pin)
-                details.text = when (state.problem) {
-                    UnlockProblem.BIOMETRIC_CANCELLED -> getString(R.string.unlock_biometric_cancelled)
-                    UnlockProblem.BIOMETRIC_LOCKOUT -> getString(R.string.unlock_biometric_lockout)
-                    UnlockProblem.BIOMETRIC_INVALIDATED -> getString(R.string.unlock_biometric_invalidated)
-                    UnlockProblem.MALFORMED_PIN -> getString(R.string.unlock_malformed_pin)
-                    null -> ""
-                }
-                showInput(InputType.TYPE_CLASS_NUMBER or InputType.TYPE_NUMBER_VARIATION_PASSWORD, 12)
-                primary.setText(R.string.button_approve)
-                primary.setOnClickListener {
-                    val pin = pinBytes()
-                    send { coordinator().unlockWithPin(pin) }
-                }
-                if (state.biometricAvailable) {
-                    secondary.visibility = View.VISIBLE
-                    secondary.setText(R.string.button_biometric)
-                    val prompt = getString(R.string.biometric_prompt, state.request.app)
-                    secondary.setOnClickListener { send { coordinator().unlockWithBiometric(prompt) } }
-                }
-            }
-            is ApprovalState.Finished -> {
-                title.text = getString(R.string.app_name)
-                details.text = outcomeText(state.outcome)
-                primary.setText(android.R.string.ok)
-                primary.setOnClickListener { finish() }
-                if (state.outcome == ApprovalOutcome.Dismissed) finish()
-            }
+            is Screen.Busy, is Screen.Finished -> Unit
+            // Done with the result (or nothing to review): back to wherever the user was.
+            else -> if (sawReview) finish()
         }
     }
 
-    private fun outcomeText(outcome: ApprovalOutcome): String =
-        when (outcome) {
-            ApprovalOutcome.Approved -> getString(R.string.result_approved)
-            is ApprovalOutcome.Denied ->
-                getString(if (outcome.reportedFraud) R.string.result_reported else R.string.result_denied)
-            ApprovalOutcome.Dismissed -> ""
-            is ApprovalOutcome.Failed -> when (val error = outcome.error) {
-                is AuthenticatorException.WrongResponse ->
-                    getString(R.string.result_wrong_pin, (error.attemptsLeft ?: 0UL).toInt())
-                is AuthenticatorException.CodeMismatch -> getString(R.string.result_code_mismatch)
-                is AuthenticatorException.Expired -> getString(R.string.result_expired)
-                is AuthenticatorException.Offline -> getString(R.string.result_offline)
-                is AuthenticatorException.AlreadyDecided -> getString(R.string.result_already_decided)
-                is AuthenticatorException.UnknownRequest -> {
-                    // The request ended or was not for this phone: show nothing.
-                    finish()
-                    ""
-                }
-                else -> getString(R.string.result_failed)
-            }
-        }
-
-    private fun confirmNotMe() {
-        AlertDialog.Builder(this)
-            .setMessage(R.string.confirm_not_me)
-            .setPositiveButton(R.string.button_deny_report) { _, _ -> send { coordinator().deny(DenialReason.NOT_ME) } }
-            .setNegativeButton(android.R.string.cancel, null)
-            .show()
+    private fun openRequest(requested: String, intent: Intent) {
+        LoginNotifications.cancel(this, requested)
+        askNotMe = intent.getStringExtra(EXTRA_ENTRY) == ENTRY_NOT_ME
+        load { send(Event.OpenRequest(requested)) }
     }
 
-    /** The PIN field's digits as bytes, without making a String; the field is cleared. */
-    private fun pinBytes(): ByteArray {
-        val text = input.text
-        val pin = ByteArray(text.length) { i -> text[i].code.toByte() }
-        text.clear()
-        return pin
-    }
-
-    private fun coordinator(): ApprovalCoordinator = checkNotNull(model.coordinator)
-
-    /** Runs an event off the main thread; the states come back through [Model.render]. */
-    private fun send(event: () -> Unit) {
-        primary.isEnabled = false
-        app.background.execute {
-            try {
-                event()
-            } catch (e: IllegalStateException) {
-                // A double tap delivered an event the state no longer takes.
-            }
-        }
-    }
-
-    private fun showInput(type: Int, maxLength: Int) {
-        input.visibility = View.VISIBLE
-        input.inputType = type
-        input.filters = arrayOf<android.text.InputFilter>(android.text.InputFilter.LengthFilter(maxLength))
-        input.text.clear()
-        input.requestFocus()
-    }
-
-    private fun layout(): View {
-        val padding = (24 * resources.displayMetrics.density).toInt()
-        title = TextView(this).apply { textSize = 22f }
-        details = TextView(this).apply { textSize = 16f }
-        input = EditText(this)
-        primary = Button(this)
-        secondary = Button(this)
-        return LinearLayout(this).apply {
-            orientation = LinearLayout.VERTICAL
-            setPadding(padding, padding, padding, padding)
-            addView(title)
-            addView(details)
-            addView(input)
-            addView(primary)
-            addView(secondary)
-        }
-    }
-
+    /** The intent extras and entries the login notification opens this screen with. */
     companion object {
+        /** The request handle (32 hex characters). */
         const val EXTRA_HANDLE = "dev.latchkey.app.HANDLE"
+
+        /** How the screen was entered: [ENTRY_REVIEW] or [ENTRY_NOT_ME]. */
         const val EXTRA_ENTRY = "dev.latchkey.app.ENTRY"
+
+        /** The notification or its "Review" action was tapped. */
         const val ENTRY_REVIEW = "review"
+
+        /** Its "This wasn't me" action was tapped: ask at once whether to deny and report. */
         const val ENTRY_NOT_ME = "not_me"
     }
 }

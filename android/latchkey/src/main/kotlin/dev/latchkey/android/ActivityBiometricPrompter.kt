@@ -23,7 +23,9 @@ import javax.crypto.Cipher
  *
  * [currentActivity] returns the resumed [FragmentActivity] that may host the prompt (track
  * it with `Application.ActivityLifecycleCallbacks`), or `null` when the app is in the
- * background: then nothing is shown and the call is [KeystoreException.Cancelled].
+ * background: then nothing is shown and the call is [KeystoreException.Cancelled]. The same
+ * holds for an activity that is finishing or whose state was saved ([canHost]): the prompt
+ * is a fragment, and none may be added after `onSaveInstanceState`.
  */
 class ActivityBiometricPrompter(
     private val currentActivity: () -> FragmentActivity?,
@@ -42,7 +44,7 @@ class ActivityBiometricPrompter(
         val shown = AtomicReference<BiometricPrompt?>()
         main.post {
             val activity = currentActivity()
-            if (activity == null || activity.isFinishing) {
+            if (activity == null || !canHost(activity)) {
                 outcome.set(KeystoreException.Cancelled())
                 answered.countDown()
                 return@post
@@ -84,8 +86,17 @@ class ActivityBiometricPrompter(
         outcome.get()?.let { throw it }
     }
 
-    private companion object {
-        fun exceptionFor(errorCode: Int, errString: CharSequence): KeystoreException =
+    /** Whether an activity may host the prompt now. */
+    companion object {
+        /**
+         * Whether [activity] may show the prompt now: not finishing or destroyed, and its
+         * state not saved (after `onSaveInstanceState` no fragment, the prompt included, may
+         * be added: it would be lost or crash).
+         */
+        fun canHost(activity: FragmentActivity): Boolean =
+            !activity.isFinishing && !activity.isDestroyed && !activity.supportFragmentManager.isStateSaved
+
+        private fun exceptionFor(errorCode: Int, errString: CharSequence): KeystoreException =
             when (errorCode) {
                 BiometricPrompt.ERROR_NEGATIVE_BUTTON,
                 BiometricPrompt.ERROR_USER_CANCELED,

@@ -4,16 +4,18 @@ import android.content.Context
 import android.content.pm.PackageManager
 import android.os.Build
 import android.security.keystore.KeyGenParameterSpec
+import android.security.keystore.KeyInfo
 import android.security.keystore.KeyPermanentlyInvalidatedException
 import android.security.keystore.KeyProperties
-import android.security.keystore.StrongBoxUnavailableException
 import androidx.biometric.BiometricManager
 import androidx.biometric.BiometricManager.Authenticators.BIOMETRIC_STRONG
 import dev.latchkey.ffi.KeystoreException
 import dev.latchkey.ffi.KeystoreKind
 import dev.latchkey.shell.KeystoreAdapter
 import java.math.BigInteger
+import java.security.Key
 import java.security.KeyFactory
+import java.security.KeyPair
 import java.security.KeyPairGenerator
 import java.security.KeyStore
 import java.security.PrivateKey
@@ -27,6 +29,7 @@ import javax.crypto.BadPaddingException
 import javax.crypto.Cipher
 import javax.crypto.KeyGenerator
 import javax.crypto.SecretKey
+import javax.crypto.SecretKeyFactory
 import javax.crypto.spec.GCMParameterSpec
 import javax.crypto.spec.OAEPParameterSpec
 import javax.crypto.spec.PSource
@@ -42,10 +45,12 @@ import javax.crypto.spec.PSource
  * | sealing | AES-256-GCM, no user authentication; blob = 12-byte IV ‖ ciphertext ‖ tag, the alias as AAD |
  * | biometric | RSA-2048 OAEP (SHA-256), `setUserAuthenticationRequired(true)`, authentication for every use by `BIOMETRIC_STRONG` only, `setInvalidatedByBiometricEnrollment(true)` |
  *
- * Every key is made in StrongBox when the device has it ([PackageManager.FEATURE_STRONGBOX_KEYSTORE]),
- * else in the TEE, and [kind] says which: a device that declares StrongBox but refuses a key
- * there fails that operation ([KeystoreException.Platform]) rather than silently keeping the
- * key in the TEE under a StrongBox declaration. The biometric key is asymmetric so that
+ * Every key is made in StrongBox when the device has it ([PackageManager.FEATURE_STRONGBOX_KEYSTORE]);
+ * a key StrongBox refuses is made in the TEE instead (per key), and each new key's actual
+ * level is read back from its `KeyInfo`: a key in software is deleted and the operation fails
+ * ([KeystoreException.Platform]). [kind] is the weakest level of the keys made so far
+ * (remembered in the app's private preferences): `STRONG_BOX` only while every key is there.
+ * Key creation is serialised in the process ([KeyCreation]). The biometric key is asymmetric so that
  * sealing (with a software copy of its public half) needs no prompt; opening needs the
  * private half, whose [Cipher] only a [androidx.biometric.BiometricPrompt] with a
  * `CryptoObject` can authorise.
@@ -57,22 +62,26 @@ class AndroidKeystoreAdapter(context: Context) : KeystoreAdapter {
     private val appContext: Context = context.applicationContext
     private val strongBox: Boolean =
         appContext.packageManager.hasSystemFeature(PackageManager.FEATURE_STRONGBOX_KEYSTORE)
+    private val levels = appContext.getSharedPreferences(LEVEL_PREFS, Context.MODE_PRIVATE)
 
-    override val kind: KeystoreKind = if (strongBox) KeystoreKind.STRONG_BOX else KeystoreKind.HARDWARE_BACKED
+    override val kind: KeystoreKind
+        get() = if (strongBox && !levels.getBoolean(BELOW_STRONGBOX, false)) KeystoreKind.STRONG_BOX else KeystoreKind.HARDWARE_BACKED
 
     private fun keyStore(): KeyStore = KeyStore.getInstance(PROVIDER).apply { load(null) }
 
     override fun createSigningKey(alias: String): ByteArray {
-        refuseTaken(alias)
-        val spec = KeyGenParameterSpec.Builder(alias, KeyProperties.PURPOSE_SIGN)
-            .setAlgorithmParameterSpec(ECGenParameterSpec("secp256r1"))
-            .setDigests(KeyProperties.DIGEST_SHA256)
-            .setIsStrongBoxBacked(strongBox)
-            .build()
-        val pair = generate {
-            val generator = KeyPairGenerator.getInstance(KeyProperties.KEY_ALGORITHM_EC, PROVIDER)
-            generator.initialize(spec)
-            generator.generateKeyPair()
+        val pair = KeyCreation.serialised {
+            refuseTaken(alias)
+            generate<KeyPair>(alias, { it.private }) { inStrongBox ->
+                val spec = KeyGenParameterSpec.Builder(alias, KeyProperties.PURPOSE_SIGN)
+                    .setAlgorithmParameterSpec(ECGenParameterSpec("secp256r1"))
+                    .setDigests(KeyProperties.DIGEST_SHA256)
+                    .setIsStrongBoxBacked(inStrongBox)
+                    .build()
+                val generator = KeyPairGenerator.getInstance(KeyProperties.KEY_ALGORITHM_EC, PROVIDER)
+                generator.initialize(spec)
+                generator.generateKeyPair()
+            }
         }
         val point = (pair.public as ECPublicKey).w
         return byteArrayOf(4) + fixed32(point.affineX) + fixed32(point.affineY)
@@ -93,7 +102,7 @@ class AndroidKeystoreAdapter(context: Context) : KeystoreAdapter {
     }
 
     override fun seal(alias: String, plaintext: ByteArray): ByteArray {
-        val key = sealingKey(alias) ?: createSealingKey(alias)
+        val key = KeyCreation.findOrCreate({ sealingKey(alias) }, { createSealingKey(alias) })
         val cipher = Cipher.getInstance(AES_GCM)
         cipher.init(Cipher.ENCRYPT_MODE, key)
         cipher.updateAAD(alias.toByteArray())
@@ -117,26 +126,28 @@ class AndroidKeystoreAdapter(context: Context) : KeystoreAdapter {
         if (BiometricManager.from(appContext).canAuthenticate(BIOMETRIC_STRONG) != BiometricManager.BIOMETRIC_SUCCESS) {
             throw KeystoreException.BiometricUnavailable()
         }
-        refuseTaken(alias)
-        val builder = KeyGenParameterSpec.Builder(alias, KeyProperties.PURPOSE_DECRYPT)
-            .setKeySize(2048)
-            .setEncryptionPaddings(KeyProperties.ENCRYPTION_PADDING_RSA_OAEP)
-            .setDigests(KeyProperties.DIGEST_SHA256)
-            .setUserAuthenticationRequired(true)
-            .setInvalidatedByBiometricEnrollment(true)
-            .setIsStrongBoxBacked(strongBox)
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
-            // Timeout 0: a prompt for every use; strong biometrics only, no device credential.
-            builder.setUserAuthenticationParameters(0, KeyProperties.AUTH_BIOMETRIC_STRONG)
-        } else {
-            // API 28-29: -1 means "every use", and such a key accepts only biometrics.
-            @Suppress("DEPRECATION")
-            builder.setUserAuthenticationValidityDurationSeconds(-1)
-        }
-        generate {
-            val generator = KeyPairGenerator.getInstance(KeyProperties.KEY_ALGORITHM_RSA, PROVIDER)
-            generator.initialize(builder.build())
-            generator.generateKeyPair()
+        KeyCreation.serialised {
+            refuseTaken(alias)
+            generate<KeyPair>(alias, { it.private }) { inStrongBox ->
+                val builder = KeyGenParameterSpec.Builder(alias, KeyProperties.PURPOSE_DECRYPT)
+                    .setKeySize(2048)
+                    .setEncryptionPaddings(KeyProperties.ENCRYPTION_PADDING_RSA_OAEP)
+                    .setDigests(KeyProperties.DIGEST_SHA256)
+                    .setUserAuthenticationRequired(true)
+                    .setInvalidatedByBiometricEnrollment(true)
+                    .setIsStrongBoxBacked(inStrongBox)
+                if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
+                    // Timeout 0: a prompt for every use; strong biometrics only, no device credential.
+                    builder.setUserAuthenticationParameters(0, KeyProperties.AUTH_BIOMETRIC_STRONG)
+                } else {
+                    // API 28-29: -1 means "every use", and such a key accepts only biometrics.
+                    @Suppress("DEPRECATION")
+                    builder.setUserAuthenticationValidityDurationSeconds(-1)
+                }
+                val generator = KeyPairGenerator.getInstance(KeyProperties.KEY_ALGORITHM_RSA, PROVIDER)
+                generator.initialize(builder.build())
+                generator.generateKeyPair()
+            }
         }
     }
 
@@ -194,31 +205,56 @@ class AndroidKeystoreAdapter(context: Context) : KeystoreAdapter {
         return key
     }
 
-    private fun createSealingKey(alias: String): SecretKey {
-        val spec = KeyGenParameterSpec.Builder(alias, KeyProperties.PURPOSE_ENCRYPT or KeyProperties.PURPOSE_DECRYPT)
-            .setKeySize(256)
-            .setBlockModes(KeyProperties.BLOCK_MODE_GCM)
-            .setEncryptionPaddings(KeyProperties.ENCRYPTION_PADDING_NONE)
-            .setRandomizedEncryptionRequired(true)
-            .setIsStrongBoxBacked(strongBox)
-            .build()
-        return generate {
+    /** Makes the sealing key of [alias]; called under [KeyCreation]'s lock by [seal]. */
+    private fun createSealingKey(alias: String): SecretKey =
+        generate<SecretKey>(alias, { it }) { inStrongBox ->
+            val spec = KeyGenParameterSpec.Builder(alias, KeyProperties.PURPOSE_ENCRYPT or KeyProperties.PURPOSE_DECRYPT)
+                .setKeySize(256)
+                .setBlockModes(KeyProperties.BLOCK_MODE_GCM)
+                .setEncryptionPaddings(KeyProperties.ENCRYPTION_PADDING_NONE)
+                .setRandomizedEncryptionRequired(true)
+                .setIsStrongBoxBacked(inStrongBox)
+                .build()
             val generator = KeyGenerator.getInstance(KeyProperties.KEY_ALGORITHM_AES, PROVIDER)
             generator.init(spec)
             generator.generateKey()
         }
+
+    /**
+     * Generates [alias]'s key with [make] — in StrongBox when the device has it, else (or when
+     * StrongBox refuses this key) in the TEE — then checks the level its `KeyInfo` reports: a
+     * key in software is deleted and refused; a key below StrongBox lowers [kind].
+     */
+    private fun <T> generate(alias: String, keyOf: (T) -> Key, make: (strongBox: Boolean) -> T): T {
+        val (made, askedStrongBox) = KeyCreation.withFallback(strongBox, make)
+        val actual = KeyCreation.kindOf(securityLevel(keyOf(made)), insideSecureHardware(keyOf(made)))
+        if (actual == null) {
+            deleteKey(alias)
+            throw KeystoreException.Platform("the key was not made in secure hardware")
+        }
+        if (strongBox && (!askedStrongBox || actual != KeystoreKind.STRONG_BOX)) {
+            levels.edit().putBoolean(BELOW_STRONGBOX, true).apply()
+        }
+        return made
     }
 
-    /** Runs a key generation, reporting a StrongBox refusal as what it is. */
-    private inline fun <T> generate(make: () -> T): T =
-        try {
-            make()
-        } catch (e: StrongBoxUnavailableException) {
-            throw KeystoreException.Platform("StrongBox refused the key")
+    private fun keyInfo(key: Key): KeyInfo =
+        if (key is SecretKey) {
+            SecretKeyFactory.getInstance(key.algorithm, PROVIDER).getKeySpec(key, KeyInfo::class.java) as KeyInfo
+        } else {
+            KeyFactory.getInstance(key.algorithm, PROVIDER).getKeySpec(key, KeyInfo::class.java)
         }
+
+    private fun securityLevel(key: Key): Int? =
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.S) keyInfo(key).securityLevel else null
+
+    @Suppress("DEPRECATION") // the only signal before API 31; securityLevel is read first
+    private fun insideSecureHardware(key: Key): Boolean = keyInfo(key).isInsideSecureHardware
 
     private companion object {
         const val PROVIDER = "AndroidKeyStore"
+        const val LEVEL_PREFS = "latchkey_keystore"
+        const val BELOW_STRONGBOX = "below_strongbox"
         const val AES_GCM = "AES/GCM/NoPadding"
         const val RSA_OAEP = "RSA/ECB/OAEPWithSHA-256AndMGF1Padding"
         const val IV_BYTES = 12
