@@ -383,7 +383,7 @@ impl From<UnexpectedUniFFICallbackError> for LogSinkError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use latchkey_core::device::{AccountId, StoreError};
+    use latchkey_core::device::{AccountId, DeviceStoreError};
     use latchkey_core::protocol::ProtocolError;
 
     #[test]
@@ -440,7 +440,7 @@ mod tests {
             other => panic!("{other}"),
         }
         let converted = AuthenticatorError::from(core::AuthenticatorError::Storage(
-            StoreError::OutOfRange("epoch"),
+            DeviceStoreError::OutOfRange("epoch"),
         ));
         assert!(
             matches!(converted, AuthenticatorError::Storage { reason } if reason == "the epoch is out of range")

@@ -649,7 +649,7 @@ mod tests {
                 ocra_suite: LATCHKEY.to_owned(),
                 matching_mode: MatchingMode::Code,
                 device_key: [0; 32],
-                limits: crate::protocol::Limits {
+                limits: crate::protocol::EnrollmentLimits {
                     reset_at: 5,
                     disable_at: 10,
                     session_seconds: 300,

@@ -24,11 +24,11 @@ use crate::protocol::keys::{LATCHKEY_SUITE, verify_response};
 use crate::protocol::secrets::{TicketSecretKey, hpke_info, new_ticket_key, open_secret};
 use crate::protocol::{
     ActivationReceipt, ActivationRequest, ActivationSecret, ActivationTicket, Approval, Challenge,
-    Denial, DeviceExpectation, DevicePublicKey, EnrollmentId, EnrollmentState, FetchRequest,
-    Limits, LoginRequest, MatchingMode, Message, Notice, NoticeKind, PinChange, PinChangeSecret,
-    PinProof, Platform, ProofAction, ProofChallenge, ProofId, RekeyRequest, RekeyTicket, Removal,
-    ReplacementId, RequestId, ServerHeader, ServerProfile, ServerPublicKey, Signed, SyncAnswer,
-    SyncRequest, TicketId,
+    Denial, DeviceExpectation, DevicePublicKey, EnrollmentId, EnrollmentLimits, EnrollmentState,
+    FetchRequest, LoginRequest, MatchingMode, Message, Notice, NoticeKind, PinChange,
+    PinChangeSecret, PinProof, Platform, ProofAction, ProofChallenge, ProofId, RekeyRequest,
+    RekeyTicket, Removal, ReplacementId, RequestId, ServerHeader, ServerProfile, ServerPublicKey,
+    Signed, SyncAnswer, SyncRequest, TicketId,
 };
 use crate::secret::SecretBytes;
 use ring::signature::{Ed25519KeyPair, KeyPair};
@@ -325,7 +325,7 @@ impl FakeServer {
                 ocra_suite: LATCHKEY_SUITE.to_owned(),
                 matching_mode: e.mode,
                 device_key: e.device_key.fingerprint(),
-                limits: Limits {
+                limits: EnrollmentLimits {
                     reset_at: 5,
                     disable_at: 10,
                     session_seconds: 300,
