@@ -23,7 +23,7 @@
 use super::keystore::SealedBlob;
 use crate::clock::Clock;
 use crate::otp::OcraSuite;
-use crate::protocol::{DevicePublicKey, EnrollmentId, ProtocolError, ReplacementId, ServerProfile};
+use crate::protocol::{DevicePublicKey, EnrollmentId, ReplacementId, ServerProfile};
 use crate::sql::SqlError;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::{Path, PathBuf};
@@ -423,6 +423,14 @@ impl DeviceStore {
     }
 
     /// The connection, for the history's tables.
+    /// Test support (feature `testing`): the SQLite connection, for tests that
+    /// inject a storage failure (a TEMP trigger) or tamper with rows.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn connection_for_tests(&self) -> &Connection {
+        self.connection()
+    }
+
     pub(crate) fn connection(&self) -> &Connection {
         &self.connection
     }

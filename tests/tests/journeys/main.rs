@@ -6,6 +6,7 @@
 
 mod app;
 mod attacks;
+mod phone;
 
 use latchkey_journeys::journeys::{self, PIN};
 use latchkey_journeys::{Phone, Transcript, World};
