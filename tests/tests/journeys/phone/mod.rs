@@ -9,11 +9,13 @@
 
 mod activation;
 mod authenticator;
+mod diagnose;
+mod login;
 
 use latchkey_core::clock::{Clock, ManualClock};
 use latchkey_core::device::{
     AccountId, ActivationOutcome, Authenticator, AuthenticatorConfig, PlatformKeystore,
-    ScriptedTransport, SimulatedBiometrics, SoftwareKeystore, Transport,
+    ScriptedTransport, SimulatedBiometrics, SoftwareKeystore, Transport, TransportError,
 };
 use latchkey_core::protocol::{EnrollmentId, Platform};
 use latchkey_core::secret::SecretBytes;
@@ -22,6 +24,7 @@ use latchkey_journeys::World;
 use latchkey_journeys::scratch::ScratchDir;
 use latchkey_server::store::StoreExt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The PIN every test phone is activated with.
 pub const PIN: &str = "402917";
@@ -39,6 +42,9 @@ pub struct TestPhone {
     pub keystore: Arc<SoftwareKeystore>,
     /// Its simulated fingerprint sensor.
     pub biometrics: SimulatedBiometrics,
+    /// While set, every request the server would answer finds the phone offline
+    /// (queued answers still come first).
+    pub offline: Arc<AtomicBool>,
     /// The core.
     pub authenticator: Authenticator,
 }
@@ -52,7 +58,14 @@ impl TestPhone {
         let keystore =
             Arc::new(SoftwareKeystore::open(&dir.path().join("keys"), biometrics.clone()).unwrap());
         let http = HttpTransport::default();
-        let transport = ScriptedTransport::with_handler(move |request| http.send(request.clone()));
+        let offline = Arc::new(AtomicBool::new(false));
+        let switch = offline.clone();
+        let transport = ScriptedTransport::with_handler(move |request| {
+            if switch.load(Ordering::SeqCst) {
+                return Err(TransportError::Offline);
+            }
+            http.send(request.clone())
+        });
         let shared: Arc<dyn Transport> = Arc::new(transport.clone());
         let keystore_dyn: Arc<dyn PlatformKeystore> = keystore.clone();
         let clock_dyn: Arc<dyn Clock> = clock.clone();
@@ -73,6 +86,7 @@ impl TestPhone {
             transport,
             keystore,
             biometrics,
+            offline,
             authenticator,
         }
     }
@@ -169,9 +183,23 @@ pub fn sign_by<M: latchkey_core::protocol::Message>(
     ttl: u64,
     message: &M,
 ) -> latchkey_core::protocol::Signed {
+    sign_naming(world, world, enrollment, epoch, ttl, message)
+}
+
+/// [`sign_by`] with `signer`'s key, the header naming `named`'s server (a
+/// forgery when the two differ).
+pub fn sign_naming<M: latchkey_core::protocol::Message>(
+    signer: &World,
+    named: &World,
+    enrollment: EnrollmentId,
+    epoch: u64,
+    ttl: u64,
+    message: &M,
+) -> latchkey_core::protocol::Signed {
+    let world = signer;
     let now = world.now();
     let header = latchkey_core::protocol::ServerHeader {
-        server: world.profile().fingerprint(),
+        server: named.profile().fingerprint(),
         enrollment,
         epoch,
         issued_at: now,
@@ -180,4 +208,92 @@ pub fn sign_by<M: latchkey_core::protocol::Message>(
     let body = latchkey_core::protocol::envelope::server_body(&header, message);
     let signature = world.server().state().keys.sign(&body).unwrap();
     latchkey_core::protocol::Signed::from_parts(body, signature).unwrap()
+}
+
+/// Changes an enrollment as the verifier keeps it (one store transaction).
+pub fn update_enrollment(
+    world: &World,
+    enrollment: &EnrollmentId,
+    change: impl Fn(&mut latchkey_server::store::Enrollment),
+) {
+    world
+        .server()
+        .state()
+        .store
+        .in_transaction(|tx| {
+            let mut record = tx.enrollment(enrollment)?.expect("the enrollment exists");
+            change(&mut record);
+            tx.put_enrollment(&record)
+        })
+        .unwrap();
+}
+
+/// Sets or clears the account's "password reset required" (as five PIN-bound
+/// failures, or the integrator, would).
+pub fn require_password_reset(world: &World, account: &str, required: bool) {
+    let username: latchkey_server::users::Username = account.parse().unwrap();
+    world
+        .server()
+        .state()
+        .store
+        .in_transaction(|tx| {
+            let mut user = tx.user(&username)?.expect("the user exists");
+            user.password_reset_required = required;
+            tx.update_user(&user)
+        })
+        .unwrap();
+}
+
+/// Queues a signed notice for an enrollment on the verifier (delivered with the
+/// next sync answer, for 30 days).
+pub fn queue_notice(
+    world: &World,
+    enrollment: EnrollmentId,
+    notice: latchkey_core::protocol::Signed,
+) {
+    let expires_at = world.now() + 30 * 86_400;
+    world
+        .server()
+        .state()
+        .store
+        .in_transaction(|tx| {
+            tx.add_notice(&latchkey_server::store::NoticeRecord {
+                enrollment,
+                notice: notice.clone(),
+                expires_at,
+            })
+        })
+        .unwrap();
+}
+
+/// A `Revoked` notice for `enrollment` at `epoch`, signed by `world`'s server key,
+/// naming the phone that replaced it.
+pub fn revoked_notice(
+    world: &World,
+    enrollment: EnrollmentId,
+    epoch: u64,
+    by: Option<&str>,
+) -> latchkey_core::protocol::Signed {
+    sign_by(
+        world,
+        enrollment,
+        epoch,
+        30 * 86_400,
+        &latchkey_core::protocol::Notice {
+            kind: latchkey_core::protocol::NoticeKind::Revoked,
+            text: "This phone is no longer the account's authenticator".to_owned(),
+            new_phone: by.map(str::to_owned),
+            effective_at: Some(world.now()),
+            replacement: None,
+        },
+    )
+}
+
+/// Opens a login session for `account` on the login screen (app "Client
+/// Portal"): the push's request handle the phone receives and the 6-digit code
+/// the screen shows.
+pub fn open_login(world: &World, account: &str) -> (String, String) {
+    let (_, challenge, _) = world.open_session(account, "Client Portal").unwrap();
+    let push = world.last_login_push().unwrap();
+    (push["request"].clone(), challenge)
 }
