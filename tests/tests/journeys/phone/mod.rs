@@ -11,6 +11,7 @@ mod activation;
 mod authenticator;
 mod diagnose;
 mod login;
+mod pin;
 
 use latchkey_core::clock::{Clock, ManualClock};
 use latchkey_core::device::{
@@ -296,4 +297,17 @@ pub fn open_login(world: &World, account: &str) -> (String, String) {
     let (_, challenge, _) = world.open_session(account, "Client Portal").unwrap();
     let push = world.last_login_push().unwrap();
     (push["request"].clone(), challenge)
+}
+
+/// The kinds of the verifier's audit events so far, oldest first.
+pub fn audit_kinds(world: &World) -> Vec<latchkey_server::store::AuditKind> {
+    world
+        .server()
+        .state()
+        .store
+        .in_transaction(|tx| tx.audit_after(0, 10_000))
+        .unwrap()
+        .into_iter()
+        .map(|row| row.event.kind)
+        .collect()
 }
