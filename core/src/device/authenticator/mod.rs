@@ -37,9 +37,6 @@ mod pin;
 mod sync;
 pub mod wire;
 
-#[cfg(test)]
-mod fake_server;
-
 pub use activation::ActivationOutcome;
 pub use diagnose::{Finding, FindingKind};
 pub use error::AuthenticatorError;
@@ -275,6 +272,22 @@ impl Authenticator {
     #[doc(hidden)]
     pub fn store_for_tests(&self) -> MutexGuard<'_, DeviceStore> {
         self.store()
+    }
+
+    /// Test support (feature `testing`): the PIN-proof challenge the account's
+    /// last sync answer handed out, as the next proof will use it.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn proof_challenge_for_tests(&self, account: AccountId) -> Option<ProofChallenge> {
+        self.session().proofs.get(&account).copied()
+    }
+
+    /// Test support (feature `testing`): the notification permission the shell
+    /// last reported.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn notifications_enabled_for_tests(&self) -> Option<bool> {
+        self.session().notifications_enabled
     }
 
     // ------------------------------------------------------------ helpers

@@ -12,6 +12,7 @@ mod authenticator;
 mod diagnose;
 mod login;
 mod pin;
+mod sync;
 
 use latchkey_core::clock::{Clock, ManualClock};
 use latchkey_core::device::{
