@@ -309,13 +309,13 @@ impl OcraSuite {
         Ok(body)
     }
 
-    /// [`OcraSuite::body`] into the caller's (empty, zeroed) buffer: the hot path
-    /// of [`Ocra::response`] builds the DataInput where it is hashed, rather than
-    /// moving a `BODY_MAX_LEN` buffer through a `Result` on every response.
+    /// Writes the DataInput after the suite prefix into `body`: a [`Body`] buffer,
+    /// or, on the hot path of [`Ocra::response`], the keyed HMAC state itself, so
+    /// a response hashes its fields where they are made and copies no buffer.
     #[inline]
-    fn write_body(
+    fn write_body<S: DataInputSink>(
         &self,
-        body: &mut Body,
+        body: &mut S,
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
     ) -> Result<(), OtpError> {
@@ -347,14 +347,12 @@ impl OcraSuite {
         if let Some(counter) = counter {
             body.push(&counter.to_be_bytes());
         }
-        self.write_question(
-            first.as_bytes(),
-            second.as_bytes(),
-            body.reserve(QUESTION_FIELD_LEN),
-        );
+        let mut question = [0u8; QUESTION_FIELD_LEN];
+        self.write_question(first.as_bytes(), second.as_bytes(), &mut question);
+        body.push(&question);
         if let (Some(algorithm), Some(pin)) = (self.pin, pin) {
-            // The PIN hash is the one secret-derived part: wipe the buffer on drop.
-            body.secret = true;
+            // The PIN hash is the one secret-derived part: a buffer is wiped on drop.
+            body.holds_secret();
             match pin {
                 OcraPin::Pin(pin) => {
                     body.push(digest::digest(algorithm.digest_algorithm(), pin).as_ref());
@@ -377,8 +375,8 @@ impl OcraSuite {
                     max,
                 });
             }
-            // Zero-filled on the left: the reserved bytes are already zero.
-            body.reserve(max - session.len());
+            // Zero-filled on the left.
+            body.push_zeros(max - session.len());
             body.push(session);
         }
         if let (Some(step), Some(time)) = (self.time_step, time) {
@@ -386,7 +384,7 @@ impl OcraSuite {
                 OcraTime::Steps(steps) => steps,
                 OcraTime::UnixSeconds(seconds) => seconds / step.seconds(),
             };
-            body.time_at = Some(body.len);
+            body.time_starts_here();
             body.push(&steps.to_be_bytes());
         }
         Ok(())
@@ -492,9 +490,9 @@ impl OcraSuite {
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
     ) -> Result<OtpCode, OtpError> {
-        let mut body = Body::new();
-        self.write_body(&mut body, challenge, inputs)?;
-        Ok(self.finish(prefix, &body))
+        let mut state = prefix.clone();
+        self.write_body(&mut state, challenge, inputs)?;
+        Ok(truncate(state.sign().as_ref(), self.digits))
     }
 
     /// HMAC of prefix ‖ body, truncated to the suite's digits.
@@ -636,6 +634,56 @@ impl std::fmt::Debug for Ocra {
     }
 }
 
+/// Where [`OcraSuite::write_body`] puts the DataInput's fields, in order.
+trait DataInputSink {
+    /// Appends bytes.
+    fn push(&mut self, data: &[u8]);
+    /// Appends `n` zero bytes.
+    fn push_zeros(&mut self, n: usize);
+    /// The 8-byte `T` field comes next.
+    fn time_starts_here(&mut self) {}
+    /// A secret-derived field (the PIN hash) comes next.
+    fn holds_secret(&mut self) {}
+}
+
+/// The keyed HMAC state absorbs each field as it is written.
+impl DataInputSink for hmac::Context {
+    #[inline]
+    fn push(&mut self, data: &[u8]) {
+        self.update(data);
+    }
+
+    fn push_zeros(&mut self, n: usize) {
+        const ZEROS: [u8; 64] = [0; 64];
+        let mut left = n;
+        while left > 0 {
+            let chunk = left.min(ZEROS.len());
+            self.update(&ZEROS[..chunk]);
+            left -= chunk;
+        }
+    }
+}
+
+impl DataInputSink for Body {
+    #[inline]
+    fn push(&mut self, data: &[u8]) {
+        self.reserve(data.len()).copy_from_slice(data);
+    }
+
+    fn push_zeros(&mut self, n: usize) {
+        // The buffer is zeroed: reserving is appending zeros.
+        self.reserve(n);
+    }
+
+    fn time_starts_here(&mut self) {
+        self.time_at = Some(self.len);
+    }
+
+    fn holds_secret(&mut self) {
+        self.secret = true;
+    }
+}
+
 /// The DataInput after the suite prefix, on the stack.
 struct Body {
     bytes: [u8; BODY_MAX_LEN],
@@ -659,14 +707,11 @@ impl Body {
     /// Appends `n` zero bytes and returns them. The parts of a suite add up to at
     /// most `BODY_MAX_LEN` (each is bounded by the suite's parse), so this is
     /// always in range.
+    #[inline]
     fn reserve(&mut self, n: usize) -> &mut [u8] {
         let start = self.len;
         self.len += n;
         &mut self.bytes[start..self.len]
-    }
-
-    fn push(&mut self, data: &[u8]) {
-        self.reserve(data.len()).copy_from_slice(data);
     }
 
     fn set_time(&mut self, steps: u64) {
