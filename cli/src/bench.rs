@@ -110,6 +110,12 @@ fn otp(iterations: u32) -> Result<(), CliError> {
         "release build"
     };
     println!("latchkey bench otp ({iterations} operations per figure, one thread, {build})");
+    println!(
+        "  like with like: each OCRA figure (checking the inputs, building the DataInput, HMAC, truncation)"
+    );
+    println!(
+        "  beside raw HMAC-SHA256 over a message of the DataInput's length ({message_len} bytes, suite prefix included), keyed the same way"
+    );
     println!("  OCRA {SUITE}, keyed once (Ocra):      {ocra_keyed:>12.0} responses/s");
     println!("  OCRA {SUITE}, keyed per call:         {ocra_fresh:>12.0} responses/s");
     println!(
