@@ -331,6 +331,12 @@ mod tests {
             ),
             Err(PolicyError::BadJson)
         );
+        for mode in ["\"Code\"", "\"push\"", "1", "\"\""] {
+            let rows = format!(
+                "{{\"jurisdiction\":\"US\",\"two_factor\":\"optional\",\"matching_modes\":[\"code\",{mode}]}}"
+            );
+            assert_eq!(table_with(&rows), Err(PolicyError::BadJson), "{mode}");
+        }
         assert!(table_with(row).is_ok());
     }
 }

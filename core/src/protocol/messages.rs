@@ -1028,3 +1028,28 @@ impl Message for Removal {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_matching_mode_reads_and_writes_only_its_lowercase_name() {
+        for (mode, text) in [(MatchingMode::Code, "code"), (MatchingMode::Tap, "tap")] {
+            assert_eq!(mode.as_str(), text);
+            assert_eq!(text.parse::<MatchingMode>().unwrap(), mode);
+            let json = serde_json::to_string(&mode).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<MatchingMode>(&json).unwrap(), mode);
+        }
+        for bad in ["Code", "TAP", "push", "", "1"] {
+            assert!(bad.parse::<MatchingMode>().is_err(), "{bad}");
+            let json = format!("\"{bad}\"");
+            assert!(
+                serde_json::from_str::<MatchingMode>(&json).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(serde_json::from_str::<MatchingMode>("1").is_err());
+    }
+}
