@@ -338,11 +338,17 @@ impl std::fmt::Debug for OtpCode {
 
 /// RFC 4226 §5.3 dynamic truncation of an HMAC value to `digits` decimal digits.
 /// `digits` is at most 10, which the 31-bit value always fits.
+#[inline]
 fn truncate(mac: &[u8], digits: u32) -> OtpCode {
-    // Every HMAC here has at least 20 bytes, so offset + 3 <= 15 + 3 < 20.
+    // Every HMAC here has at least 20 bytes, so offset + 3 <= 15 + 3 < 20 and the
+    // four bytes are always there (the zero fallback is never taken).
     let offset = usize::from(mac.last().copied().unwrap_or(0) & 0x0f);
-    let byte = |i: usize| u64::from(mac.get(offset + i).copied().unwrap_or(0));
-    let mut value = (byte(0) & 0x7f) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
+    let mut word = [0u8; 4];
+    if let Some(bytes) = mac.get(offset..offset + 4) {
+        word.copy_from_slice(bytes);
+    }
+    // 31 bits in a u32: the digit loop below divides 32-bit numbers.
+    let mut value = u32::from_be_bytes(word) & 0x7fff_ffff;
     let len = (digits as usize).min(MAX_CODE_DIGITS);
     let mut code = OtpCode {
         digits: [0; MAX_CODE_DIGITS],
