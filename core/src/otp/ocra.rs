@@ -286,10 +286,15 @@ impl OcraSuite {
         Ok(())
     }
 
-    /// The HMAC key schedule (the inner and outer padded-key states) for `key`.
-    fn hmac_key(&self, key: &OtpKey) -> hmac::Key {
+    /// The HMAC state keyed with `key` that has already absorbed the suite prefix
+    /// `suite ‖ 0x00` shared by every DataInput of this suite.
+    fn prefix_state(&self, key: &OtpKey) -> hmac::Context {
         // expose_secret: the key must key the HMAC.
-        hmac::Key::new(self.hash.hmac_algorithm(), key.secret.expose_secret())
+        let key = hmac::Key::new(self.hash.hmac_algorithm(), key.secret.expose_secret());
+        let mut state = hmac::Context::with_key(&key);
+        state.update(self.text.as_bytes());
+        state.update(&[0]);
+        state
     }
 
     /// Writes the DataInput after the suite prefix (`C ‖ Q ‖ P ‖ S ‖ T`) into a
@@ -299,16 +304,18 @@ impl OcraSuite {
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
     ) -> Result<Body, OtpError> {
-        let mut body = Body::for_suite(&self.text);
+        let mut body = Body::new();
         self.write_body(&mut body, challenge, inputs)?;
         Ok(body)
     }
 
-    /// Writes the DataInput after the suite prefix into `body`.
+    /// Writes the DataInput after the suite prefix into `body`: a [`Body`] buffer,
+    /// or, on the hot path of [`Ocra::response`], the keyed HMAC state itself, so
+    /// a response hashes its fields where they are made and copies no buffer.
     #[inline]
-    fn write_body(
+    fn write_body<S: DataInputSink>(
         &self,
-        body: &mut Body,
+        body: &mut S,
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
     ) -> Result<(), OtpError> {
@@ -340,11 +347,9 @@ impl OcraSuite {
         if let Some(counter) = counter {
             body.push(&counter.to_be_bytes());
         }
-        self.write_question(
-            first.as_bytes(),
-            second.as_bytes(),
-            body.reserve(QUESTION_FIELD_LEN),
-        );
+        let mut question = [0u8; QUESTION_FIELD_LEN];
+        self.write_question(first.as_bytes(), second.as_bytes(), &mut question);
+        body.push(&question);
         if let (Some(algorithm), Some(pin)) = (self.pin, pin) {
             // The PIN hash is the one secret-derived part: a buffer is wiped on drop.
             body.holds_secret();
@@ -423,11 +428,8 @@ impl OcraSuite {
         inputs: &OcraInputs<'_>,
     ) -> Result<Vec<u8>, OtpError> {
         let body = self.body(challenge, inputs)?;
-        if body.has_prefix {
-            return Ok(body.as_bytes().to_vec());
-        }
         let suite = self.text.as_bytes();
-        let mut message = Vec::with_capacity(suite.len() + 1 + body.as_bytes().len());
+        let mut message = Vec::with_capacity(suite.len() + 1 + body.len);
         message.extend_from_slice(suite);
         message.push(0);
         message.extend_from_slice(body.as_bytes());
@@ -444,7 +446,7 @@ impl OcraSuite {
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
     ) -> Result<OtpCode, OtpError> {
-        self.keyed_response(&self.hmac_key(key), challenge, inputs)
+        self.keyed_response(&self.prefix_state(key), challenge, inputs)
     }
 
     /// Whether `candidate` is the response for the challenge, compared in constant
@@ -472,7 +474,7 @@ impl OcraSuite {
         ahead: u32,
     ) -> Result<Option<i64>, OtpError> {
         self.keyed_time_window(
-            &self.hmac_key(key),
+            &self.prefix_state(key),
             challenge,
             inputs,
             candidate,
@@ -481,29 +483,22 @@ impl OcraSuite {
         )
     }
 
-    /// The response under a key schedule made once (see [`OcraSuite::hmac_key`]).
-    #[inline]
+    /// The response under a keyed prefix state (see [`OcraSuite::prefix_state`]).
     fn keyed_response(
         &self,
-        key: &hmac::Key,
+        prefix: &hmac::Context,
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
     ) -> Result<OtpCode, OtpError> {
-        let body = self.body(challenge, inputs)?;
-        Ok(self.finish(key, &body))
+        let mut state = prefix.clone();
+        self.write_body(&mut state, challenge, inputs)?;
+        Ok(truncate(state.sign().as_ref(), self.digits))
     }
 
-    /// HMAC of `suite ‖ 0x00 ‖ body`, truncated to the suite's digits: one HMAC
-    /// over the buffer when the prefix sits in it (every suite in practice), the
-    /// prefix streamed in first otherwise.
+    /// HMAC of prefix ‖ body, truncated to the suite's digits.
     #[inline]
-    fn finish(&self, key: &hmac::Key, body: &Body) -> OtpCode {
-        if body.has_prefix {
-            return truncate(hmac::sign(key, body.as_bytes()).as_ref(), self.digits);
-        }
-        let mut state = hmac::Context::with_key(key);
-        state.update(self.text.as_bytes());
-        state.update(&[0]);
+    fn finish(&self, prefix: &hmac::Context, body: &Body) -> OtpCode {
+        let mut state = prefix.clone();
         state.update(body.as_bytes());
         truncate(state.sign().as_ref(), self.digits)
     }
@@ -512,7 +507,7 @@ impl OcraSuite {
     /// is built once and only its `T` field changes from step to step.
     fn keyed_time_window(
         &self,
-        key: &hmac::Key,
+        prefix: &hmac::Context,
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
         candidate: &str,
@@ -548,7 +543,7 @@ impl OcraSuite {
             for (steps, offset) in candidates {
                 let Some(steps) = steps else { continue };
                 body.set_time(steps);
-                if self.finish(key, &body).matches(candidate) {
+                if self.finish(prefix, &body).matches(candidate) {
                     return Ok(Some(offset));
                 }
             }
@@ -557,10 +552,10 @@ impl OcraSuite {
     }
 }
 
-/// An OCRA suite keyed once: the HMAC key schedule (the padded-key states) is
-/// computed when it is built, so each response costs the HMAC of its DataInput
-/// and little more. The DataInput, suite prefix `suite ‖ 0x00` included, is
-/// assembled in one stack buffer, without allocating, and hashed in one call.
+/// An OCRA suite keyed once: the HMAC key schedule and the suite prefix
+/// `suite ‖ 0x00` of every DataInput are computed when it is built, so each
+/// response costs the HMAC of the rest of the message and nothing more. The
+/// DataInput is assembled on the stack, without allocating.
 ///
 /// Build one per (suite, key) and reuse it for every challenge under that key;
 /// [`OcraSuite::response`] is the same computation keyed afresh per call.
@@ -579,15 +574,15 @@ impl OcraSuite {
 #[derive(Clone)]
 pub struct Ocra {
     suite: OcraSuite,
-    /// The HMAC key schedule for the key.
-    key: hmac::Key,
+    /// The HMAC keyed with the key, having absorbed `suite ‖ 0x00`.
+    prefix: hmac::Context,
 }
 
 impl Ocra {
     /// Keys `suite` with `key`.
     pub fn new(suite: OcraSuite, key: &OtpKey) -> Self {
-        let key = suite.hmac_key(key);
-        Self { suite, key }
+        let prefix = suite.prefix_state(key);
+        Self { suite, prefix }
     }
 
     /// The suite.
@@ -601,7 +596,7 @@ impl Ocra {
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
     ) -> Result<OtpCode, OtpError> {
-        self.suite.keyed_response(&self.key, challenge, inputs)
+        self.suite.keyed_response(&self.prefix, challenge, inputs)
     }
 
     /// Whether `candidate` is the response, compared in constant time (see
@@ -626,7 +621,7 @@ impl Ocra {
         ahead: u32,
     ) -> Result<Option<i64>, OtpError> {
         self.suite
-            .keyed_time_window(&self.key, challenge, inputs, candidate, behind, ahead)
+            .keyed_time_window(&self.prefix, challenge, inputs, candidate, behind, ahead)
     }
 }
 
@@ -639,8 +634,37 @@ impl std::fmt::Debug for Ocra {
     }
 }
 
-/// How [`OcraSuite::write_body`] appends the DataInput's fields, in order.
-impl Body {
+/// Where [`OcraSuite::write_body`] puts the DataInput's fields, in order.
+trait DataInputSink {
+    /// Appends bytes.
+    fn push(&mut self, data: &[u8]);
+    /// Appends `n` zero bytes.
+    fn push_zeros(&mut self, n: usize);
+    /// The 8-byte `T` field comes next.
+    fn time_starts_here(&mut self) {}
+    /// A secret-derived field (the PIN hash) comes next.
+    fn holds_secret(&mut self) {}
+}
+
+/// The keyed HMAC state absorbs each field as it is written.
+impl DataInputSink for hmac::Context {
+    #[inline]
+    fn push(&mut self, data: &[u8]) {
+        self.update(data);
+    }
+
+    fn push_zeros(&mut self, n: usize) {
+        const ZEROS: [u8; 64] = [0; 64];
+        let mut left = n;
+        while left > 0 {
+            let chunk = left.min(ZEROS.len());
+            self.update(&ZEROS[..chunk]);
+            left -= chunk;
+        }
+    }
+}
+
+impl DataInputSink for Body {
     #[inline]
     fn push(&mut self, data: &[u8]) {
         self.reserve(data.len()).copy_from_slice(data);
@@ -660,21 +684,10 @@ impl Body {
     }
 }
 
-/// Room for the suite prefix `suite ‖ 0x00` in front of a [`Body`]: more than any
-/// suite needs (the longest the parser accepts is about 50 characters); a longer
-/// one would be streamed into the HMAC before the body instead.
-const PREFIX_ROOM: usize = 64;
-
-/// The DataInput on the stack: the suite prefix (when it fits in
-/// `PREFIX_ROOM`) and the fields after it, contiguous.
+/// The DataInput after the suite prefix, on the stack.
 struct Body {
-    bytes: [u8; PREFIX_ROOM + BODY_MAX_LEN],
-    /// Where the message starts: the prefix's first byte, or `PREFIX_ROOM`.
-    start: usize,
-    /// Where it ends.
+    bytes: [u8; BODY_MAX_LEN],
     len: usize,
-    /// Whether `bytes[start..PREFIX_ROOM]` holds `suite ‖ 0x00`.
-    has_prefix: bool,
     /// Where the 8-byte `T` field starts, if the suite has one.
     time_at: Option<usize>,
     /// Whether the buffer holds a PIN hash, and so is wiped on drop.
@@ -682,25 +695,13 @@ struct Body {
 }
 
 impl Body {
-    /// An empty body for the suite written `suite`, its prefix in front if it fits.
-    #[inline]
-    fn for_suite(suite: &str) -> Self {
-        let mut body = Self {
-            bytes: [0; PREFIX_ROOM + BODY_MAX_LEN],
-            start: PREFIX_ROOM,
-            len: PREFIX_ROOM,
-            has_prefix: false,
+    fn new() -> Self {
+        Self {
+            bytes: [0; BODY_MAX_LEN],
+            len: 0,
             time_at: None,
             secret: false,
-        };
-        let suite = suite.as_bytes();
-        if suite.len() < PREFIX_ROOM {
-            // `suite ‖ 0x00`: the byte after the suite is already zero.
-            body.start = PREFIX_ROOM - suite.len() - 1;
-            body.bytes[body.start..PREFIX_ROOM - 1].copy_from_slice(suite);
-            body.has_prefix = true;
         }
-        body
     }
 
     /// Appends `n` zero bytes and returns them. The parts of a suite add up to at
@@ -719,9 +720,8 @@ impl Body {
         }
     }
 
-    /// The message: the prefix (if in front) and the fields written so far.
     fn as_bytes(&self) -> &[u8] {
-        &self.bytes[self.start..self.len]
+        &self.bytes[..self.len]
     }
 }
 
@@ -1098,25 +1098,6 @@ mod tests {
             write_hex_of(value, &mut field);
             assert_eq!(field, q_field_by_nibbles(&digits), "{digits}");
         }
-    }
-
-    #[test]
-    fn a_prefix_too_long_for_the_buffer_is_streamed_with_the_same_result() {
-        let key = OtpKey::from_hex("3132333435363738393031323334353637383930").unwrap();
-        let suite: OcraSuite = "OCRA-1:HOTP-SHA1-6:QN08".parse().unwrap();
-        let inputs = OcraInputs::default();
-        let in_front = suite
-            .body(&OcraChallenge::OneWay("11111111"), &inputs)
-            .unwrap();
-        assert!(in_front.has_prefix);
-        let mut streamed = Body::for_suite(&"x".repeat(PREFIX_ROOM));
-        assert!(!streamed.has_prefix);
-        streamed.push(&in_front.bytes[PREFIX_ROOM..in_front.len]);
-        let hmac_key = suite.hmac_key(&key);
-        let expected = suite.finish(&hmac_key, &in_front);
-        assert_eq!(suite.finish(&hmac_key, &streamed), expected);
-        // RFC 6287 appendix C, the first one-way vector.
-        assert_eq!(expected.as_str(), "243178");
     }
 
     #[test]
