@@ -403,7 +403,7 @@ impl From<UnexpectedUniFFICallbackError> for ListenerError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use latchkey_core::device::{AccountId, StoreError};
+    use latchkey_core::device::{AccountId, DeviceStoreError};
     use latchkey_core::protocol::ProtocolError;
 
     #[test]
@@ -460,7 +460,7 @@ mod tests {
             other => panic!("{other}"),
         }
         let converted = AuthenticatorError::from(core::AuthenticatorError::Storage(
-            StoreError::OutOfRange("epoch"),
+            DeviceStoreError::OutOfRange("epoch"),
         ));
         assert!(
             matches!(converted, AuthenticatorError::Storage { reason } if reason == "the epoch is out of range")

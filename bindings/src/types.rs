@@ -8,6 +8,16 @@
 //! carrying core's own text where the record has one, is dropped from an event
 //! list (with a warning in the log), or is an [`AuthenticatorError::Internal`];
 //! records holding a PIN or a response have no `Debug` that shows it.
+//!
+//! Why these mirror core's types instead of core deriving `uniffi::Enum` /
+//! `uniffi::Record` behind a `cfg_attr(feature = "uniffi", …)` (issue 17 weighed
+//! it): core stays free of uniffi (docs/STYLE.md §1: `bindings` is the only crate
+//! that depends on it), and core's enums are `#[non_exhaustive]` — uniffi's
+//! generated lowering of such an enum panics on a variant it does not know,
+//! where this file turns it into a typed [`AuthenticatorError`] or an `Other`
+//! variant (the invariants above). Core's identifiers are newtypes over bytes,
+//! which the hosts receive as hex. So the mirrors keep the names the Kotlin and
+//! Swift shells use (`MatchingMode`, `AccountState`, …) and carry no behaviour.
 
 use crate::error::AuthenticatorError;
 use latchkey_core::device as core;

@@ -23,9 +23,6 @@ pub enum PolicyError {
     /// A jurisdiction that is not two ASCII letters (ISO 3166-1 alpha-2).
     #[error("a jurisdiction is an ISO 3166-1 alpha-2 code such as HK, IN or US")]
     BadJurisdiction,
-    /// A matching mode other than `code` or `tap`.
-    #[error("a matching mode is `code` or `tap`")]
-    BadMatchingMode,
     /// The table's JSON does not have the expected shape.
     #[error("the policy table is not valid JSON of the expected shape")]
     BadJson,
@@ -83,40 +80,10 @@ impl std::fmt::Debug for Jurisdiction {
     }
 }
 
-/// How the user proves that the login they approve is the one on their screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MatchingMode {
-    /// The user types the 6-digit code shown on the login screen into the phone
-    /// (NIST SP 800-63B-4 §3.1.3). The default, allowed everywhere. Not
-    /// phishing-resistant: a phishing page can show the real code.
-    Code,
-    /// The classic one-tap approval: the signed request carries the challenge.
-    /// Never for regulated accounts.
-    Tap,
-}
-
-impl MatchingMode {
-    /// The mode's name on the wire: `code` or `tap`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            MatchingMode::Code => "code",
-            MatchingMode::Tap => "tap",
-        }
-    }
-}
-
-impl std::str::FromStr for MatchingMode {
-    type Err = PolicyError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "code" => Ok(MatchingMode::Code),
-            "tap" => Ok(MatchingMode::Tap),
-            _ => Err(PolicyError::BadMatchingMode),
-        }
-    }
-}
+/// How the user proves that the login they approve is the one on their screen:
+/// the protocol's own [`latchkey_core::protocol::MatchingMode`] (one definition,
+/// re-exported here for the policy's users), read from the table as `code` or `tap`.
+pub use latchkey_core::protocol::MatchingMode;
 
 /// Whether an account may turn two-factor authentication off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -364,6 +331,12 @@ mod tests {
             ),
             Err(PolicyError::BadJson)
         );
+        for mode in ["\"Code\"", "\"push\"", "1", "\"\""] {
+            let rows = format!(
+                "{{\"jurisdiction\":\"US\",\"two_factor\":\"optional\",\"matching_modes\":[\"code\",{mode}]}}"
+            );
+            assert_eq!(table_with(&rows), Err(PolicyError::BadJson), "{mode}");
+        }
         assert!(table_with(row).is_ok());
     }
 }

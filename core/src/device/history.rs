@@ -29,7 +29,7 @@
 //! entries never hold secrets (no response, no `k_user`, no PIN).
 
 use super::keystore::{KeystoreError, PlatformKeystore, SealedBlob};
-use super::store::{AccountId, DeviceStore, StoreError};
+use super::store::{AccountId, DeviceStore, DeviceStoreError};
 use crate::protocol::codec::Encoder;
 use crate::protocol::{EnrollmentId, RequestId};
 use crate::secret::SecretBytes;
@@ -162,7 +162,7 @@ pub enum HistoryError {
     Keystore(#[from] KeystoreError),
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] DeviceStoreError),
 }
 
 impl From<rusqlite::Error> for HistoryError {
@@ -232,7 +232,7 @@ fn head_mac(key: &SecretBytes, alias: &str, count: u64, hash: &[u8; 32]) -> Vec<
 }
 
 fn to_i64(value: u64) -> Result<i64, HistoryError> {
-    i64::try_from(value).map_err(|_| HistoryError::Store(StoreError::OutOfRange("history")))
+    i64::try_from(value).map_err(|_| HistoryError::Store(DeviceStoreError::OutOfRange("history")))
 }
 
 impl<'a> History<'a> {
@@ -263,7 +263,7 @@ impl<'a> History<'a> {
             return Ok(None);
         };
         let bad = || {
-            HistoryError::Store(StoreError::BadValue {
+            HistoryError::Store(DeviceStoreError::BadValue {
                 column: "history_head",
             })
         };

@@ -12,8 +12,8 @@
 //! - **hooks never call back**: [`PlatformKeystore`] and [`Transport`]
 //!   implementations must not call into the authenticator, may block, and are
 //!   called off the main thread; every hook method returns a `Result`;
-//! - **a corrupt store is reported, never deleted** ([`StoreError::Corrupt`]), and
-//!   a store newer than the code is refused ([`StoreError::TooNew`]);
+//! - **a corrupt store is reported, never deleted** ([`DeviceStoreError::Corrupt`]), and
+//!   a store newer than the code is refused ([`DeviceStoreError::TooNew`]);
 //! - **secrets stay out of logs**: `Debug` of anything holding one prints
 //!   `[redacted]`, and sealed blobs and bodies print their length only;
 //! - time comes from a [`crate::clock::Clock`]; nothing here reads the wall clock.
@@ -38,9 +38,9 @@ pub use history::{
 pub use keystore::{KeystoreError, KeystoreKind, PlatformKeystore, SealedBlob};
 pub use software_keystore::{SimulatedBiometrics, SimulatedOutcome, SoftwareKeystore};
 pub use store::{
-    Account, AccountId, AccountState, BiometricCopy, DeviceStore, FRAUD_REPORT_RETENTION_SECS,
-    MatchingMode, NewAccount, PendingActivation, RemovedAccount, StoreError, UsableState,
-    WipedKeys,
+    Account, AccountId, AccountState, BiometricCopy, DeviceStore, DeviceStoreError,
+    FRAUD_REPORT_RETENTION_SECS, MatchingMode, NewAccount, PendingActivation, RemovedAccount,
+    UsableState, WipedKeys,
 };
 #[cfg(any(test, feature = "testing"))]
 pub use transport::ScriptedTransport;

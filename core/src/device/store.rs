@@ -12,18 +12,18 @@
 //!   this, so no code path can leave a sealed seed in a wiped row;
 //! - the schema moves only forward, through the numbered files of
 //!   `core/migrations/device/` run by [`crate::sql::open_and_migrate`]; a file
-//!   newer than the code is refused ([`StoreError::TooNew`]) and a corrupt file
-//!   is reported ([`StoreError::Corrupt`]), never deleted or recreated;
+//!   newer than the code is refused ([`DeviceStoreError::TooNew`]) and a corrupt file
+//!   is reported ([`DeviceStoreError::Corrupt`]), never deleted or recreated;
 //! - the file is created owner-only (`0600`), and deleted rows are overwritten
 //!   (`secure_delete`);
 //! - times come from the store's [`Clock`]; every value read back is parsed into
 //!   its checked type, and a value that does not parse is
-//!   [`StoreError::BadValue`], never a panic.
+//!   [`DeviceStoreError::BadValue`], never a panic.
 
 use super::keystore::SealedBlob;
 use crate::clock::Clock;
 use crate::otp::OcraSuite;
-use crate::protocol::{DevicePublicKey, EnrollmentId, ProtocolError, ReplacementId, ServerProfile};
+use crate::protocol::{DevicePublicKey, EnrollmentId, ReplacementId, ServerProfile};
 use crate::sql::SqlError;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ pub const FRAUD_REPORT_RETENTION_SECS: u64 = 30 * 24 * 60 * 60;
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum StoreError {
+pub enum DeviceStoreError {
     /// The file is not a readable SQLite database or is damaged. It was left
     /// exactly as it was: credentials cannot be recreated silently.
     #[error("the phone's database is corrupt; it was left untouched")]
@@ -87,17 +87,17 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
 }
 
-impl From<SqlError> for StoreError {
+impl From<SqlError> for DeviceStoreError {
     fn from(error: SqlError) -> Self {
         match error {
-            SqlError::Corrupt => StoreError::Corrupt,
-            SqlError::TooNew { found, supported } => StoreError::TooNew { found, supported },
-            SqlError::Sqlite(error) => StoreError::Sqlite(error),
+            SqlError::Corrupt => DeviceStoreError::Corrupt,
+            SqlError::TooNew { found, supported } => DeviceStoreError::TooNew { found, supported },
+            SqlError::Sqlite(error) => DeviceStoreError::Sqlite(error),
         }
     }
 }
 
-impl From<rusqlite::Error> for StoreError {
+impl From<rusqlite::Error> for DeviceStoreError {
     fn from(error: rusqlite::Error) -> Self {
         crate::sql::classify(error).into()
     }
@@ -127,30 +127,8 @@ impl std::fmt::Display for AccountId {
 
 /// How a push approval proves that the user sees the login screen: the
 /// protocol's [`crate::protocol::MatchingMode`] (fixed by the receipt), stored as
-/// the text `code` or `tap`.
+/// its text `code` or `tap`.
 pub use crate::protocol::MatchingMode;
-
-impl MatchingMode {
-    /// The text form: `code` or `tap`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchingMode::Code => "code",
-            MatchingMode::Tap => "tap",
-        }
-    }
-}
-
-impl std::str::FromStr for MatchingMode {
-    type Err = ProtocolError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "code" => Ok(MatchingMode::Code),
-            "tap" => Ok(MatchingMode::Tap),
-            _ => Err(ProtocolError::BadField("matching mode")),
-        }
-    }
-}
 
 /// Where an account stands on this phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -374,19 +352,19 @@ const ACCOUNT_COLUMNS: &str = "id, label, server_profile, enrollment_id, epoch, 
     state, replaced_by, state_changed_at, fraud_report_until, created_at, \
     pending_replacement, pending_held, pending_effective_at";
 
-fn to_i64(value: u64, what: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::OutOfRange(what))
+fn to_i64(value: u64, what: &'static str) -> Result<i64, DeviceStoreError> {
+    i64::try_from(value).map_err(|_| DeviceStoreError::OutOfRange(what))
 }
 
-fn to_u64(value: i64, column: &'static str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::BadValue { column })
+fn to_u64(value: i64, column: &'static str) -> Result<u64, DeviceStoreError> {
+    u64::try_from(value).map_err(|_| DeviceStoreError::BadValue { column })
 }
 
-/// Turns a uniqueness violation into [`StoreError::Duplicate`].
-fn classify_insert(error: rusqlite::Error) -> StoreError {
+/// Turns a uniqueness violation into [`DeviceStoreError::Duplicate`].
+fn classify_insert(error: rusqlite::Error) -> DeviceStoreError {
     if let rusqlite::Error::SqliteFailure(ffi, Some(message)) = &error {
         if ffi.code == rusqlite::ErrorCode::ConstraintViolation && message.contains("UNIQUE") {
-            return StoreError::Duplicate(if message.contains("enrollment_id") {
+            return DeviceStoreError::Duplicate(if message.contains("enrollment_id") {
                 "enrollment id"
             } else {
                 "key alias"
@@ -401,7 +379,7 @@ fn classify_insert(error: rusqlite::Error) -> StoreError {
 /// answer is applied as one plan ([`DeviceStore::atomically`]) — in a savepoint
 /// that the outer transaction commits or rolls back with everything else. A
 /// process killed at any point leaves what the last commit left.
-pub(crate) fn atomic<R, E: From<StoreError>>(
+pub(crate) fn atomic<R, E: From<DeviceStoreError>>(
     connection: &Connection,
     f: impl FnOnce() -> Result<R, E>,
 ) -> Result<R, E> {
@@ -433,7 +411,7 @@ pub(crate) fn atomic<R, E: From<StoreError>>(
 impl DeviceStore {
     /// Opens the store at `path`, creating it (owner-only) if it does not exist
     /// and migrating it to the current schema.
-    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, DeviceStoreError> {
         create_private_file(path)?;
         let connection = crate::sql::open_and_migrate(path, MIGRATIONS)?;
         connection.execute_batch("PRAGMA secure_delete = ON;")?;
@@ -445,6 +423,14 @@ impl DeviceStore {
     }
 
     /// The connection, for the history's tables.
+    /// Test support (feature `testing`): the SQLite connection, for tests that
+    /// inject a storage failure (a TEMP trigger) or tamper with rows.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn connection_for_tests(&self) -> &Connection {
+        self.connection()
+    }
+
     pub(crate) fn connection(&self) -> &Connection {
         &self.connection
     }
@@ -453,7 +439,7 @@ impl DeviceStore {
     /// (and the history's) commits together, or none does. The caller deletes
     /// keystore keys only after this returns `Ok` — a key deleted before the
     /// commit would leave a rolled-back account with a sealed seed no key opens.
-    pub(crate) fn atomically<R, E: From<StoreError>>(
+    pub(crate) fn atomically<R, E: From<DeviceStoreError>>(
         &self,
         f: impl FnOnce(&Self) -> Result<R, E>,
     ) -> Result<R, E> {
@@ -467,7 +453,7 @@ impl DeviceStore {
 
     /// Adds an account that has just been activated, in state
     /// [`AccountState::Active`].
-    pub fn insert_account(&self, account: &NewAccount) -> Result<AccountId, StoreError> {
+    pub fn insert_account(&self, account: &NewAccount) -> Result<AccountId, DeviceStoreError> {
         self.insert(account, None)
     }
 
@@ -479,7 +465,7 @@ impl DeviceStore {
         &self,
         account: &NewAccount,
         pending: &PendingActivation,
-    ) -> Result<AccountId, StoreError> {
+    ) -> Result<AccountId, DeviceStoreError> {
         self.insert(account, Some(pending))
     }
 
@@ -487,7 +473,7 @@ impl DeviceStore {
         &self,
         account: &NewAccount,
         pending: Option<&PendingActivation>,
-    ) -> Result<AccountId, StoreError> {
+    ) -> Result<AccountId, DeviceStoreError> {
         let now = to_i64(self.now(), "time")?;
         let state = if pending.is_some() {
             "pending"
@@ -545,16 +531,16 @@ impl DeviceStore {
     }
 
     /// The account with this id.
-    pub fn account(&self, id: AccountId) -> Result<Account, StoreError> {
+    pub fn account(&self, id: AccountId) -> Result<Account, DeviceStoreError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE id = ?1");
         self.connection
             .query_row(&sql, [id.0], |row| Ok(read_account(row)))
             .optional()?
-            .ok_or(StoreError::NoSuchAccount(id))?
+            .ok_or(DeviceStoreError::NoSuchAccount(id))?
     }
 
     /// Every account on this phone, wiped ones included, oldest first.
-    pub fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+    pub fn accounts(&self) -> Result<Vec<Account>, DeviceStoreError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM account ORDER BY id");
         let mut statement = self.connection.prepare(&sql)?;
         let rows = statement
@@ -567,7 +553,7 @@ impl DeviceStore {
     pub fn account_by_enrollment(
         &self,
         enrollment_id: &EnrollmentId,
-    ) -> Result<Option<Account>, StoreError> {
+    ) -> Result<Option<Account>, DeviceStoreError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE enrollment_id = ?1");
         self.connection
             .query_row(&sql, [enrollment_id.as_bytes().as_slice()], |row| {
@@ -584,7 +570,7 @@ impl DeviceStore {
         require_secrets: bool,
         sql: &str,
         values: &[&dyn rusqlite::ToSql],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), DeviceStoreError> {
         atomic(&self.connection, || {
             let state: Option<String> = self
                 .connection
@@ -593,9 +579,9 @@ impl DeviceStore {
                 })
                 .optional()?;
             match state.as_deref() {
-                None => return Err(StoreError::NoSuchAccount(id)),
+                None => return Err(DeviceStoreError::NoSuchAccount(id)),
                 Some("replaced" | "wiped") if require_secrets => {
-                    return Err(StoreError::AccountWiped(id));
+                    return Err(DeviceStoreError::AccountWiped(id));
                 }
                 Some(_) => {}
             }
@@ -607,7 +593,7 @@ impl DeviceStore {
     }
 
     /// Renames an account.
-    pub fn set_label(&self, id: AccountId, label: &str) -> Result<(), StoreError> {
+    pub fn set_label(&self, id: AccountId, label: &str) -> Result<(), DeviceStoreError> {
         self.update(
             id,
             false,
@@ -622,7 +608,7 @@ impl DeviceStore {
         &self,
         id: AccountId,
         biometric: Option<&BiometricCopy>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), DeviceStoreError> {
         let alias = biometric.map(|copy| copy.key_alias.as_str());
         let blob = biometric.map(|copy| copy.sealed_k_user.as_bytes());
         self.update(
@@ -634,7 +620,7 @@ impl DeviceStore {
     }
 
     /// Records a sync: now, and the clock offset measured from signed server time.
-    pub fn record_sync(&self, id: AccountId, clock_offset: i64) -> Result<(), StoreError> {
+    pub fn record_sync(&self, id: AccountId, clock_offset: i64) -> Result<(), DeviceStoreError> {
         let now = to_i64(self.now(), "time")?;
         self.update(
             id,
@@ -645,7 +631,11 @@ impl DeviceStore {
     }
 
     /// Records the push token registered with the server (or none).
-    pub fn set_push_token(&self, id: AccountId, token: Option<&str>) -> Result<(), StoreError> {
+    pub fn set_push_token(
+        &self,
+        id: AccountId,
+        token: Option<&str>,
+    ) -> Result<(), DeviceStoreError> {
         self.update(
             id,
             true,
@@ -655,10 +645,14 @@ impl DeviceStore {
     }
 
     /// Moves an account that still has its secrets to `state`. A pending
-    /// account is refused ([`StoreError::ActivationPending`]).
-    pub fn set_usable_state(&self, id: AccountId, state: UsableState) -> Result<(), StoreError> {
+    /// account is refused ([`DeviceStoreError::ActivationPending`]).
+    pub fn set_usable_state(
+        &self,
+        id: AccountId,
+        state: UsableState,
+    ) -> Result<(), DeviceStoreError> {
         if matches!(self.account(id)?.state, AccountState::Pending { .. }) {
-            return Err(StoreError::ActivationPending(id));
+            return Err(DeviceStoreError::ActivationPending(id));
         }
         let now = to_i64(self.now(), "time")?;
         self.update(
@@ -679,10 +673,10 @@ impl DeviceStore {
         receipt: &[u8],
         ocra_suite: &OcraSuite,
         matching_mode: MatchingMode,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), DeviceStoreError> {
         let account = self.account(id)?;
         if !matches!(account.state, AccountState::Pending { .. }) {
-            return Err(StoreError::OutOfRange("state (not pending)"));
+            return Err(DeviceStoreError::OutOfRange("state (not pending)"));
         }
         let now = to_i64(self.now(), "time")?;
         let epoch = to_i64(epoch, "epoch")?;
@@ -700,14 +694,14 @@ impl DeviceStore {
     /// Wipes an account's secrets after a signed notice that another phone (`by`)
     /// replaced this one. Keeps what a fraud report needs for
     /// [`FRAUD_REPORT_RETENTION_SECS`]. Returns the keys the caller must delete.
-    pub fn mark_replaced(&self, id: AccountId, by: &str) -> Result<WipedKeys, StoreError> {
+    pub fn mark_replaced(&self, id: AccountId, by: &str) -> Result<WipedKeys, DeviceStoreError> {
         self.wipe_as(id, "replaced", Some(by))
     }
 
     /// Wipes an account's secrets (a signed revocation). Keeps what a fraud
     /// report needs for [`FRAUD_REPORT_RETENTION_SECS`]. Returns the keys the
     /// caller must delete.
-    pub fn wipe(&self, id: AccountId) -> Result<WipedKeys, StoreError> {
+    pub fn wipe(&self, id: AccountId) -> Result<WipedKeys, DeviceStoreError> {
         self.wipe_as(id, "wiped", None)
     }
 
@@ -716,13 +710,13 @@ impl DeviceStore {
         id: AccountId,
         state: &str,
         replaced_by: Option<&str>,
-    ) -> Result<WipedKeys, StoreError> {
+    ) -> Result<WipedKeys, DeviceStoreError> {
         let now = self.now();
         let until = to_i64(now.saturating_add(FRAUD_REPORT_RETENTION_SECS), "time")?;
         let now = to_i64(now, "time")?;
         let account = self.account(id)?;
         if !account.state.has_secrets() {
-            return Err(StoreError::AccountWiped(id));
+            return Err(DeviceStoreError::AccountWiped(id));
         }
         self.update(
             id,
@@ -741,7 +735,7 @@ impl DeviceStore {
 
     /// Removes an account for good (the user removed it). Returns its keys, which
     /// the caller deletes.
-    pub fn delete_account(&self, id: AccountId) -> Result<RemovedAccount, StoreError> {
+    pub fn delete_account(&self, id: AccountId) -> Result<RemovedAccount, DeviceStoreError> {
         let account = self.account(id)?;
         self.connection
             .execute("DELETE FROM account WHERE id = ?1", [id.0])?;
@@ -750,7 +744,7 @@ impl DeviceStore {
 
     /// Removes every replaced or wiped account whose fraud-report retention has
     /// ended. Returns them, so the caller deletes their keys.
-    pub fn purge_expired(&self) -> Result<Vec<RemovedAccount>, StoreError> {
+    pub fn purge_expired(&self) -> Result<Vec<RemovedAccount>, DeviceStoreError> {
         let now = self.now();
         let expired: Vec<Account> = self
             .accounts()?
@@ -762,7 +756,7 @@ impl DeviceStore {
                 self.connection
                     .execute("DELETE FROM account WHERE id = ?1", [account.id.0])?;
             }
-            Ok::<_, StoreError>(())
+            Ok::<_, DeviceStoreError>(())
         })?;
         Ok(expired.into_iter().map(removed).collect())
     }
@@ -780,14 +774,14 @@ fn removed(account: Account) -> RemovedAccount {
 /// Creates `path` empty and owner-only if it does not exist, so that SQLite (which
 /// gives its `-wal` and `-shm` files the database's mode) never makes it
 /// world-readable.
-fn create_private_file(path: &Path) -> Result<(), StoreError> {
-    crate::private_file::create_if_missing(path).map_err(StoreError::Io)
+fn create_private_file(path: &Path) -> Result<(), DeviceStoreError> {
+    crate::private_file::create_if_missing(path).map_err(DeviceStoreError::Io)
 }
 
 /// Reads one account row; the outer `rusqlite::Result` is SQLite's, the inner
 /// one is the parsing of the values.
-fn read_account(row: &Row<'_>) -> Result<Account, StoreError> {
-    let bad = |column| StoreError::BadValue { column };
+fn read_account(row: &Row<'_>) -> Result<Account, DeviceStoreError> {
+    let bad = |column| DeviceStoreError::BadValue { column };
     let profile: String = row.get("server_profile")?;
     let enrollment: Vec<u8> = row.get("enrollment_id")?;
     let suite: String = row.get("ocra_suite")?;
@@ -992,7 +986,10 @@ pub(crate) mod tests {
         let garbage = b"SQLite format 3\0 but then a shopping list: milk, eggs. ".repeat(200);
         std::fs::write(&path, &garbage).unwrap();
         let result = DeviceStore::open(&path, Arc::new(ManualClock::new(T0)));
-        assert!(matches!(result, Err(StoreError::Corrupt)), "{result:?}");
+        assert!(
+            matches!(result, Err(DeviceStoreError::Corrupt)),
+            "{result:?}"
+        );
         assert_eq!(std::fs::read(&path).unwrap(), garbage);
     }
 
@@ -1010,7 +1007,7 @@ pub(crate) mod tests {
         assert!(
             matches!(
                 result,
-                Err(StoreError::TooNew {
+                Err(DeviceStoreError::TooNew {
                     found: 99,
                     supported: 2
                 })
@@ -1125,7 +1122,7 @@ pub(crate) mod tests {
         );
         assert!(matches!(
             f.store.account(AccountId::from_raw(99)),
-            Err(StoreError::NoSuchAccount(_))
+            Err(DeviceStoreError::NoSuchAccount(_))
         ));
     }
 
@@ -1137,13 +1134,13 @@ pub(crate) mod tests {
         same_enrollment.enrollment_id = EnrollmentId::from_bytes([1; 16]);
         assert!(matches!(
             f.store.insert_account(&same_enrollment),
-            Err(StoreError::Duplicate("enrollment id"))
+            Err(DeviceStoreError::Duplicate("enrollment id"))
         ));
         let mut same_alias = new_account(3, blob("s"));
         same_alias.seal_key_alias = "acct1/seal".to_owned();
         assert!(matches!(
             f.store.insert_account(&same_alias),
-            Err(StoreError::Duplicate("key alias"))
+            Err(DeviceStoreError::Duplicate("key alias"))
         ));
     }
 
@@ -1219,17 +1216,20 @@ pub(crate) mod tests {
         };
         assert!(matches!(
             f.store.set_biometric(id, Some(&copy)),
-            Err(StoreError::AccountWiped(_))
+            Err(DeviceStoreError::AccountWiped(_))
         ));
         assert!(matches!(
             f.store.set_usable_state(id, UsableState::Active),
-            Err(StoreError::AccountWiped(_))
+            Err(DeviceStoreError::AccountWiped(_))
         ));
         assert!(matches!(
             f.store.set_push_token(id, Some("t")),
-            Err(StoreError::AccountWiped(_))
+            Err(DeviceStoreError::AccountWiped(_))
         ));
-        assert!(matches!(f.store.wipe(id), Err(StoreError::AccountWiped(_))));
+        assert!(matches!(
+            f.store.wipe(id),
+            Err(DeviceStoreError::AccountWiped(_))
+        ));
         // Even raw SQL cannot put a sealed seed back into a wiped row.
         assert!(
             f.store
@@ -1250,7 +1250,7 @@ pub(crate) mod tests {
         assert_eq!(purged[0].device_key_alias, "acct1/device");
         assert!(matches!(
             f.store.account(id),
-            Err(StoreError::NoSuchAccount(_))
+            Err(DeviceStoreError::NoSuchAccount(_))
         ));
         assert_eq!(f.store.account(other).unwrap().state, AccountState::Active);
     }
@@ -1298,7 +1298,7 @@ pub(crate) mod tests {
         assert!(stored.state.has_secrets());
         assert!(matches!(
             f.store.set_usable_state(id, UsableState::Active),
-            Err(StoreError::ActivationPending(_))
+            Err(DeviceStoreError::ActivationPending(_))
         ));
 
         f.clock.advance(30);
@@ -1352,13 +1352,13 @@ pub(crate) mod tests {
             .unwrap();
         assert!(matches!(
             f.store.account(id),
-            Err(StoreError::BadValue {
+            Err(DeviceStoreError::BadValue {
                 column: "ocra_suite"
             })
         ));
         assert!(matches!(
             f.store.accounts(),
-            Err(StoreError::BadValue { .. })
+            Err(DeviceStoreError::BadValue { .. })
         ));
     }
 

@@ -338,22 +338,42 @@ impl std::fmt::Debug for OtpCode {
 
 /// RFC 4226 §5.3 dynamic truncation of an HMAC value to `digits` decimal digits.
 /// `digits` is at most 10, which the 31-bit value always fits.
+#[inline]
 fn truncate(mac: &[u8], digits: u32) -> OtpCode {
-    // Every HMAC here has at least 20 bytes, so offset + 3 <= 15 + 3 < 20.
+    // Every HMAC here has at least 20 bytes, so offset + 3 <= 15 + 3 < 20 and the
+    // four bytes are always there (the zero fallback is never taken).
     let offset = usize::from(mac.last().copied().unwrap_or(0) & 0x0f);
-    let byte = |i: usize| u64::from(mac.get(offset + i).copied().unwrap_or(0));
-    let mut value = (byte(0) & 0x7f) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
+    let mut word = [0u8; 4];
+    if let Some(bytes) = mac.get(offset..offset + 4) {
+        word.copy_from_slice(bytes);
+    }
+    // 31 bits in a u32: the digit loop below divides 32-bit numbers.
+    let value = u32::from_be_bytes(word) & 0x7fff_ffff;
     let len = (digits as usize).min(MAX_CODE_DIGITS);
+    let all = ten_decimal_digits(value);
     let mut code = OtpCode {
         digits: [0; MAX_CODE_DIGITS],
         len: len as u8,
     };
-    // Zero-padded on the left: write the last `len` decimal digits, lowest first.
-    for slot in code.digits[..len].iter_mut().rev() {
-        *slot = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
+    // The last `len` digits: the value modulo 10^len, zero-padded on the left.
+    code.digits[..len].copy_from_slice(&all[MAX_CODE_DIGITS - len..]);
     code
+}
+
+/// The ten decimal digits of `value` (below 2^31), zero-padded on the left,
+/// made as two independent chains of five divisions (upper and lower half), so
+/// the digits cost half the latency of one chain of ten.
+#[inline]
+fn ten_decimal_digits(value: u32) -> [u8; MAX_CODE_DIGITS] {
+    let (mut high, mut low) = (value / 100_000, value % 100_000);
+    let mut out = [b'0'; MAX_CODE_DIGITS];
+    for i in (0..5).rev() {
+        out[i] = b'0' + (high % 10) as u8;
+        high /= 10;
+        out[i + 5] = b'0' + (low % 10) as u8;
+        low /= 10;
+    }
+    out
 }
 
 /// Parses an unsigned decimal made of ASCII digits only, with no sign, no spaces
@@ -371,6 +391,22 @@ pub(crate) fn parse_canonical_decimal(text: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_two_chain_digits_are_the_decimal_digits_of_the_value() {
+        let mut x: u32 = 0x2545_f491;
+        let mut values = vec![0, 1, 9, 10, 99_999, 100_000, 123_456_789, 0x7fff_ffff];
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            values.push(x & 0x7fff_ffff);
+        }
+        for value in values {
+            let expected = format!("{value:010}");
+            assert_eq!(&ten_decimal_digits(value), expected.as_bytes(), "{value}");
+        }
+    }
 
     #[test]
     fn debug_of_key_is_redacted() {

@@ -250,6 +250,19 @@ impl OcraSuite {
 
     /// Checks a challenge against the suite's alphabet and length limits.
     pub fn check_challenge(&self, challenge: &str) -> Result<(), OtpError> {
+        // Every alphabet is ASCII: an all-ASCII challenge (the usual case) is
+        // checked byte by byte; anything else takes the character path below,
+        // which finds the first character outside the alphabet.
+        if challenge.is_ascii() {
+            let len = challenge.len();
+            let kind = self.challenge.kind;
+            if (*CHALLENGE_LEN_RANGE.start() as usize..=self.challenge.max_len as usize)
+                .contains(&len)
+                && challenge.bytes().all(|b| kind.accepts(char::from(b)))
+            {
+                return Ok(());
+            }
+        }
         let len = challenge.chars().count();
         let (min, max) = (
             *CHALLENGE_LEN_RANGE.start() as usize,
@@ -291,6 +304,21 @@ impl OcraSuite {
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
     ) -> Result<Body, OtpError> {
+        let mut body = Body::new();
+        self.write_body(&mut body, challenge, inputs)?;
+        Ok(body)
+    }
+
+    /// Writes the DataInput after the suite prefix into `body`: a [`Body`] buffer,
+    /// or, on the hot path of [`Ocra::response`], the keyed HMAC state itself, so
+    /// a response hashes its fields where they are made and copies no buffer.
+    #[inline]
+    fn write_body<S: DataInputSink>(
+        &self,
+        body: &mut S,
+        challenge: &OcraChallenge<'_>,
+        inputs: &OcraInputs<'_>,
+    ) -> Result<(), OtpError> {
         let (first, second) = match *challenge {
             OcraChallenge::OneWay(q) | OcraChallenge::Signature(q) => {
                 self.check_challenge(q)?;
@@ -316,18 +344,15 @@ impl OcraSuite {
         let session = require(self.session.is_some(), inputs.session, InputKind::Session)?;
         let time = require(self.time_step.is_some(), inputs.time, InputKind::Timestamp)?;
 
-        let mut body = Body::new();
         if let Some(counter) = counter {
             body.push(&counter.to_be_bytes());
         }
-        self.write_question(
-            first.as_bytes(),
-            second.as_bytes(),
-            body.reserve(QUESTION_FIELD_LEN),
-        );
+        let mut question = [0u8; QUESTION_FIELD_LEN];
+        self.write_question(first.as_bytes(), second.as_bytes(), &mut question);
+        body.push(&question);
         if let (Some(algorithm), Some(pin)) = (self.pin, pin) {
-            // The PIN hash is the one secret-derived part: wipe the buffer on drop.
-            body.secret = true;
+            // The PIN hash is the one secret-derived part: a buffer is wiped on drop.
+            body.holds_secret();
             match pin {
                 OcraPin::Pin(pin) => {
                     body.push(digest::digest(algorithm.digest_algorithm(), pin).as_ref());
@@ -350,8 +375,8 @@ impl OcraSuite {
                     max,
                 });
             }
-            // Zero-filled on the left: the reserved bytes are already zero.
-            body.reserve(max - session.len());
+            // Zero-filled on the left.
+            body.push_zeros(max - session.len());
             body.push(session);
         }
         if let (Some(step), Some(time)) = (self.time_step, time) {
@@ -359,10 +384,10 @@ impl OcraSuite {
                 OcraTime::Steps(steps) => steps,
                 OcraTime::UnixSeconds(seconds) => seconds / step.seconds(),
             };
-            body.time_at = Some(body.len);
+            body.time_starts_here();
             body.push(&steps.to_be_bytes());
         }
-        Ok(body)
+        Ok(())
     }
 
     /// Fills the 128-byte `Q` field (zeroed on entry) from a checked question: one
@@ -377,6 +402,15 @@ impl OcraSuite {
                 }
             }
             ChallengeKind::Hex => pack_nibbles(question.filter_map(hex_value), field),
+            ChallengeKind::Numeric if first.len() + second.len() <= U128_DECIMAL_DIGITS => {
+                // The usual short challenge: its value fits in a u128, whose hex
+                // digits are written straight into the field.
+                let value = first
+                    .iter()
+                    .chain(second)
+                    .fold(0u128, |v, d| v * 10 + u128::from(d - b'0'));
+                write_hex_of(value, field);
+            }
             ChallengeKind::Numeric => {
                 let mut nibbles = [0u8; QUESTION_FIELD_LEN];
                 let count = decimal_to_hex_nibbles(question, &mut nibbles);
@@ -456,11 +490,13 @@ impl OcraSuite {
         challenge: &OcraChallenge<'_>,
         inputs: &OcraInputs<'_>,
     ) -> Result<OtpCode, OtpError> {
-        let body = self.body(challenge, inputs)?;
-        Ok(self.finish(prefix, &body))
+        let mut state = prefix.clone();
+        self.write_body(&mut state, challenge, inputs)?;
+        Ok(truncate(state.sign().as_ref(), self.digits))
     }
 
     /// HMAC of prefix ‖ body, truncated to the suite's digits.
+    #[inline]
     fn finish(&self, prefix: &hmac::Context, body: &Body) -> OtpCode {
         let mut state = prefix.clone();
         state.update(body.as_bytes());
@@ -598,6 +634,56 @@ impl std::fmt::Debug for Ocra {
     }
 }
 
+/// Where [`OcraSuite::write_body`] puts the DataInput's fields, in order.
+trait DataInputSink {
+    /// Appends bytes.
+    fn push(&mut self, data: &[u8]);
+    /// Appends `n` zero bytes.
+    fn push_zeros(&mut self, n: usize);
+    /// The 8-byte `T` field comes next.
+    fn time_starts_here(&mut self) {}
+    /// A secret-derived field (the PIN hash) comes next.
+    fn holds_secret(&mut self) {}
+}
+
+/// The keyed HMAC state absorbs each field as it is written.
+impl DataInputSink for hmac::Context {
+    #[inline]
+    fn push(&mut self, data: &[u8]) {
+        self.update(data);
+    }
+
+    fn push_zeros(&mut self, n: usize) {
+        const ZEROS: [u8; 64] = [0; 64];
+        let mut left = n;
+        while left > 0 {
+            let chunk = left.min(ZEROS.len());
+            self.update(&ZEROS[..chunk]);
+            left -= chunk;
+        }
+    }
+}
+
+impl DataInputSink for Body {
+    #[inline]
+    fn push(&mut self, data: &[u8]) {
+        self.reserve(data.len()).copy_from_slice(data);
+    }
+
+    fn push_zeros(&mut self, n: usize) {
+        // The buffer is zeroed: reserving is appending zeros.
+        self.reserve(n);
+    }
+
+    fn time_starts_here(&mut self) {
+        self.time_at = Some(self.len);
+    }
+
+    fn holds_secret(&mut self) {
+        self.secret = true;
+    }
+}
+
 /// The DataInput after the suite prefix, on the stack.
 struct Body {
     bytes: [u8; BODY_MAX_LEN],
@@ -621,14 +707,11 @@ impl Body {
     /// Appends `n` zero bytes and returns them. The parts of a suite add up to at
     /// most `BODY_MAX_LEN` (each is bounded by the suite's parse), so this is
     /// always in range.
+    #[inline]
     fn reserve(&mut self, n: usize) -> &mut [u8] {
         let start = self.len;
         self.len += n;
         &mut self.bytes[start..self.len]
-    }
-
-    fn push(&mut self, data: &[u8]) {
-        self.reserve(data.len()).copy_from_slice(data);
     }
 
     fn set_time(&mut self, steps: u64) {
@@ -687,6 +770,26 @@ fn decimal_to_hex_nibbles(digits: impl Iterator<Item = u8>, out: &mut [u8; 128])
     }
     out[..len].reverse();
     len
+}
+
+/// Decimal digits that always fit in a `u128` (10^38 < 2^128).
+const U128_DECIMAL_DIGITS: usize = 38;
+
+/// Writes the hex digits of `value` (no leading zeros; `0` is one zero nibble)
+/// into `field` (zeroed, at least 16 bytes), packed as [`pack_nibbles`] packs
+/// them: the same bytes [`decimal_to_hex_nibbles`] and [`pack_nibbles`] give.
+fn write_hex_of(value: u128, field: &mut [u8]) {
+    let nibbles = ((128 - value.leading_zeros() as usize).div_ceil(4)).max(1);
+    // An odd count is padded with a zero nibble on the right.
+    let (value, bytes) = if nibbles % 2 == 1 {
+        (value << 4, nibbles.div_ceil(2))
+    } else {
+        (value, nibbles / 2)
+    };
+    let be = value.to_be_bytes();
+    for (slot, byte) in field.iter_mut().zip(&be[be.len() - bytes..]) {
+        *slot = *byte;
+    }
 }
 
 /// Packs nibbles (most significant first) into `field` (zeroed), padding an odd
@@ -956,6 +1059,45 @@ mod tests {
         let mut field = [0u8; 4];
         pack_nibbles([1u8, 0, 0].into_iter(), &mut field);
         assert_eq!(field, [0x10, 0x00, 0, 0]);
+    }
+
+    /// The Q field the general path (any length) gives for a decimal question.
+    fn q_field_by_nibbles(digits: &str) -> [u8; QUESTION_FIELD_LEN] {
+        let mut nibbles = [0u8; QUESTION_FIELD_LEN];
+        let count = decimal_to_hex_nibbles(digits.bytes(), &mut nibbles);
+        let mut field = [0u8; QUESTION_FIELD_LEN];
+        pack_nibbles(nibbles.iter().take(count).copied(), &mut field);
+        field
+    }
+
+    #[test]
+    fn the_short_decimal_path_writes_the_q_field_the_general_path_writes() {
+        let mut cases: Vec<String> = ["0", "0000", "7", "15", "16", "255", "256", "583920"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        cases.push("9".repeat(U128_DECIMAL_DIGITS));
+        cases.push(format!("1{}", "0".repeat(U128_DECIMAL_DIGITS - 1)));
+        // A spread of lengths and values, deterministic.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 1..=U128_DECIMAL_DIGITS {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(
+                (0..len)
+                    .map(|i| char::from(b'0' + ((x >> (i % 60)) % 10) as u8))
+                    .collect(),
+            );
+        }
+        for digits in cases {
+            let value = digits
+                .bytes()
+                .fold(0u128, |v, d| v * 10 + u128::from(d - b'0'));
+            let mut field = [0u8; QUESTION_FIELD_LEN];
+            write_hex_of(value, &mut field);
+            assert_eq!(field, q_field_by_nibbles(&digits), "{digits}");
+        }
     }
 
     #[test]

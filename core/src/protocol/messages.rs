@@ -20,7 +20,7 @@ use crate::secret::SecretBytes;
 macro_rules! byte_enum {
     ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident = $value:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
         #[non_exhaustive]
         pub enum $name {
             $($(#[$vdoc])* $variant = $value),+
@@ -58,6 +58,45 @@ byte_enum!(
         Tap = 2,
     }
 );
+
+impl MatchingMode {
+    /// The text form, as the phone's store, the server's policy table
+    /// (`server/policy.json`) and the HTTP API spell it: `code` or `tap`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchingMode::Code => "code",
+            MatchingMode::Tap => "tap",
+        }
+    }
+}
+
+impl std::str::FromStr for MatchingMode {
+    type Err = ProtocolError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "code" => Ok(MatchingMode::Code),
+            "tap" => Ok(MatchingMode::Tap),
+            _ => Err(ProtocolError::BadField("matching mode")),
+        }
+    }
+}
+
+/// As JSON (the server's policy table and HTTP API): its text, `code` or `tap`.
+impl serde::Serialize for MatchingMode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// From JSON: `code` or `tap`; any other text is refused.
+impl<'de> serde::Deserialize<'de> for MatchingMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse()
+            .map_err(|_| serde::de::Error::custom("a matching mode is `code` or `tap`"))
+    }
+}
 
 byte_enum!(
     /// The phone's platform.
@@ -151,9 +190,10 @@ byte_enum!(
     }
 );
 
-/// The numbers an enrollment runs under, fixed by its receipt.
+/// The numbers an enrollment runs under, fixed by its receipt (the phone's copy of
+/// the server's deployment numbers, `latchkey_server::config::Limits`, that it needs).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Limits {
+pub struct EnrollmentLimits {
     /// PIN-bound failures at which a password reset is required (5).
     pub reset_at: u64,
     /// PIN-bound failures at which the enrollment is disabled (10).
@@ -166,7 +206,7 @@ pub struct Limits {
     pub drift_window: u64,
 }
 
-impl Limits {
+impl EnrollmentLimits {
     fn encode(&self, e: &mut Encoder) {
         e.u64(self.reset_at)
             .u64(self.disable_at)
@@ -330,7 +370,7 @@ pub struct ActivationReceipt {
     /// SHA-256 of the phone's device public key.
     pub device_key: [u8; 32],
     /// The enrollment's numbers.
-    pub limits: Limits,
+    pub limits: EnrollmentLimits,
 }
 
 impl Message for ActivationReceipt {
@@ -350,7 +390,7 @@ impl Message for ActivationReceipt {
             ocra_suite: decode_text(d, "OCRA suite", 64)?,
             matching_mode: MatchingMode::decode(d)?,
             device_key: d.fixed("device key")?,
-            limits: Limits::decode(d)?,
+            limits: EnrollmentLimits::decode(d)?,
         })
     }
 }
@@ -986,5 +1026,30 @@ impl Message for Removal {
         Ok(Self {
             reason: decode_text(d, "reason", MAX_TEXT)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_matching_mode_reads_and_writes_only_its_lowercase_name() {
+        for (mode, text) in [(MatchingMode::Code, "code"), (MatchingMode::Tap, "tap")] {
+            assert_eq!(mode.as_str(), text);
+            assert_eq!(text.parse::<MatchingMode>().unwrap(), mode);
+            let json = serde_json::to_string(&mode).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<MatchingMode>(&json).unwrap(), mode);
+        }
+        for bad in ["Code", "TAP", "push", "", "1"] {
+            assert!(bad.parse::<MatchingMode>().is_err(), "{bad}");
+            let json = format!("\"{bad}\"");
+            assert!(
+                serde_json::from_str::<MatchingMode>(&json).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(serde_json::from_str::<MatchingMode>("1").is_err());
     }
 }

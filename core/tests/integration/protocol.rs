@@ -107,8 +107,8 @@ fn server_expects(public: &ServerPublicKey, now: u64) -> DeviceExpectation {
     }
 }
 
-fn limits() -> Limits {
-    Limits {
+fn limits() -> EnrollmentLimits {
+    EnrollmentLimits {
         reset_at: 5,
         disable_at: 10,
         session_seconds: 300,

@@ -40,7 +40,7 @@ use latchkey_core::protocol::{
     EnrollmentId, ProofId, ReplacementId, RequestId, SessionId, TicketId,
 };
 pub use records::{
-    AccountState, CodeChannel, Enrollment, EnrollmentStatus, LoginCode, LoginCodeState,
+    AccountRecord, CodeChannel, Enrollment, EnrollmentStatus, LoginCode, LoginCodeState,
     LoginFactor, LoginSession, NoticeRecord, ProofRecord, Replacement, ReplacementKind,
     ReplacementStatus, SessionOpener, SessionStatus, Ticket, TicketKind, TicketStatus,
 };
@@ -392,11 +392,14 @@ pub trait StoreTx {
     fn audit_after(&mut self, after_id: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
 
     /// The verifier's state of an account (the default if it has none yet).
-    fn account_state(&mut self, username: &str) -> Result<AccountState, StoreError>;
+    fn account_state(&mut self, username: &str) -> Result<AccountRecord, StoreError>;
 
     /// Stores the verifier's state of an account.
-    fn put_account_state(&mut self, username: &str, state: &AccountState)
-    -> Result<(), StoreError>;
+    fn put_account_state(
+        &mut self,
+        username: &str,
+        state: &AccountRecord,
+    ) -> Result<(), StoreError>;
 
     /// An enrollment by id.
     fn enrollment(&mut self, id: &EnrollmentId) -> Result<Option<Enrollment>, StoreError>;

@@ -18,7 +18,7 @@
 
 use super::outbound::{OUTBOUND_COLUMNS, OutboundColumns, opt_i64};
 use super::records::{
-    AccountState, CodeChannel, Enrollment, LoginCode, LoginSession, NoticeRecord, ProofRecord,
+    AccountRecord, CodeChannel, Enrollment, LoginCode, LoginSession, NoticeRecord, ProofRecord,
     Replacement, SessionStatus, Ticket,
 };
 use super::{
@@ -675,7 +675,7 @@ impl StoreTx for PostgresTx<'_, '_> {
             .collect()
     }
 
-    fn account_state(&mut self, username: &str) -> Result<AccountState, StoreError> {
+    fn account_state(&mut self, username: &str) -> Result<AccountRecord, StoreError> {
         Ok(self
             .get_record(
                 "SELECT data::text FROM account_state WHERE username = $1",
@@ -688,7 +688,7 @@ impl StoreTx for PostgresTx<'_, '_> {
     fn put_account_state(
         &mut self,
         username: &str,
-        state: &AccountState,
+        state: &AccountRecord,
     ) -> Result<(), StoreError> {
         self.execute(
             "INSERT INTO account_state (username, data) VALUES ($1, $2::text::jsonb) \

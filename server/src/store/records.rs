@@ -116,10 +116,11 @@ pub(crate) mod signed_opt {
     }
 }
 
-/// Per-account state of the verifier.
+/// Per-account state of the verifier (the phone's own view of an account is
+/// `latchkey_core::device::AccountState`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct AccountState {
+pub struct AccountRecord {
     /// The account's epoch: increases each time an enrollment becomes active.
     pub epoch: u64,
     /// Pushes are stopped until then (after "not me").

@@ -25,7 +25,7 @@
 
 use super::outbound::{OUTBOUND_COLUMNS, OutboundColumns, opt_i64};
 use super::records::{
-    AccountState, CodeChannel, Enrollment, LoginCode, LoginSession, NoticeRecord, ProofRecord,
+    AccountRecord, CodeChannel, Enrollment, LoginCode, LoginSession, NoticeRecord, ProofRecord,
     Replacement, SessionStatus, Ticket,
 };
 use super::{
@@ -572,7 +572,7 @@ impl StoreTx for SqliteTx<'_> {
             .collect()
     }
 
-    fn account_state(&mut self, username: &str) -> Result<AccountState, StoreError> {
+    fn account_state(&mut self, username: &str) -> Result<AccountRecord, StoreError> {
         Ok(self
             .get_record(
                 "SELECT data FROM account_state WHERE username = ?1",
@@ -585,7 +585,7 @@ impl StoreTx for SqliteTx<'_> {
     fn put_account_state(
         &mut self,
         username: &str,
-        state: &AccountState,
+        state: &AccountRecord,
     ) -> Result<(), StoreError> {
         self.execute(
             "INSERT INTO account_state (username, data) VALUES (?1, ?2) \

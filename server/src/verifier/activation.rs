@@ -7,13 +7,14 @@ use crate::store::{
     StoreExt, StoreTx, Ticket, TicketKind, TicketStatus,
 };
 use latchkey_core::encoding::encode_hex;
+use latchkey_core::protocol::EnrollmentLimits;
 use latchkey_core::protocol::envelope::{open_device, peek_device_unverified};
 use latchkey_core::protocol::ids::random_bytes;
 use latchkey_core::protocol::secrets::{hpke_info, new_ticket_key, open_secret};
 use latchkey_core::protocol::{
     ActivationReceipt, ActivationRequest, ActivationSecret, ActivationTicket, DeviceExpectation,
-    EnrollmentId, KeystoreKind, LATCHKEY_SUITE, Limits, MatchingMode, Notice, NoticeKind,
-    ReplacementId, SealedSecret, Signed, TicketId,
+    EnrollmentId, KeystoreKind, LATCHKEY_SUITE, MatchingMode, Notice, NoticeKind, ReplacementId,
+    SealedSecret, Signed, TicketId,
 };
 
 /// How a replacing activation should complete, as the starter chose.
@@ -72,9 +73,9 @@ fn activation_code() -> Result<String, VerifierError> {
 
 impl Verifier {
     /// The numbers a receipt carries.
-    pub(crate) fn receipt_limits(&self) -> Limits {
+    pub(crate) fn receipt_limits(&self) -> EnrollmentLimits {
         let l = &self.config.limits;
-        Limits {
+        EnrollmentLimits {
             reset_at: u64::from(l.password_reset_after_failures),
             disable_at: u64::from(l.disable_after_failures),
             session_seconds: l.session_secs,
@@ -135,15 +136,7 @@ impl Verifier {
             let username = user.username.as_str().to_owned();
             tx.lock_account(&username)?;
             let policy = self.policy.for_jurisdiction(&user.jurisdiction);
-            let allowed: Vec<MatchingMode> = policy
-                .matching_modes()
-                .iter()
-                .map(|m| match m {
-                    crate::policy::MatchingMode::Code => MatchingMode::Code,
-                    crate::policy::MatchingMode::Tap => MatchingMode::Tap,
-                })
-                .collect();
-            if !allowed.contains(&matching_mode) {
+            if !policy.allows(matching_mode) {
                 return Err(VerifierError::PolicyRefused(format!(
                     "{} matching is not allowed for this account ({})",
                     if matching_mode == MatchingMode::Tap { "tap" } else { "code" },
@@ -193,7 +186,7 @@ impl Verifier {
                 ticket_key: public_key,
                 hpke_suite: latchkey_core::protocol::secrets::HPKE_SUITE_V1,
                 ocra_suite: LATCHKEY_SUITE.into(),
-                matching_modes: allowed,
+                matching_modes: policy.matching_modes().to_vec(),
                 replacing: replacement.is_some(),
             };
             let signed = self.sign(enrollment, 0, lifetime, &ticket)?;

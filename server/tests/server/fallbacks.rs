@@ -13,7 +13,7 @@ use super::fixture::Fixture;
 use super::{Answer, Running, T0, token_in};
 use latchkey_core::protocol::envelope::open_server;
 use latchkey_core::protocol::{Denial, DenialReason, Notice, NoticeKind, ProofAction};
-use latchkey_server::store::{AccountState, StoreExt};
+use latchkey_server::store::{AccountRecord, StoreExt};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -315,7 +315,7 @@ fn hong_kong_and_india_cannot_opt_out_and_the_refusal_cites_the_rule() {
         fx.state
             .store
             .in_transaction(|tx| {
-                let mut state: AccountState = tx.account_state(username)?;
+                let mut state: AccountRecord = tx.account_state(username)?;
                 state.opted_out = true;
                 tx.put_account_state(username, &state)
             })

@@ -17,7 +17,7 @@ use latchkey_core::protocol::{
 use latchkey_server::Store;
 use latchkey_server::rules::CodeGuard;
 use latchkey_server::store::{
-    AccountState, AuditEvent, AuditKind, Channel, CodeChannel, Enrollment, EnrollmentStatus,
+    AccountRecord, AuditEvent, AuditKind, Channel, CodeChannel, Enrollment, EnrollmentStatus,
     LoginCode, LoginCodeState, LoginFactor, LoginSession, NoticeRecord, Outbound, OutboundState,
     OutboxCounts, OutboxEntry, ProofRecord, Replacement, ReplacementKind, ReplacementStatus,
     SessionOpener, SessionStatus, StoreError, StoreExt, Ticket, TicketKind, TicketStatus,
@@ -187,7 +187,7 @@ fn every_record_kind_round_trips(store: &TestStore) {
         expires_at: 1_000,
     };
     let code = login_code(6, "anna");
-    let state = AccountState {
+    let state = AccountRecord {
         epoch: 3,
         push_paused_until: Some(50),
         last_success_at: Some(40),
@@ -239,7 +239,7 @@ fn every_record_kind_round_trips(store: &TestStore) {
             assert_eq!(tx.user(&"bob".parse().unwrap())?, None);
             assert_eq!(tx.user_count()?, 1);
             assert_eq!(tx.account_state("anna")?, state);
-            assert_eq!(tx.account_state("bob")?, AccountState::default());
+            assert_eq!(tx.account_state("bob")?, AccountRecord::default());
             assert!(same(&tx.enrollment(&enrollment.id)?.unwrap(), &enrollment));
             assert!(
                 tx.enrollment(&EnrollmentId::from_bytes([77; 16]))?

@@ -6,6 +6,7 @@
 
 mod app;
 mod attacks;
+mod phone;
 mod push_registration;
 
 use latchkey_journeys::journeys::{self, PIN};

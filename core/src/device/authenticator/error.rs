@@ -8,7 +8,7 @@
 
 use crate::device::history::HistoryError;
 use crate::device::keystore::KeystoreError;
-use crate::device::store::{AccountId, StoreError};
+use crate::device::store::{AccountId, DeviceStoreError};
 use crate::protocol::ProtocolError;
 
 /// The longest server-provided text kept in an error.
@@ -141,7 +141,7 @@ pub enum AuthenticatorError {
     Keystore(KeystoreError),
     /// The phone's database failed (disk full, locked…).
     #[error("the phone's database failed: {0}")]
-    Storage(StoreError),
+    Storage(DeviceStoreError),
 }
 
 /// Cuts a server-provided text to [`MAX_SERVER_TEXT`] characters and drops
@@ -180,13 +180,15 @@ impl From<KeystoreError> for AuthenticatorError {
     }
 }
 
-impl From<StoreError> for AuthenticatorError {
-    fn from(error: StoreError) -> Self {
+impl From<DeviceStoreError> for AuthenticatorError {
+    fn from(error: DeviceStoreError) -> Self {
         match error {
-            StoreError::Corrupt | StoreError::BadValue { .. } => AuthenticatorError::StorageCorrupt,
-            StoreError::NoSuchAccount(id) => AuthenticatorError::NoSuchAccount(id),
-            StoreError::AccountWiped(_) => AuthenticatorError::AccountWiped,
-            StoreError::ActivationPending(_) => AuthenticatorError::ActivationPending,
+            DeviceStoreError::Corrupt | DeviceStoreError::BadValue { .. } => {
+                AuthenticatorError::StorageCorrupt
+            }
+            DeviceStoreError::NoSuchAccount(id) => AuthenticatorError::NoSuchAccount(id),
+            DeviceStoreError::AccountWiped(_) => AuthenticatorError::AccountWiped,
+            DeviceStoreError::ActivationPending(_) => AuthenticatorError::ActivationPending,
             other => AuthenticatorError::Storage(other),
         }
     }

@@ -37,9 +37,6 @@ mod pin;
 mod sync;
 pub mod wire;
 
-#[cfg(test)]
-mod fake_server;
-
 pub use activation::ActivationOutcome;
 pub use diagnose::{Finding, FindingKind};
 pub use error::AuthenticatorError;
@@ -266,6 +263,31 @@ impl Authenticator {
         let history = History::new(&store, self.keystore.as_ref());
         history.verify()?;
         Ok(history.entries()?)
+    }
+
+    /// Test support (feature `testing`, never enabled by the shipped library;
+    /// ARCHITECTURE.md "Test support"): the phone's store, for the phone flow tests
+    /// of the journeys crate that read what is at rest or inject a storage failure.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn store_for_tests(&self) -> MutexGuard<'_, DeviceStore> {
+        self.store()
+    }
+
+    /// Test support (feature `testing`): the PIN-proof challenge the account's
+    /// last sync answer handed out, as the next proof will use it.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn proof_challenge_for_tests(&self, account: AccountId) -> Option<ProofChallenge> {
+        self.session().proofs.get(&account).copied()
+    }
+
+    /// Test support (feature `testing`): the notification permission the shell
+    /// last reported.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn notifications_enabled_for_tests(&self) -> Option<bool> {
+        self.session().notifications_enabled
     }
 
     // ------------------------------------------------------------ helpers
@@ -557,7 +579,6 @@ fn sign_with<M: Message>(
 
 #[cfg(test)]
 mod tests {
-    use super::fake_server::Phone;
     use super::*;
 
     fn assert_send_sync<T: Send + Sync>() {}
@@ -566,62 +587,6 @@ mod tests {
     fn the_authenticator_can_be_shared_across_threads() {
         assert_send_sync::<Authenticator>();
         assert_send_sync::<Arc<Authenticator>>();
-    }
-
-    #[test]
-    fn debug_of_unlock_and_authenticator_types_shows_no_secret() {
-        let unlock = Unlock::pin("402917");
-        let printed = format!("{unlock:?}");
-        assert_eq!(printed, "Unlock::Pin([redacted])");
-        let error = AuthenticatorError::WrongResponse {
-            attempts_left: Some(3),
-            retry_after: None,
-        };
-        assert!(!format!("{error:?} {error}").contains("402917"));
-
-        let phone = Phone::new();
-        let (account, _) = phone.activated("alice");
-        let printed = format!(
-            "{:?} {:?} {:?}",
-            phone.authenticator,
-            phone.authenticator.account(account).unwrap(),
-            phone.authenticator.history().unwrap()
-        );
-        assert!(!printed.contains("402917"), "{printed}");
-        let k_user = phone.server.k_user_of(&phone.enrollment_of(account));
-        for secret in [
-            crate::encoding::encode_hex(k_user.expose_secret()),
-            format!("{:?}", k_user.expose_secret()),
-        ] {
-            assert!(!printed.contains(&secret[..16]), "{printed}");
-        }
-    }
-
-    #[test]
-    fn one_authenticator_serves_several_threads_at_once() {
-        let phone = Phone::new();
-        let (account, _) = phone.activated("alice");
-        let authenticator = &phone.authenticator;
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..3)
-                .map(|_| {
-                    scope.spawn(move || {
-                        authenticator.sync(account, None, true).unwrap();
-                        authenticator
-                            .respond_to_challenge(
-                                account,
-                                "583920",
-                                Unlock::pin(super::fake_server::PIN),
-                            )
-                            .unwrap()
-                            .response
-                    })
-                })
-                .collect();
-            let responses: Vec<String> = workers.into_iter().map(|w| w.join().unwrap()).collect();
-            assert!(responses.windows(2).all(|pair| pair[0] == pair[1]));
-        });
-        assert_eq!(phone.authenticator.history().unwrap().len(), 4);
     }
 
     #[test]
@@ -641,7 +606,7 @@ mod tests {
             &path,
             keystore,
             Arc::new(crate::device::ScriptedTransport::new()),
-            Arc::new(crate::clock::ManualClock::new(super::fake_server::T0)),
+            Arc::new(crate::clock::ManualClock::new(1_800_000_000)),
             AuthenticatorConfig {
                 platform: Platform::Desktop,
                 app_version: "1.0.0".to_owned(),
@@ -651,20 +616,6 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), garbage);
     }
 
-    #[test]
-    fn the_history_reports_tampering_as_a_typed_error() {
-        let phone = Phone::new();
-        phone.activated("alice");
-        assert_eq!(phone.authenticator.history().unwrap().len(), 1);
-        phone
-            .authenticator
-            .store()
-            .connection()
-            .execute_batch("UPDATE history_entry SET summary = 'nothing happened'")
-            .unwrap();
-        assert!(matches!(
-            phone.authenticator.history(),
-            Err(AuthenticatorError::HistoryTampered(_))
-        ));
-    }
+    // The flows of this object against the real verifier are the journeys crate's
+    // tests/journeys/phone/ (ARCHITECTURE.md "Test support").
 }
